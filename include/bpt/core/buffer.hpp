@@ -1,0 +1,54 @@
+#pragma once
+// Owning, 64-byte aligned, zero-initialised buffer of trivially copyable T.
+#include <cstddef>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <span>
+
+namespace bpt {
+
+template <class T>
+class Buffer {
+ public:
+  Buffer() = default;
+  explicit Buffer(std::size_t n) { resize(n); }
+
+  // Discards the contents; the new buffer is zeroed.
+  void resize(std::size_t n) {
+    if (n == n_) {
+      zero();
+      return;
+    }
+    ptr_.reset();
+    n_ = 0;
+    if (n == 0) return;
+    std::size_t bytes = (n * sizeof(T) + 63) / 64 * 64;
+    void* p = std::aligned_alloc(64, bytes);
+    if (!p) throw std::bad_alloc();
+    ptr_.reset(static_cast<T*>(p));
+    n_ = n;
+    zero();
+  }
+  void zero() {
+    if (n_) std::memset(static_cast<void*>(ptr_.get()), 0, n_ * sizeof(T));
+  }
+
+  T* data() { return ptr_.get(); }
+  const T* data() const { return ptr_.get(); }
+  std::size_t size() const { return n_; }
+  T& operator[](std::size_t i) { return ptr_.get()[i]; }
+  const T& operator[](std::size_t i) const { return ptr_.get()[i]; }
+  std::span<T> span() { return {ptr_.get(), n_}; }
+  std::span<const T> span() const { return {ptr_.get(), n_}; }
+
+ private:
+  struct Free {
+    void operator()(T* p) const { std::free(p); }
+  };
+  std::unique_ptr<T, Free> ptr_;
+  std::size_t n_ = 0;
+};
+
+}  // namespace bpt

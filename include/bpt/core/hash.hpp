@@ -1,0 +1,30 @@
+#pragma once
+// FNV-1a over bytes: checksums of weights (replica agreement) and fingerprints of configs.
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string_view>
+
+namespace bpt {
+
+inline std::uint64_t fnv1a_bytes(const void* data, std::size_t n, std::uint64_t h = 0xcbf29ce484222325ULL) {
+  const auto* p = static_cast<const unsigned char*>(data);
+  for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ULL;
+  return h;
+}
+inline std::uint64_t fnv1a(std::string_view s, std::uint64_t h = 0xcbf29ce484222325ULL) {
+  return fnv1a_bytes(s.data(), s.size(), h);
+}
+
+// Bitwise checksum of a float buffer, word at a time (fast enough to run every few steps).
+inline std::uint64_t checksum(std::span<const float> v) {
+  std::uint64_t h = 0x84222325cbf29ce4ULL ^ v.size();
+  for (float f : v) {
+    std::uint32_t u;
+    std::memcpy(&u, &f, sizeof u);
+    h = (h ^ u) * 0x100000001b3ULL;
+  }
+  return h;
+}
+
+}  // namespace bpt

@@ -1,0 +1,50 @@
+#pragma once
+// Typed wrappers over MPI. The header is MPI-free: modules that use dist never see mpi.h.
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace bpt {
+
+// RAII MPI environment: MPI_Init_thread(FUNNELED) in the constructor, MPI_Finalize in the destructor.
+class MpiEnv {
+ public:
+  MpiEnv(int* argc, char*** argv);
+  ~MpiEnv();
+  MpiEnv(const MpiEnv&) = delete;
+  MpiEnv& operator=(const MpiEnv&) = delete;
+};
+
+class Comm {
+ public:
+  static Comm world();  // MPI_COMM_WORLD
+  int rank() const { return rank_; }
+  int size() const { return size_; }
+
+  void barrier() const;
+  // In-place sums over all ranks; counts above INT_MAX are chunked.
+  void allreduce_sum(std::span<float> v) const;
+  void allreduce_sum(std::span<double> v) const;
+  void broadcast(std::span<float> v, int root) const;
+  void broadcast(std::span<std::uint8_t> v, int root) const;
+  std::vector<std::uint64_t> allgather(std::uint64_t v) const;
+  // Exchange equal-sized buffers with a partner rank (send mine, receive theirs).
+  void sendrecv(std::span<const float> mine, std::span<float> theirs, int partner) const;
+  // Ends every rank of the job. Never returns.
+  [[noreturn]] void abort(int code) const;
+
+  // The MPI_Comm, as an opaque integer handle for dist's own implementation files.
+  std::uintptr_t handle() const { return handle_; }
+
+ private:
+  Comm(std::uintptr_t h, int rank, int size) : handle_(h), rank_(rank), size_(size) {}
+  std::uintptr_t handle_;
+  int rank_, size_;
+};
+
+// Ranks whose value differs from rank 0's, e.g. "1, 3" (empty when all agree).
+std::string ranks_differing(const std::vector<std::uint64_t>& values);
+
+}  // namespace bpt

@@ -1,0 +1,50 @@
+#pragma once
+// Bucketed gradient sum over all ranks (Horovod's fusion buffer, the simple way): the flat gradient
+// buffer is cut once, at start-up, into contiguous buckets of at most bucket_bytes, in reverse layer
+// order. A bucket's non-blocking sum starts as soon as backward has finished every layer it touches,
+// and outstanding sums are polled between layers so they progress while backward goes on.
+#include <cstddef>
+#include <span>
+#include <vector>
+
+#include "bpt/dist/comm.hpp"
+
+namespace bpt {
+
+class GradReducer {
+ public:
+  // layer_offsets: L+1 ascending offsets into grads (layer l = [off[l], off[l+1])).
+  // max_count caps the elements of one MPI call (INT_MAX normally; smaller in tests of the chunking).
+  GradReducer(const Comm& comm, std::span<float> grads, std::vector<std::size_t> layer_offsets,
+              std::size_t bucket_bytes, bool overlap, std::size_t max_count = 0);
+  ~GradReducer();
+  GradReducer(const GradReducer&) = delete;
+  GradReducer& operator=(const GradReducer&) = delete;
+
+  // Call at the start of every step, before backward.
+  void begin_step();
+  // Layer l's gradients are final: start every bucket that is now complete; poll the others.
+  void layer_ready(std::size_t l);
+  // Starts what is left, waits for every sum. Returns the seconds spent waiting here.
+  double finish();
+
+  std::size_t num_buckets() const { return buckets_.size(); }
+
+ private:
+  struct Bucket {
+    std::size_t lo, hi;       // element range in grads
+    std::size_t first_layer;  // lowest layer touching it: the bucket is complete once it is done
+  };
+  void start(std::size_t b);
+  void poll();
+
+  const Comm& comm_;
+  std::span<float> grads_;
+  std::vector<Bucket> buckets_;  // in reverse layer order
+  bool overlap_;
+  std::size_t next_ = 0;  // first bucket not yet started
+  struct Requests;
+  std::unique_ptr<Requests> reqs_;
+};
+
+}  // namespace bpt

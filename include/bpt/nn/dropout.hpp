@@ -1,0 +1,16 @@
+#pragma once
+// Inverted dropout whose mask is a pure function of (seed, step, global sample index, layer, unit):
+// the same sample gets the same mask whichever rank computes it.
+#include <cstdint>
+
+#include "bpt/core/matrix.hpp"
+
+namespace bpt {
+
+// out = a * mask, mask[r][c] = (keep ? 1/(1-p) : 0), for rows holding global samples first_sample + r.
+// mask and out: [B, n]; out may alias a.
+template <class T>
+void dropout_forward(ConstMatView<T> a, float p, std::uint64_t seed, std::uint64_t step, const std::uint64_t* sample_ids,
+                     std::size_t layer, MatView<T> mask, MatView<T> out);
+
+}  // namespace bpt

@@ -1,0 +1,64 @@
+#pragma once
+// Optimizers, clipping and LR schedules on flat spans of floats. Semantics follow PyTorch's
+// torch.optim (SGD with momentum/nesterov/weight_decay, Adam with L2 weight_decay, AdamW decoupled).
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "bpt/core/buffer.hpp"
+
+namespace bpt {
+
+enum class OptKind { Sgd, Momentum, Nesterov, Adam, AdamW };
+OptKind parse_optimizer(std::string_view name);  // sgd | momentum | nesterov | adam | adamw
+std::string to_string(OptKind k);
+
+struct OptimConfig {
+  OptKind kind = OptKind::Adam;
+  float momentum = 0.9f;  // momentum, nesterov
+  float beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
+  float weight_decay = 0;  // L2 added to the gradient; decoupled for AdamW
+};
+
+class Optimizer {
+ public:
+  Optimizer(OptimConfig cfg, std::size_t n);
+  // params -= update(grads) with learning rate lr. grads are read only.
+  void step(std::span<float> params, std::span<const float> grads, float lr);
+  const OptimConfig& config() const { return cfg_; }
+  std::uint64_t steps() const { return t_; }
+  void set_steps(std::uint64_t t) { t_ = t; }
+  // Named state tensors (for checkpoints): "momentum_buffer", or "exp_avg" and "exp_avg_sq".
+  std::vector<std::pair<std::string, std::span<float>>> state();
+
+ private:
+  OptimConfig cfg_;
+  std::uint64_t t_ = 0;
+  Buffer<float> m_, v_;
+};
+
+// Euclidean norm, accumulated in double.
+double global_norm(std::span<const float> g);
+// Scales g so its norm is at most max_norm (when max_norm > 0); returns the norm before clipping.
+double clip_grad_norm(std::span<float> g, double max_norm);
+
+enum class LrKind { Constant, Step, Cosine };
+LrKind parse_lr_schedule(std::string_view name);  // constant | step | cosine
+std::string to_string(LrKind k);
+
+struct LrSchedule {
+  LrKind kind = LrKind::Constant;
+  float base_lr = 1e-3f;
+  std::uint64_t warmup_steps = 0;  // linear ramp from base_lr/warmup_steps to base_lr
+  std::uint64_t step_size = 1;     // Step: multiply by gamma every step_size steps
+  float gamma = 0.1f;
+  std::uint64_t total_steps = 1;   // Cosine: decays to min_lr at total_steps
+  float min_lr = 0;
+  // LR for 0-based optimizer step `step`.
+  float at(std::uint64_t step) const;
+};
+
+}  // namespace bpt

@@ -1,0 +1,59 @@
+#pragma once
+// The plain configuration main() builds from the command line; the Trainer reads nothing else.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "bpt/model/model.hpp"
+#include "bpt/optim/optim.hpp"
+
+namespace bpt {
+
+struct Config {
+  // data
+  std::string train = "/usr/share/datasets/fashion-mnist";
+  std::string test;  // empty: the t10k files beside the training files
+  // model
+  std::vector<std::size_t> hidden = {512, 256};
+  Activation activation = Activation::Relu;
+  Loss loss = Loss::SoftmaxCrossEntropy;
+  Init init = Init::HeUniform;
+  float dropout = 0;
+  // optimisation
+  OptimConfig optim;
+  float lr = 1e-3f;
+  LrKind lr_schedule = LrKind::Constant;
+  double warmup_epochs_lr = 0;  // linear LR warm-up (--lr-warmup-epochs)
+  std::uint64_t lr_step_epochs = 10;
+  float lr_gamma = 0.1f;
+  double clip_grad_norm = 0;
+  std::size_t batch_size = 128;  // global
+  std::size_t epochs = 10;
+  std::uint64_t seed = 42;
+  // early stopping
+  std::size_t patience = 0;  // 0: off
+  double min_delta = 0;
+  double tol = 0;  // 0: off
+  // data parallel
+  std::size_t bucket_mb = 4;
+  bool overlap = true;
+  std::uint64_t check_every = 100;
+  bool scale_lr_linear = false;
+  double warmup_epochs = 0;  // gradual warm-up for --scale-lr linear
+  bool deterministic = false;
+  std::size_t micro_shards = 16;
+  int blas_threads = 1;
+  // output
+  std::string metrics;
+  std::size_t eval_batch = 1024;
+  bool quiet = false;
+  std::uint64_t max_steps = 0;  // stop after this many steps in all (0: no limit)
+  // fault injection, for tests: rank fail_rank throws at step fail_at_step
+  int fail_rank = -1;
+  std::uint64_t fail_at_step = 0;
+
+  // A canonical text of every field that must agree across ranks and runs.
+  std::string canonical() const;
+};
+
+}  // namespace bpt

@@ -1,0 +1,202 @@
+// bptrain: the command line. The only file that sees cxxopts.
+#include <cxxopts.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <sstream>
+#include <thread>
+
+#include "bpt/core/error.hpp"
+#include "bpt/data/dataset.hpp"
+#include "bpt/dist/comm.hpp"
+#include "bpt/train/trainer.hpp"
+
+namespace {
+
+using namespace bpt;
+
+constexpr int kExitError = 1;
+constexpr int kExitUsage = 2;
+
+std::vector<std::size_t> parse_sizes(const std::string& s) {
+  std::vector<std::size_t> v;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    if (item.empty()) continue;
+    std::size_t used = 0;
+    unsigned long long x = 0;
+    try {
+      x = std::stoull(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != item.size() || x == 0) throw CollectiveError("--hidden: '" + item + "' is not a positive integer");
+    v.push_back(static_cast<std::size_t>(x));
+  }
+  return v;
+}
+
+bool parse_on_off(const std::string& v, const char* flag) {
+  if (v == "on" || v == "true" || v == "1") return true;
+  if (v == "off" || v == "false" || v == "0") return false;
+  throw CollectiveError(std::string(flag) + ": expected on or off, got '" + v + "'");
+}
+
+// Returns false when the program should exit 0 without training (--help, --version).
+bool parse(int argc, char** argv, Config& c, bool root) {
+  cxxopts::Options o("bptrain", "Data-parallel MLP trainer (backprop over MPI). Run as: mpirun -np N bptrain [options]");
+  o.set_width(110);
+  // clang-format off
+  o.add_options("Data")
+    ("train", "training set: a directory of IDX files (train-*-idx?-ubyte[.gz]), an IDX images file, or synthetic:N,D,K", cxxopts::value<std::string>()->default_value(c.train))
+    ("test", "test set (default: the t10k files beside the training files)", cxxopts::value<std::string>()->default_value(""));
+  o.add_options("Model")
+    ("hidden", "hidden layer sizes, comma separated (input and output sizes come from the data)", cxxopts::value<std::string>()->default_value("512,256"))
+    ("activation", "hidden activation: relu, leaky_relu, tanh, sigmoid, identity", cxxopts::value<std::string>()->default_value("relu"))
+    ("loss", "loss: cross_entropy (fused softmax), mse", cxxopts::value<std::string>()->default_value("cross_entropy"))
+    ("init", "weight init: xavier_uniform, xavier_normal, he_uniform, he_normal", cxxopts::value<std::string>()->default_value("he_uniform"))
+    ("dropout", "inverted dropout probability on hidden activations", cxxopts::value<float>()->default_value("0"));
+  o.add_options("Optimisation")
+    ("optimizer", "sgd, momentum, nesterov, adam, adamw", cxxopts::value<std::string>()->default_value("adam"))
+    ("lr", "learning rate", cxxopts::value<float>()->default_value("0.001"))
+    ("momentum", "momentum for momentum/nesterov", cxxopts::value<float>()->default_value("0.9"))
+    ("beta1", "Adam beta1", cxxopts::value<float>()->default_value("0.9"))
+    ("beta2", "Adam beta2", cxxopts::value<float>()->default_value("0.999"))
+    ("eps", "Adam epsilon", cxxopts::value<float>()->default_value("1e-8"))
+    ("weight-decay", "L2 weight decay (decoupled for adamw)", cxxopts::value<float>()->default_value("0"))
+    ("clip-grad-norm", "clip the averaged gradient to this global norm (0: off)", cxxopts::value<double>()->default_value("0"))
+    ("lr-schedule", "constant, step, cosine", cxxopts::value<std::string>()->default_value("constant"))
+    ("lr-warmup-epochs", "linear LR warm-up from lr/steps to lr over this many epochs", cxxopts::value<double>()->default_value("0"))
+    ("lr-step-epochs", "step schedule: multiply by --lr-gamma every this many epochs", cxxopts::value<std::uint64_t>()->default_value("10"))
+    ("lr-gamma", "step schedule factor", cxxopts::value<float>()->default_value("0.1"))
+    ("batch-size", "global mini-batch size (dataset size: full batch; 1: SGD)", cxxopts::value<std::size_t>()->default_value("128"))
+    ("epochs", "epochs", cxxopts::value<std::size_t>()->default_value("10"))
+    ("max-steps", "stop after this many optimizer steps in all (0: no limit)", cxxopts::value<std::uint64_t>()->default_value("0"))
+    ("seed", "seed for initial weights, sample order and dropout", cxxopts::value<std::uint64_t>()->default_value("42"))
+    ("patience", "early stopping: stop after this many epochs without test-accuracy gain (0: off)", cxxopts::value<std::size_t>()->default_value("0"))
+    ("min-delta", "early stopping: smallest gain that counts", cxxopts::value<double>()->default_value("0"))
+    ("tol", "stop when the training loss changes by less than this over an epoch (0: off)", cxxopts::value<double>()->default_value("0"));
+  o.add_options("Parallel")
+    ("bucket-mb", "gradient bucket size in MB for the fused allreduce", cxxopts::value<std::size_t>()->default_value("4"))
+    ("overlap", "on: overlap the gradient sums with backward; off: blocking sums after backward", cxxopts::value<std::string>()->default_value("on"))
+    ("check-every", "compare a checksum of every rank's weights every N steps (0: only at the end)", cxxopts::value<std::uint64_t>()->default_value("100"))
+    ("scale-lr", "none, or linear: lr x ranks, ramped up over --warmup-epochs (Goyal et al. 2017)", cxxopts::value<std::string>()->default_value("none"))
+    ("warmup-epochs", "gradual warm-up for --scale-lr linear", cxxopts::value<double>()->default_value("5"))
+    ("deterministic", "bitwise reproducible and independent of the rank count (power-of-two ranks)")
+    ("micro-shards", "--deterministic: fixed micro-shards per global batch (power of two)", cxxopts::value<std::size_t>()->default_value("16"))
+    ("blas-threads", "OpenBLAS threads per rank", cxxopts::value<int>()->default_value("1"));
+  o.add_options("Output")
+    ("metrics", "write one JSON object per epoch to this file (rank 0)", cxxopts::value<std::string>()->default_value(""))
+    ("eval-batch", "evaluation batch per rank", cxxopts::value<std::size_t>()->default_value("1024"))
+    ("quiet", "no progress lines")
+    ("version", "print the version and exit")
+    ("h,help", "print this help and exit");
+  o.add_options("Testing")
+    ("fail-rank", "fault injection: this rank throws at --fail-at-step (-1: off)", cxxopts::value<int>()->default_value("-1"))
+    ("fail-at-step", "fault injection: the step at which --fail-rank throws", cxxopts::value<std::uint64_t>()->default_value("0"));
+  // clang-format on
+  cxxopts::ParseResult r;
+  try {
+    r = o.parse(argc, argv);
+  } catch (const cxxopts::exceptions::exception& e) {
+    throw CollectiveError(std::string(e.what()) + " (see bptrain --help)");
+  }
+  if (r.count("help")) {
+    if (root) std::printf("%s\n", o.help().c_str());
+    return false;
+  }
+  if (r.count("version")) {
+    if (root) std::printf("bptrain %s\n", BPT_VERSION);
+    return false;
+  }
+  if (!r.unmatched().empty()) throw CollectiveError("unexpected argument '" + r.unmatched()[0] + "' (see bptrain --help)");
+  try {
+    c.train = r["train"].as<std::string>();
+    c.test = r["test"].as<std::string>();
+    c.hidden = parse_sizes(r["hidden"].as<std::string>());
+    c.activation = parse_activation(r["activation"].as<std::string>());
+    c.loss = parse_loss(r["loss"].as<std::string>());
+    c.init = parse_init(r["init"].as<std::string>());
+    c.dropout = r["dropout"].as<float>();
+    c.optim.kind = parse_optimizer(r["optimizer"].as<std::string>());
+    c.lr = r["lr"].as<float>();
+    c.optim.momentum = r["momentum"].as<float>();
+    c.optim.beta1 = r["beta1"].as<float>();
+    c.optim.beta2 = r["beta2"].as<float>();
+    c.optim.eps = r["eps"].as<float>();
+    c.optim.weight_decay = r["weight-decay"].as<float>();
+    c.clip_grad_norm = r["clip-grad-norm"].as<double>();
+    c.lr_schedule = parse_lr_schedule(r["lr-schedule"].as<std::string>());
+    c.warmup_epochs_lr = r["lr-warmup-epochs"].as<double>();
+    c.lr_step_epochs = r["lr-step-epochs"].as<std::uint64_t>();
+    c.lr_gamma = r["lr-gamma"].as<float>();
+    c.batch_size = r["batch-size"].as<std::size_t>();
+    c.epochs = r["epochs"].as<std::size_t>();
+    c.max_steps = r["max-steps"].as<std::uint64_t>();
+    c.seed = r["seed"].as<std::uint64_t>();
+    c.patience = r["patience"].as<std::size_t>();
+    c.min_delta = r["min-delta"].as<double>();
+    c.tol = r["tol"].as<double>();
+    c.bucket_mb = r["bucket-mb"].as<std::size_t>();
+    c.overlap = parse_on_off(r["overlap"].as<std::string>(), "--overlap");
+    c.check_every = r["check-every"].as<std::uint64_t>();
+    const std::string scale = r["scale-lr"].as<std::string>();
+    if (scale != "none" && scale != "linear") throw CollectiveError("--scale-lr: expected none or linear, got '" + scale + "'");
+    c.scale_lr_linear = scale == "linear";
+    c.warmup_epochs = r["warmup-epochs"].as<double>();
+    c.deterministic = r.count("deterministic") > 0;
+    c.micro_shards = r["micro-shards"].as<std::size_t>();
+    c.blas_threads = r["blas-threads"].as<int>();
+    c.metrics = r["metrics"].as<std::string>();
+    c.eval_batch = r["eval-batch"].as<std::size_t>();
+    c.quiet = r.count("quiet") > 0;
+    c.fail_rank = r["fail-rank"].as<int>();
+    c.fail_at_step = r["fail-at-step"].as<std::uint64_t>();
+  } catch (const CollectiveError&) {
+    throw;
+  } catch (const Error& e) {
+    throw CollectiveError(e.what());
+  } catch (const cxxopts::exceptions::exception& e) {
+    throw CollectiveError(std::string(e.what()) + " (see bptrain --help)");
+  }
+  if (c.hidden.empty()) throw CollectiveError("--hidden: give at least one hidden layer size");
+  if (c.batch_size == 0) throw CollectiveError("--batch-size must be at least 1");
+  if (c.epochs == 0) throw CollectiveError("--epochs must be at least 1");
+  if (c.eval_batch == 0) throw CollectiveError("--eval-batch must be at least 1");
+  if (c.bucket_mb == 0) throw CollectiveError("--bucket-mb must be at least 1");
+  if (!(c.lr > 0)) throw CollectiveError("--lr must be positive");
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  MpiEnv env(&argc, &argv);
+  const Comm world = Comm::world();
+  const bool root = world.rank() == 0;
+  try {
+    Config cfg;
+    if (!parse(argc, argv, cfg, root)) return 0;
+    Dataset train = load_train(cfg.train, cfg.seed);
+    Dataset test = load_test(cfg.test, cfg.train, cfg.seed);
+    Trainer trainer(cfg, world, std::move(train), std::move(test));
+    trainer.run();
+  } catch (const CollectiveError& e) {
+    // Every rank saw it: rank 0 speaks for all and ends the job.
+    if (root) {
+      std::fprintf(stderr, "bptrain: error: %s\n", e.what());
+      std::fflush(stderr);
+      if (world.size() == 1) return kExitUsage;
+      world.abort(kExitUsage);
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(10));  // rank 0's abort ends us first
+    world.abort(kExitUsage);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bptrain: error on rank %d: %s\n", world.rank(), e.what());
+    std::fflush(stderr);
+    if (world.size() == 1) return kExitError;
+    world.abort(kExitError);
+  }
+  return 0;
+}

@@ -1,0 +1,101 @@
+#include "bpt/dist/comm.hpp"
+
+#include <mpi.h>
+
+#include <algorithm>
+#include <climits>
+
+#include "bpt/core/error.hpp"
+
+namespace bpt {
+namespace {
+
+MPI_Comm mpi(std::uintptr_t h) { return reinterpret_cast<MPI_Comm>(h); }
+
+void check(int rc, const char* what) {
+  if (rc != MPI_SUCCESS) {
+    char msg[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    MPI_Error_string(rc, msg, &len);
+    throw Error(std::string(what) + " failed: " + std::string(msg, static_cast<std::size_t>(len)));
+  }
+}
+
+constexpr std::size_t kChunk = static_cast<std::size_t>(INT_MAX);
+
+template <class T>
+void chunked_allreduce(std::span<T> v, MPI_Datatype type, MPI_Comm c) {
+  for (std::size_t at = 0; at < v.size(); at += kChunk) {
+    int n = static_cast<int>(std::min(kChunk, v.size() - at));
+    check(MPI_Allreduce(MPI_IN_PLACE, v.data() + at, n, type, MPI_SUM, c), "MPI_Allreduce");
+  }
+}
+
+}  // namespace
+
+MpiEnv::MpiEnv(int* argc, char*** argv) {
+  int provided = 0;
+  check(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
+  // Errors come back as codes, which check() turns into bpt::Error with a message.
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+}
+
+MpiEnv::~MpiEnv() {
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (!finalized) MPI_Finalize();
+}
+
+Comm Comm::world() {
+  int r = 0, s = 1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &r);
+  MPI_Comm_size(MPI_COMM_WORLD, &s);
+  return Comm(reinterpret_cast<std::uintptr_t>(MPI_COMM_WORLD), r, s);
+}
+
+void Comm::barrier() const { check(MPI_Barrier(mpi(handle_)), "MPI_Barrier"); }
+
+void Comm::allreduce_sum(std::span<float> v) const { chunked_allreduce(v, MPI_FLOAT, mpi(handle_)); }
+void Comm::allreduce_sum(std::span<double> v) const { chunked_allreduce(v, MPI_DOUBLE, mpi(handle_)); }
+
+void Comm::broadcast(std::span<float> v, int root) const {
+  for (std::size_t at = 0; at < v.size(); at += kChunk)
+    check(MPI_Bcast(v.data() + at, static_cast<int>(std::min(kChunk, v.size() - at)), MPI_FLOAT, root, mpi(handle_)),
+          "MPI_Bcast");
+}
+
+void Comm::broadcast(std::span<std::uint8_t> v, int root) const {
+  for (std::size_t at = 0; at < v.size(); at += kChunk)
+    check(MPI_Bcast(v.data() + at, static_cast<int>(std::min(kChunk, v.size() - at)), MPI_BYTE, root, mpi(handle_)),
+          "MPI_Bcast");
+}
+
+std::vector<std::uint64_t> Comm::allgather(std::uint64_t v) const {
+  std::vector<std::uint64_t> all(static_cast<std::size_t>(size_));
+  check(MPI_Allgather(&v, 1, MPI_UINT64_T, all.data(), 1, MPI_UINT64_T, mpi(handle_)), "MPI_Allgather");
+  return all;
+}
+
+void Comm::sendrecv(std::span<const float> mine, std::span<float> theirs, int partner) const {
+  require(mine.size() == theirs.size(), "sendrecv: buffer sizes differ");
+  for (std::size_t at = 0; at < mine.size(); at += kChunk) {
+    int n = static_cast<int>(std::min(kChunk, mine.size() - at));
+    check(MPI_Sendrecv(mine.data() + at, n, MPI_FLOAT, partner, 17, theirs.data() + at, n, MPI_FLOAT, partner, 17,
+                       mpi(handle_), MPI_STATUS_IGNORE),
+          "MPI_Sendrecv");
+  }
+}
+
+void Comm::abort(int code) const {
+  MPI_Abort(mpi(handle_), code);
+  std::abort();
+}
+
+std::string ranks_differing(const std::vector<std::uint64_t>& values) {
+  std::string out;
+  for (std::size_t r = 1; r < values.size(); ++r)
+    if (values[r] != values[0]) out += (out.empty() ? "" : ", ") + std::to_string(r);
+  return out;
+}
+
+}  // namespace bpt

@@ -1,0 +1,79 @@
+#include "bpt/nn/loss.hpp"
+
+#include <cmath>
+
+#include "bpt/core/error.hpp"
+
+namespace bpt {
+
+Loss parse_loss(std::string_view name) {
+  if (name == "cross_entropy" || name == "softmax_cross_entropy" || name == "ce") return Loss::SoftmaxCrossEntropy;
+  if (name == "mse") return Loss::Mse;
+  throw Error("unknown loss '" + std::string(name) + "' (expected cross_entropy, mse)");
+}
+
+std::string to_string(Loss l) { return l == Loss::Mse ? "mse" : "cross_entropy"; }
+
+template <class T>
+double softmax_cross_entropy(ConstMatView<T> logits, const std::int32_t* labels, MatView<T> grad, T scale) {
+  const std::size_t k = logits.cols;
+  double total = 0;
+  for (std::size_t r = 0; r < logits.rows; ++r) {
+    const T* x = logits.row(r);
+    T mx = x[0];
+    for (std::size_t c = 1; c < k; ++c) mx = x[c] > mx ? x[c] : mx;
+    double sum = 0;
+    for (std::size_t c = 0; c < k; ++c) sum += std::exp(static_cast<double>(x[c] - mx));
+    const double lse = static_cast<double>(mx) + std::log(sum);
+    const auto y = static_cast<std::size_t>(labels[r]);
+    total += lse - static_cast<double>(x[y]);
+    if (grad.data) {
+      T* g = grad.row(r);
+      const double inv = 1.0 / sum;
+      for (std::size_t c = 0; c < k; ++c)
+        g[c] = static_cast<T>(std::exp(static_cast<double>(x[c] - mx)) * inv * static_cast<double>(scale));
+      g[y] -= scale;
+    }
+  }
+  return total;
+}
+
+template <class T>
+double mse(ConstMatView<T> out, const T* targets, const std::int32_t* labels, MatView<T> grad, T scale) {
+  const std::size_t k = out.cols;
+  const T g2 = T(2) * scale / static_cast<T>(k);
+  double total = 0;
+  for (std::size_t r = 0; r < out.rows; ++r) {
+    double s = 0;
+    for (std::size_t c = 0; c < k; ++c) {
+      T t = targets ? targets[r * k + c] : (static_cast<std::size_t>(labels[r]) == c ? T(1) : T(0));
+      T d = out(r, c) - t;
+      s += static_cast<double>(d) * static_cast<double>(d);
+      if (grad.data) grad(r, c) = g2 * d;
+    }
+    total += s / static_cast<double>(k);
+  }
+  return total;
+}
+
+template <class T>
+std::size_t count_correct(ConstMatView<T> logits, const std::int32_t* labels) {
+  std::size_t n = 0;
+  for (std::size_t r = 0; r < logits.rows; ++r) {
+    const T* x = logits.row(r);
+    std::size_t best = 0;
+    for (std::size_t c = 1; c < logits.cols; ++c)
+      if (x[c] > x[best]) best = c;
+    n += best == static_cast<std::size_t>(labels[r]);
+  }
+  return n;
+}
+
+template double softmax_cross_entropy<float>(ConstMatView<float>, const std::int32_t*, MatView<float>, float);
+template double softmax_cross_entropy<double>(ConstMatView<double>, const std::int32_t*, MatView<double>, double);
+template double mse<float>(ConstMatView<float>, const float*, const std::int32_t*, MatView<float>, float);
+template double mse<double>(ConstMatView<double>, const double*, const std::int32_t*, MatView<double>, double);
+template std::size_t count_correct<float>(ConstMatView<float>, const std::int32_t*);
+template std::size_t count_correct<double>(ConstMatView<double>, const std::int32_t*);
+
+}  // namespace bpt

@@ -1,0 +1,145 @@
+#include "bpt/optim/optim.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "bpt/core/error.hpp"
+
+namespace bpt {
+
+OptKind parse_optimizer(std::string_view name) {
+  if (name == "sgd") return OptKind::Sgd;
+  if (name == "momentum") return OptKind::Momentum;
+  if (name == "nesterov") return OptKind::Nesterov;
+  if (name == "adam") return OptKind::Adam;
+  if (name == "adamw") return OptKind::AdamW;
+  throw Error("unknown optimizer '" + std::string(name) + "' (expected sgd, momentum, nesterov, adam, adamw)");
+}
+
+std::string to_string(OptKind k) {
+  switch (k) {
+    case OptKind::Sgd: return "sgd";
+    case OptKind::Momentum: return "momentum";
+    case OptKind::Nesterov: return "nesterov";
+    case OptKind::Adam: return "adam";
+    case OptKind::AdamW: return "adamw";
+  }
+  return "?";
+}
+
+Optimizer::Optimizer(OptimConfig cfg, std::size_t n) : cfg_(cfg) {
+  if (cfg_.kind != OptKind::Sgd) m_.resize(n);
+  if (cfg_.kind == OptKind::Adam || cfg_.kind == OptKind::AdamW) v_.resize(n);
+}
+
+std::vector<std::pair<std::string, std::span<float>>> Optimizer::state() {
+  std::vector<std::pair<std::string, std::span<float>>> s;
+  if (cfg_.kind == OptKind::Momentum || cfg_.kind == OptKind::Nesterov) s.emplace_back("momentum_buffer", m_.span());
+  if (cfg_.kind == OptKind::Adam || cfg_.kind == OptKind::AdamW) {
+    s.emplace_back("exp_avg", m_.span());
+    s.emplace_back("exp_avg_sq", v_.span());
+  }
+  return s;
+}
+
+void Optimizer::step(std::span<float> params, std::span<const float> grads, float lr) {
+  require(params.size() == grads.size(), "optimizer: parameter and gradient sizes differ");
+  const std::size_t n = params.size();
+  float* __restrict p = params.data();
+  const float* __restrict g = grads.data();
+  const float wd = cfg_.weight_decay;
+  ++t_;
+  switch (cfg_.kind) {
+    case OptKind::Sgd:
+      for (std::size_t i = 0; i < n; ++i) p[i] -= lr * (g[i] + wd * p[i]);
+      break;
+    case OptKind::Momentum:
+    case OptKind::Nesterov: {
+      require(m_.size() == n, "optimizer: state size mismatch");
+      const float mu = t_ == 1 ? 0.0f : cfg_.momentum;  // PyTorch: the buffer starts as the first gradient
+      const float nmu = cfg_.kind == OptKind::Nesterov ? cfg_.momentum : 0.0f;
+      float* __restrict m = m_.data();
+      if (cfg_.kind == OptKind::Nesterov) {
+        for (std::size_t i = 0; i < n; ++i) {
+          const float gi = g[i] + wd * p[i];
+          m[i] = mu * m[i] + gi;
+          p[i] -= lr * (gi + nmu * m[i]);
+        }
+      } else {
+        for (std::size_t i = 0; i < n; ++i) {
+          m[i] = mu * m[i] + (g[i] + wd * p[i]);
+          p[i] -= lr * m[i];
+        }
+      }
+      break;
+    }
+    case OptKind::Adam:
+    case OptKind::AdamW: {
+      require(m_.size() == n && v_.size() == n, "optimizer: state size mismatch");
+      const float b1 = cfg_.beta1, b2 = cfg_.beta2, eps = cfg_.eps;
+      const double td = static_cast<double>(t_);
+      const float bc1 = static_cast<float>(1.0 - std::pow(static_cast<double>(b1), td));
+      const float bc2_sqrt = static_cast<float>(std::sqrt(1.0 - std::pow(static_cast<double>(b2), td)));
+      const float step_size = lr / bc1;
+      // AdamW decays the weights directly (decoupled); Adam adds the L2 term to the gradient.
+      const float decay = cfg_.kind == OptKind::AdamW ? 1.0f - lr * wd : 1.0f;
+      const float l2 = cfg_.kind == OptKind::AdamW ? 0.0f : wd;
+      float* __restrict m = m_.data();
+      float* __restrict v = v_.data();
+      for (std::size_t i = 0; i < n; ++i) {
+        const float pi = p[i] * decay;
+        const float gi = g[i] + l2 * p[i];
+        m[i] = b1 * m[i] + (1.0f - b1) * gi;
+        v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
+        p[i] = pi - step_size * m[i] / (std::sqrt(v[i]) / bc2_sqrt + eps);
+      }
+      break;
+    }
+  }
+}
+
+double global_norm(std::span<const float> g) {
+  double s = 0;
+  for (float x : g) s += static_cast<double>(x) * static_cast<double>(x);
+  return std::sqrt(s);
+}
+
+double clip_grad_norm(std::span<float> g, double max_norm) {
+  const double norm = global_norm(g);
+  if (max_norm > 0 && norm > max_norm) {
+    const float c = static_cast<float>(max_norm / (norm + 1e-6));  // PyTorch's clip_grad_norm_
+    for (float& x : g) x *= c;
+  }
+  return norm;
+}
+
+LrKind parse_lr_schedule(std::string_view name) {
+  if (name == "constant") return LrKind::Constant;
+  if (name == "step") return LrKind::Step;
+  if (name == "cosine") return LrKind::Cosine;
+  throw Error("unknown LR schedule '" + std::string(name) + "' (expected constant, step, cosine)");
+}
+
+std::string to_string(LrKind k) {
+  return k == LrKind::Step ? "step" : k == LrKind::Cosine ? "cosine" : "constant";
+}
+
+float LrSchedule::at(std::uint64_t step) const {
+  double lr = base_lr;
+  switch (kind) {
+    case LrKind::Constant: break;
+    case LrKind::Step:
+      lr *= std::pow(static_cast<double>(gamma), static_cast<double>(step / (step_size ? step_size : 1)));
+      break;
+    case LrKind::Cosine: {
+      const double frac = std::min(1.0, static_cast<double>(step) / static_cast<double>(total_steps ? total_steps : 1));
+      lr = min_lr + (base_lr - min_lr) * 0.5 * (1.0 + std::cos(3.141592653589793 * frac));
+      break;
+    }
+  }
+  if (warmup_steps > 0 && step < warmup_steps)
+    lr *= static_cast<double>(step + 1) / static_cast<double>(warmup_steps);
+  return static_cast<float>(lr);
+}
+
+}  // namespace bpt

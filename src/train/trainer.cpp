@@ -1,0 +1,370 @@
+#include "bpt/train/trainer.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+
+#include "bpt/core/error.hpp"
+#include "bpt/core/gemm.hpp"
+#include "bpt/core/hash.hpp"
+#include "bpt/io/json.hpp"
+
+namespace bpt {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+bool is_pow2(std::size_t v) { return v && !(v & (v - 1)); }
+
+ModelSpec spec_for(const Config& c, const Dataset& train, const Dataset& test) {
+  ModelSpec s;
+  s.sizes.push_back(train.d);
+  for (std::size_t h : c.hidden) s.sizes.push_back(h);
+  s.sizes.push_back(std::max(train.classes, test.classes));
+  s.hidden = c.activation;
+  s.loss = c.loss;
+  return s;
+}
+
+std::string fmt(const char* f, double v) {
+  char b[64];
+  std::snprintf(b, sizeof b, f, v);
+  return b;
+}
+
+}  // namespace
+
+Trainer::Trainer(const Config& cfg, const Comm& comm, Dataset train, Dataset test)
+    : cfg_(cfg),
+      comm_(comm),
+      train_(std::move(train)),
+      test_(std::move(test)),
+      model_(spec_for(cfg, train_, test_)),
+      opt_(cfg.optim, model_.num_params()) {
+  require(cfg_.batch_size >= 1, "--batch-size must be at least 1");
+  require(cfg_.epochs >= 1, "--epochs must be at least 1");
+  require(cfg_.dropout >= 0 && cfg_.dropout < 1, "--dropout must be in [0, 1)");
+  require(train_.d == test_.d, test_.source + ": has " + std::to_string(test_.d) + " features per sample, " +
+                                   train_.source + " has " + std::to_string(train_.d));
+  set_blas_threads(cfg_.blas_threads);
+  const std::size_t world = static_cast<std::size_t>(comm_.size());
+  if (cfg_.deterministic) {
+    require(is_pow2(cfg_.micro_shards), "--micro-shards must be a power of two");
+    if (!is_pow2(world) || cfg_.micro_shards % world != 0)
+      throw CollectiveError("--deterministic needs a power-of-two rank count that divides --micro-shards (" +
+                            std::to_string(cfg_.micro_shards) + "); this job has " + std::to_string(world) +
+                            " ranks");
+  }
+  const std::size_t b = std::min(cfg_.batch_size, train_.n);
+  steps_per_epoch_ = (train_.n + b - 1) / b;
+  cfg_.batch_size = b;
+
+  sched_.kind = cfg_.lr_schedule;
+  sched_.base_lr = cfg_.lr;
+  sched_.warmup_steps = static_cast<std::uint64_t>(std::llround(cfg_.warmup_epochs_lr * double(steps_per_epoch_)));
+  sched_.step_size = std::max<std::uint64_t>(1, cfg_.lr_step_epochs * steps_per_epoch_);
+  sched_.gamma = cfg_.lr_gamma;
+  sched_.total_steps = cfg_.epochs * steps_per_epoch_;
+
+  // Same initial weights everywhere: rank 0 draws them, everyone receives them.
+  if (comm_.rank() == 0) model_.init(cfg_.init, cfg_.seed);
+  comm_.broadcast(model_.params(), 0);
+  check_agreement();
+
+  const std::size_t local_max = (b + world - 1) / world;
+  xbuf_.resize(std::max(local_max, cfg_.eval_batch) * train_.d);
+  ybuf_.resize(std::max(local_max, cfg_.eval_batch));
+  ids_.resize(ybuf_.size());
+  std::vector<std::size_t> off;
+  for (std::size_t l = 0; l <= model_.num_layers(); ++l)
+    off.push_back(l < model_.num_layers() ? model_.offset(l) : model_.num_params());
+  reducer_ = std::make_unique<GradReducer>(comm_, model_.grads(), off, cfg_.bucket_mb << 20, cfg_.overlap);
+  if (cfg_.deterministic) {
+    std::size_t levels = 1;
+    for (std::size_t m = cfg_.micro_shards / world; m > 1; m /= 2) ++levels;
+    tree_.resize(levels);
+    for (auto& t : tree_) t.resize(model_.num_params());
+    if (world > 1) peer_.resize(model_.num_params());
+  }
+}
+
+Trainer::~Trainer() = default;
+
+void Trainer::check_agreement() {
+  // One small collective: every rank hashes what must agree and compares with rank 0.
+  std::uint64_t h = fnv1a(cfg_.canonical());
+  const std::uint64_t ds[] = {train_.n, train_.d, train_.classes, train_.fingerprint(),
+                              test_.n,  test_.d,  test_.classes,  test_.fingerprint()};
+  h = fnv1a_bytes(ds, sizeof ds, h);
+  for (std::size_t s : model_.spec().sizes) h = fnv1a_bytes(&s, sizeof s, h);
+  h = fnv1a(BPT_VERSION, h);
+  h ^= checksum(model_.params());
+  std::string bad = ranks_differing(comm_.allgather(h));
+  if (!bad.empty())
+    throw CollectiveError("ranks " + bad + " disagree with rank 0 on the config, the datasets (" + train_.source +
+                          ", " + test_.source + "), the parameter layout or the program version");
+}
+
+void Trainer::verify_replicas(std::uint64_t step) {
+  std::string bad = ranks_differing(comm_.allgather(checksum(model_.params())));
+  if (!bad.empty())
+    throw CollectiveError("weights of rank(s) " + bad + " differ from rank 0's after step " + std::to_string(step) +
+                          ": replicas diverged");
+}
+
+double Trainer::forward_backward(const std::uint32_t* idx, std::size_t rows, std::uint64_t step, bool notify,
+                                 StepTimes& t) {
+  if (rows == 0) return 0;
+  auto t0 = Clock::now();
+  train_.gather(idx, rows, xbuf_.data());
+  for (std::size_t r = 0; r < rows; ++r) {
+    ybuf_[r] = train_.labels[idx[r]];
+    ids_[r] = idx[r];
+  }
+  t.data += since(t0);
+  DropoutCtx drop{cfg_.dropout, cfg_.seed, step, ids_.data()};
+  model_.forward(ConstMatView<float>(xbuf_.data(), rows, train_.d), &drop);
+  const Targets<float> tg{ybuf_.data(), nullptr};
+  if (!notify) return model_.backward(tg, 1.0f);
+  return model_.backward(tg, 1.0f, [this](std::size_t l) { reducer_->layer_ready(l); });
+}
+
+double Trainer::step_default(const std::uint32_t* batch, std::size_t g, std::uint64_t step, StepTimes& t) {
+  Range mine = shard(g, comm_.rank(), comm_.size());
+  auto t0 = Clock::now();
+  const double data0 = t.data;
+  model_.zero_grad();
+  reducer_->begin_step();
+  double loss = forward_backward(batch + mine.begin, mine.size(), step, true, t);
+  t.compute += since(t0) - (t.data - data0);
+  t.comm += reducer_->finish();
+  return loss;
+}
+
+double Trainer::step_deterministic(const std::uint32_t* batch, std::size_t g, std::uint64_t step, StepTimes& t) {
+  // Fixed micro-shards summed in a fixed binary tree: the sum is the same bits for any power-of-two N.
+  auto t0 = Clock::now();
+  const double data0 = t.data;
+  const std::size_t world = static_cast<std::size_t>(comm_.size());
+  const std::size_t per = cfg_.micro_shards / world, first = static_cast<std::size_t>(comm_.rank()) * per;
+  const std::size_t n = model_.num_params();
+  std::vector<std::size_t> level_of;  // stack of occupied tree levels
+  double loss = 0;
+  for (std::size_t m = first; m < first + per; ++m) {
+    Range r = shard(g, static_cast<int>(m), static_cast<int>(cfg_.micro_shards));
+    model_.zero_grad();
+    loss += forward_backward(batch + r.begin, r.size(), step, false, t);
+    std::size_t lvl = 0;
+    std::copy_n(model_.grads().data(), n, tree_[0].data());
+    // Binary-counter merge: the left (earlier) subtree is always tree_[lvl], the right one arrives.
+    float* right = tree_[0].data();
+    while (!level_of.empty() && level_of.back() == lvl) {
+      level_of.pop_back();
+      float* left = tree_[lvl + 1].data();
+      for (std::size_t i = 0; i < n; ++i) left[i] = left[i] + right[i];
+      right = left;
+      ++lvl;
+    }
+    if (right != tree_[lvl].data()) std::copy_n(right, n, tree_[lvl].data());
+    level_of.push_back(lvl);
+  }
+  t.compute += since(t0) - (t.data - data0);
+  auto t1 = Clock::now();
+  float* sum = tree_.back().data();
+  for (std::size_t k = 1; k < world; k <<= 1) {
+    int partner = comm_.rank() ^ static_cast<int>(k);
+    comm_.sendrecv(std::span<const float>(sum, n), peer_.span(), partner);
+    const float* o = peer_.data();
+    for (std::size_t i = 0; i < n; ++i) sum[i] = comm_.rank() < partner ? sum[i] + o[i] : o[i] + sum[i];
+  }
+  std::copy_n(sum, n, model_.grads().data());
+  t.comm += since(t1);
+  return loss;
+}
+
+EvalResult Trainer::evaluate(const Dataset& ds) {
+  Range mine = shard(ds.n, comm_.rank(), comm_.size());
+  std::vector<std::uint32_t> idx(cfg_.eval_batch);
+  double acc[3] = {0, 0, 0};  // loss sum, correct, samples
+  for (std::size_t at = mine.begin; at < mine.end; at += cfg_.eval_batch) {
+    const std::size_t rows = std::min(cfg_.eval_batch, mine.end - at);
+    for (std::size_t r = 0; r < rows; ++r) {
+      idx[r] = static_cast<std::uint32_t>(at + r);
+      ybuf_[r] = ds.labels[at + r];
+    }
+    ds.gather(idx.data(), rows, xbuf_.data());
+    ConstMatView<float> logits = model_.forward(ConstMatView<float>(xbuf_.data(), rows, ds.d));
+    acc[0] += model_.loss_of_last(Targets<float>{ybuf_.data(), nullptr});
+    acc[1] += static_cast<double>(count_correct(logits, ybuf_.data()));
+    acc[2] += static_cast<double>(rows);
+  }
+  comm_.allreduce_sum(std::span<double>(acc, 3));
+  EvalResult e;
+  e.samples = static_cast<std::size_t>(acc[2]);
+  e.loss = e.samples ? acc[0] / acc[2] : 0;
+  e.accuracy = e.samples ? acc[1] / acc[2] : 0;
+  return e;
+}
+
+TrainResult Trainer::run() {
+  const bool root = comm_.rank() == 0, talk = root && !cfg_.quiet;
+  const std::size_t world = static_cast<std::size_t>(comm_.size());
+  std::ofstream metrics;
+  if (root && !cfg_.metrics.empty()) {
+    metrics.open(cfg_.metrics, std::ios::trunc);
+    if (!metrics) throw Error(cfg_.metrics + ": cannot open the metrics file for writing");
+  }
+  const std::uint64_t scale_warmup = static_cast<std::uint64_t>(std::llround(cfg_.warmup_epochs * double(steps_per_epoch_)));
+  auto lr_at = [&](std::uint64_t s) {
+    double lr = sched_.at(s);
+    if (cfg_.scale_lr_linear) {  // Goyal et al.: ramp from lr to N*lr over the warm-up, then N*lr
+      double frac = scale_warmup ? std::min(1.0, double(s) / double(scale_warmup)) : 1.0;
+      lr *= 1.0 + (double(world) - 1.0) * frac;
+    }
+    return static_cast<float>(lr);
+  };
+
+  TrainResult res;
+  res.stop_reason = "epochs";
+  auto start = Clock::now();
+  std::uint64_t step = 0;
+  double best = -1e300, prev_train = std::nan("");
+  std::size_t bad_epochs = 0;
+  if (talk)
+    std::printf("bptrain: %zu ranks, model %s, %zu parameters, %zu train / %zu test samples, %zu steps per epoch\n",
+                world,
+                [&] {
+                  std::string s;
+                  for (std::size_t v : model_.spec().sizes) {
+                    if (!s.empty()) s += '-';
+                    s += std::to_string(v);
+                  }
+                  return s;
+                }()
+                    .c_str(),
+                model_.num_params(), train_.n, test_.n, steps_per_epoch_);
+  for (std::size_t epoch = 0; epoch < cfg_.epochs; ++epoch) {
+    const auto perm = epoch_permutation(train_.n, cfg_.seed, epoch);
+    auto epoch_start = Clock::now();
+    StepTimes times;
+    double loss_sum = 0, window_loss = 0;
+    std::size_t window_rows = 0, steps_this_epoch = 0;
+    const std::size_t print_every = std::max<std::size_t>(1, steps_per_epoch_ / 10);
+    bool stop_now = false;
+    for (std::size_t s = 0; s < steps_per_epoch_; ++s) {
+      if (cfg_.max_steps && step >= cfg_.max_steps) {
+        stop_now = true;
+        res.stop_reason = "max_steps";
+        break;
+      }
+      if (comm_.rank() == cfg_.fail_rank && step == cfg_.fail_at_step)
+        throw Error("injected failure at step " + std::to_string(step) + " (--fail-rank)");
+      const std::size_t at = s * cfg_.batch_size, g = std::min(cfg_.batch_size, train_.n - at);
+      double l = cfg_.deterministic ? step_deterministic(perm.data() + at, g, step, times)
+                                    : step_default(perm.data() + at, g, step, times);
+      auto t0 = Clock::now();
+      float* grads = model_.grads().data();
+      const float inv = 1.0f / static_cast<float>(g);
+      for (std::size_t i = 0; i < model_.num_params(); ++i) grads[i] *= inv;
+      if (cfg_.clip_grad_norm > 0) clip_grad_norm(model_.grads(), cfg_.clip_grad_norm);
+      opt_.step(model_.params(), model_.grads(), lr_at(step));
+      times.optim += since(t0);
+      ++step;
+      ++steps_this_epoch;
+      loss_sum += l;
+      window_loss += l;
+      window_rows += cfg_.deterministic ? g / world : shard(g, comm_.rank(), comm_.size()).size();
+      if (cfg_.check_every && step % cfg_.check_every == 0) verify_replicas(step);
+      if (talk && ((s + 1) % print_every == 0) && s + 1 < steps_per_epoch_) {
+        const double el = since(epoch_start), done = double(s + 1) / double(steps_per_epoch_);
+        const double sps = double((s + 1) * cfg_.batch_size) / el;
+        std::printf("  epoch %zu/%zu step %zu/%zu loss %.4f %.0f samples/s ETA %.0fs\n", epoch + 1, cfg_.epochs,
+                    s + 1, steps_per_epoch_, window_rows ? window_loss / double(window_rows) : 0.0, sps,
+                    el / done * (1 - done) + el / done * double(cfg_.epochs - epoch - 1));
+        std::fflush(stdout);
+        window_loss = 0;
+        window_rows = 0;
+      }
+    }
+    if (steps_this_epoch == 0) break;
+    const double epoch_s = since(epoch_start);
+    double sums[2] = {loss_sum, 0};
+    const std::size_t seen = std::min(train_.n, steps_this_epoch * cfg_.batch_size);
+    comm_.allreduce_sum(std::span<double>(sums, 1));
+    res.train_loss = sums[0] / double(seen);
+    res.test = evaluate(test_);
+    res.epochs = epoch + 1;
+    res.steps = step;
+    const double sps = double(seen) / epoch_s;
+    const double per = 1000.0 / double(steps_this_epoch);
+    if (talk) {
+      std::printf("epoch %zu/%zu  train_loss %.4f  test_loss %.4f  test_accuracy %.4f  %.0f samples/s  %.1fs  "
+                  "(per step: compute %.2fms, comm wait %.2fms, optimizer %.2fms)\n",
+                  epoch + 1, cfg_.epochs, res.train_loss, res.test.loss, res.test.accuracy, sps, since(start),
+                  times.compute * per, times.comm * per, times.optim * per);
+      std::fflush(stdout);
+    }
+    if (metrics) {
+      metrics << JsonLine()
+                     .add("epoch", static_cast<std::uint64_t>(epoch + 1))
+                     .add("step", step)
+                     .add("train_loss", res.train_loss)
+                     .add("test_loss", res.test.loss)
+                     .add("test_accuracy", res.test.accuracy)
+                     .add("samples_per_second", sps)
+                     .add("elapsed_s", since(start))
+                     .add("epoch_s", epoch_s)
+                     .add("lr", static_cast<double>(lr_at(step ? step - 1 : 0)))
+                     .add("ranks", static_cast<std::uint64_t>(world))
+                     .add("compute_ms_per_step", times.compute * per)
+                     .add("comm_wait_ms_per_step", times.comm * per)
+                     .add("optimizer_ms_per_step", times.optim * per)
+                     .add("data_ms_per_step", times.data * per)
+                     .str()
+              << '\n';
+      metrics.flush();
+    }
+    if (stop_now) break;
+    if (cfg_.patience > 0) {
+      if (res.test.accuracy > best + cfg_.min_delta) {
+        best = res.test.accuracy;
+        bad_epochs = 0;
+      } else if (++bad_epochs >= cfg_.patience) {
+        res.stop_reason = "patience";
+        break;
+      }
+    }
+    if (cfg_.tol > 0 && std::isfinite(prev_train) && std::fabs(prev_train - res.train_loss) < cfg_.tol) {
+      res.stop_reason = "tol";
+      break;
+    }
+    prev_train = res.train_loss;
+  }
+  verify_replicas(step);
+  res.seconds = since(start);
+  if (talk)
+    std::printf("done: %zu epochs, %llu steps, test_accuracy %.4f, %.1fs (stopped: %s)\n", res.epochs,
+                static_cast<unsigned long long>(res.steps), res.test.accuracy, res.seconds, res.stop_reason.c_str());
+  return res;
+}
+
+std::string Config::canonical() const {
+  std::string s = "train=" + train + ";test=" + test + ";hidden=";
+  for (std::size_t h : hidden) s += std::to_string(h) + ",";
+  s += ";act=" + to_string(activation) + ";loss=" + to_string(loss) + ";init=" + to_string(init);
+  s += ";opt=" + to_string(optim.kind) + fmt(";mom=%.9g", optim.momentum) + fmt(";b1=%.9g", optim.beta1) +
+       fmt(";b2=%.9g", optim.beta2) + fmt(";eps=%.9g", optim.eps) + fmt(";wd=%.9g", optim.weight_decay);
+  s += fmt(";lr=%.9g", lr) + ";sched=" + to_string(lr_schedule) + fmt(";lrwarm=%.9g", warmup_epochs_lr) +
+       ";lrstep=" + std::to_string(lr_step_epochs) + fmt(";gamma=%.9g", lr_gamma) +
+       fmt(";clip=%.9g", clip_grad_norm) + fmt(";drop=%.9g", dropout);
+  s += ";batch=" + std::to_string(batch_size) + ";epochs=" + std::to_string(epochs) + ";seed=" + std::to_string(seed);
+  s += ";patience=" + std::to_string(patience) + fmt(";mindelta=%.9g", min_delta) + fmt(";tol=%.9g", tol);
+  s += ";scale_lr=" + std::to_string(scale_lr_linear) + fmt(";warm=%.9g", warmup_epochs) +
+       ";det=" + std::to_string(deterministic) + ";micro=" + std::to_string(micro_shards);
+  return s;
+}
+
+}  // namespace bpt
