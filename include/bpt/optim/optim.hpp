@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "bpt/core/buffer.hpp"
+#include "bpt/core/error.hpp"
 
 namespace bpt {
 

@@ -1,0 +1,111 @@
+// Central-difference gradient checks in double: relative error ‖a−n‖/‖a+n‖ ≤ 1e-6.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "bpt/core/rng.hpp"
+#include "bpt/model/model.hpp"
+
+using namespace bpt;
+
+namespace {
+
+struct Problem {
+  std::vector<double> x, targets;
+  std::vector<std::int32_t> labels;
+  std::vector<std::uint64_t> ids;
+  std::size_t batch;
+};
+
+Problem make_problem(std::size_t batch, std::size_t in, std::size_t k, std::uint64_t seed) {
+  Problem p;
+  p.batch = batch;
+  CounterRng r(seed);
+  p.x.resize(batch * in);
+  for (auto& v : p.x) v = r.uniform() * 2 - 1;
+  p.targets.resize(batch * k);
+  for (auto& v : p.targets) v = r.uniform();
+  for (std::size_t i = 0; i < batch; ++i) {
+    p.labels.push_back(static_cast<std::int32_t>(r.below(k)));
+    p.ids.push_back(i * 7 + 3);
+  }
+  return p;
+}
+
+double gradcheck(ModelSpec spec, std::size_t batch, float dropout = 0) {
+  BasicModel<double> m(spec);
+  m.init(Init::XavierUniform, 5);
+  // Non-zero biases, so the check covers them with something to see.
+  for (std::size_t l = 0; l < m.num_layers(); ++l)
+    for (std::size_t o = 0; o < m.out(l); ++o) m.bias(l)[o] = 0.1 * std::sin(double(o + l));
+  Problem p = make_problem(batch, spec.sizes.front(), spec.sizes.back(), 11);
+  const bool mse_targets = spec.loss == Loss::Mse;
+  Targets<double> t{p.labels.data(), mse_targets ? p.targets.data() : nullptr};
+  DropoutCtx drop{dropout, 3, 9, p.ids.data()};
+  const DropoutCtx* dp = dropout > 0 ? &drop : nullptr;
+  m.zero_grad();
+  m.forward(ConstMatView<double>(p.x.data(), batch, m.in(0)), dp);
+  m.backward(t, 1.0 / static_cast<double>(batch));
+  std::vector<double> analytic(m.grads().begin(), m.grads().end()), numeric(analytic.size());
+  const double h = 1e-6;
+  auto loss_now = [&] {
+    m.forward(ConstMatView<double>(p.x.data(), batch, m.in(0)), dp);
+    return m.loss_of_last(t) / static_cast<double>(batch);
+  };
+  for (std::size_t i = 0; i < analytic.size(); ++i) {
+    double& w = m.params()[i];
+    const double w0 = w;
+    w = w0 + h;
+    const double lp = loss_now();
+    w = w0 - h;
+    const double lm = loss_now();
+    w = w0;
+    numeric[i] = (lp - lm) / (2 * h);
+  }
+  double diff = 0, sum = 0;
+  for (std::size_t i = 0; i < analytic.size(); ++i) {
+    diff += (analytic[i] - numeric[i]) * (analytic[i] - numeric[i]);
+    sum += (analytic[i] + numeric[i]) * (analytic[i] + numeric[i]);
+  }
+  EXPECT_GT(sum, 1e-12) << "gradient is zero: the check would prove nothing";
+  return std::sqrt(diff) / std::sqrt(sum);
+}
+
+}  // namespace
+
+class GradCheckActivation : public ::testing::TestWithParam<Activation> {};
+
+TEST_P(GradCheckActivation, CrossEntropy) {
+  EXPECT_LE(gradcheck({{6, 9, 4}, GetParam(), Loss::SoftmaxCrossEntropy}, 5), 1e-6);
+}
+
+TEST_P(GradCheckActivation, Mse) { EXPECT_LE(gradcheck({{6, 9, 4}, GetParam(), Loss::Mse}, 5), 1e-6); }
+
+INSTANTIATE_TEST_SUITE_P(All, GradCheckActivation,
+                         ::testing::Values(Activation::Identity, Activation::Relu, Activation::LeakyRelu,
+                                           Activation::Tanh, Activation::Sigmoid),
+                         [](const auto& info) { return to_string(info.param); });
+
+TEST(GradCheck, ThreeLayerNetworkBothLosses) {
+  EXPECT_LE(gradcheck({{7, 10, 8, 5}, Activation::Tanh, Loss::SoftmaxCrossEntropy}, 6), 1e-6);
+  EXPECT_LE(gradcheck({{7, 10, 8, 5}, Activation::Sigmoid, Loss::Mse}, 6), 1e-6);
+  EXPECT_LE(gradcheck({{7, 10, 8, 5}, Activation::Relu, Loss::SoftmaxCrossEntropy}, 6), 1e-6);
+}
+
+TEST(GradCheck, MseWithOneHotLabels) {
+  // Class labels with --loss mse mean one-hot targets: the same loss as explicit targets.
+  ModelSpec spec{{5, 6, 3}, Activation::Tanh, Loss::Mse};
+  BasicModel<double> a(spec);
+  a.init(Init::XavierNormal, 2);
+  Problem p = make_problem(4, 5, 3, 8);
+  std::vector<double> onehot(4 * 3, 0.0);
+  for (std::size_t i = 0; i < 4; ++i) onehot[i * 3 + static_cast<std::size_t>(p.labels[i])] = 1.0;
+  a.forward(ConstMatView<double>(p.x.data(), 4, 5));
+  EXPECT_DOUBLE_EQ(a.loss_of_last({p.labels.data(), nullptr}), a.loss_of_last({nullptr, onehot.data()}));
+}
+
+TEST(GradCheck, DropoutWithFixedMask) {
+  // The mask is a pure function of (seed, step, sample id), so the loss is smooth in the weights.
+  EXPECT_LE(gradcheck({{6, 12, 10, 4}, Activation::Tanh, Loss::SoftmaxCrossEntropy}, 5, 0.3f), 1e-6);
+}

@@ -1,0 +1,128 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "bpt/nn/loss.hpp"
+#include "bpt/optim/optim.hpp"
+
+using namespace bpt;
+
+TEST(Loss, SoftmaxCrossEntropyIsStableForHugeLogits) {
+  std::vector<float> logits = {1e4f, -1e4f, 0.0f, 3e4f, 3e4f, -3e4f};
+  std::vector<std::int32_t> y = {0, 2};
+  std::vector<float> g(6);
+  double l = softmax_cross_entropy<float>(ConstMatView<float>(logits.data(), 2, 3), y.data(),
+                                          MatView<float>(g.data(), 2, 3), 1.0f);
+  EXPECT_TRUE(std::isfinite(l));
+  // Row 0: the label holds the maximum, loss ~0. Row 1: label is 6e4 below the max, loss ~6e4 + log 2.
+  EXPECT_NEAR(l, 6e4 + std::log(2.0), 1e-2);
+  for (float v : g) EXPECT_TRUE(std::isfinite(v));
+  EXPECT_NEAR(g[0], 0.0f, 1e-6);
+  EXPECT_NEAR(g[3], 0.5f, 1e-6);
+  EXPECT_NEAR(g[5], -1.0f, 1e-6);
+}
+
+TEST(Loss, CrossEntropyKnownValue) {
+  std::vector<float> logits = {0, 0, 0, 0};
+  std::vector<std::int32_t> y = {1};
+  double l = softmax_cross_entropy<float>(ConstMatView<float>(logits.data(), 1, 4), y.data(), MatView<float>(), 1.0f);
+  EXPECT_NEAR(l, std::log(4.0), 1e-6);
+}
+
+TEST(Loss, MseKnownValueAndGradient) {
+  std::vector<float> out = {1, 2}, t = {0, 4}, g(2);
+  double l = mse<float>(ConstMatView<float>(out.data(), 1, 2), t.data(), nullptr, MatView<float>(g.data(), 1, 2), 0.5f);
+  EXPECT_NEAR(l, (1.0 + 4.0) / 2.0, 1e-6);
+  EXPECT_NEAR(g[0], 2 * 0.5 * 1 / 2.0, 1e-6);
+  EXPECT_NEAR(g[1], 2 * 0.5 * -2 / 2.0, 1e-6);
+}
+
+TEST(Loss, CountCorrect) {
+  std::vector<float> logits = {0.1f, 0.9f, 0.8f, 0.2f, 0.5f, 0.5f};
+  std::vector<std::int32_t> y = {1, 1, 0};
+  EXPECT_EQ(count_correct<float>(ConstMatView<float>(logits.data(), 3, 2), y.data()), 2u);
+}
+
+TEST(Optim, SgdStep) {
+  Optimizer o({OptKind::Sgd}, 2);
+  std::vector<float> p = {1, 2}, g = {0.5f, -1};
+  o.step(p, g, 0.1f);
+  EXPECT_FLOAT_EQ(p[0], 0.95f);
+  EXPECT_FLOAT_EQ(p[1], 2.1f);
+}
+
+TEST(Optim, MomentumMatchesHandComputation) {
+  OptimConfig c{OptKind::Momentum};
+  c.momentum = 0.9f;
+  Optimizer o(c, 1);
+  std::vector<float> p = {1}, g = {1};
+  o.step(p, g, 0.1f);  // buf = 1, p = 0.9
+  o.step(p, g, 0.1f);  // buf = 1.9, p = 0.71
+  EXPECT_NEAR(p[0], 0.71f, 1e-6);
+}
+
+TEST(Optim, NesterovMatchesHandComputation) {
+  OptimConfig c{OptKind::Nesterov};
+  c.momentum = 0.5f;
+  Optimizer o(c, 1);
+  std::vector<float> p = {0}, g = {1};
+  o.step(p, g, 1.0f);  // buf = 1, update = 1 + 0.5 = 1.5
+  o.step(p, g, 1.0f);  // buf = 1.5, update = 1 + 0.75 = 1.75
+  EXPECT_NEAR(p[0], -3.25f, 1e-6);
+}
+
+TEST(Optim, AdamFirstStepIsLrTimesSign) {
+  Optimizer o({OptKind::Adam}, 2);
+  std::vector<float> p = {0, 0}, g = {3, -0.01f};
+  o.step(p, g, 0.01f);
+  EXPECT_NEAR(p[0], -0.01f, 1e-6);
+  EXPECT_NEAR(p[1], 0.01f, 1e-5);
+  EXPECT_EQ(o.steps(), 1u);
+}
+
+TEST(Optim, AdamWDecaysWeightsDirectly) {
+  OptimConfig c{OptKind::AdamW};
+  c.weight_decay = 0.5f;
+  Optimizer o(c, 1);
+  std::vector<float> p = {2}, g = {0};
+  o.step(p, g, 0.1f);  // zero gradient: only the decoupled decay acts
+  EXPECT_NEAR(p[0], 2 * (1 - 0.05f), 1e-6);
+}
+
+TEST(Optim, ClipGradNorm) {
+  std::vector<float> g = {3, 4};
+  EXPECT_NEAR(clip_grad_norm(g, 1.0), 5.0, 1e-9);
+  EXPECT_NEAR(std::hypot(g[0], g[1]), 1.0, 1e-5);
+  std::vector<float> h = {0.3f, 0.4f};
+  clip_grad_norm(h, 1.0);
+  EXPECT_FLOAT_EQ(h[0], 0.3f);
+}
+
+TEST(Optim, LrSchedules) {
+  LrSchedule s;
+  s.base_lr = 1.0f;
+  EXPECT_FLOAT_EQ(s.at(1000), 1.0f);
+  s.kind = LrKind::Step;
+  s.step_size = 10;
+  s.gamma = 0.5f;
+  EXPECT_FLOAT_EQ(s.at(9), 1.0f);
+  EXPECT_FLOAT_EQ(s.at(10), 0.5f);
+  EXPECT_FLOAT_EQ(s.at(25), 0.25f);
+  s.kind = LrKind::Cosine;
+  s.total_steps = 100;
+  EXPECT_FLOAT_EQ(s.at(0), 1.0f);
+  EXPECT_NEAR(s.at(50), 0.5f, 1e-6);
+  EXPECT_NEAR(s.at(100), 0.0f, 1e-6);
+  s.kind = LrKind::Constant;
+  s.warmup_steps = 4;
+  EXPECT_FLOAT_EQ(s.at(0), 0.25f);
+  EXPECT_FLOAT_EQ(s.at(3), 1.0f);
+  EXPECT_FLOAT_EQ(s.at(4), 1.0f);
+}
+
+TEST(Optim, ParseNames) {
+  EXPECT_EQ(parse_optimizer("adamw"), OptKind::AdamW);
+  EXPECT_THROW(parse_optimizer("rmsprop"), Error);
+  EXPECT_THROW(parse_lr_schedule("linear"), Error);
+}
