@@ -38,6 +38,7 @@ MpiEnv::MpiEnv(int* argc, char*** argv) {
   check(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
   // Errors come back as codes, which check() turns into bpt::Error with a message.
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  MPI_Comm_set_errhandler(MPI_COMM_SELF, MPI_ERRORS_RETURN);
 }
 
 MpiEnv::~MpiEnv() {
@@ -52,6 +53,8 @@ Comm Comm::world() {
   MPI_Comm_size(MPI_COMM_WORLD, &s);
   return Comm(reinterpret_cast<std::uintptr_t>(MPI_COMM_WORLD), r, s);
 }
+
+Comm Comm::self() { return Comm(reinterpret_cast<std::uintptr_t>(MPI_COMM_SELF), 0, 1); }
 
 void Comm::barrier() const { check(MPI_Barrier(mpi(handle_)), "MPI_Barrier"); }
 

@@ -69,10 +69,11 @@ Trainer::Trainer(const Config& cfg, const Comm& comm, Dataset train, Dataset tes
   sched_.gamma = cfg_.lr_gamma;
   sched_.total_steps = cfg_.epochs * steps_per_epoch_;
 
+  // Agree on everything first: a broadcast with different layouts would not end well.
+  check_agreement();
   // Same initial weights everywhere: rank 0 draws them, everyone receives them.
   if (comm_.rank() == 0) model_.init(cfg_.init, cfg_.seed);
   comm_.broadcast(model_.params(), 0);
-  check_agreement();
 
   const std::size_t local_max = (b + world - 1) / world;
   xbuf_.resize(std::max(local_max, cfg_.eval_batch) * train_.d);
@@ -101,7 +102,6 @@ void Trainer::check_agreement() {
   h = fnv1a_bytes(ds, sizeof ds, h);
   for (std::size_t s : model_.spec().sizes) h = fnv1a_bytes(&s, sizeof s, h);
   h = fnv1a(BPT_VERSION, h);
-  h ^= checksum(model_.params());
   std::string bad = ranks_differing(comm_.allgather(h));
   if (!bad.empty())
     throw CollectiveError("ranks " + bad + " disagree with rank 0 on the config, the datasets (" + train_.source +
@@ -157,13 +157,13 @@ double Trainer::step_deterministic(const std::uint32_t* batch, std::size_t g, st
     Range r = shard(g, static_cast<int>(m), static_cast<int>(cfg_.micro_shards));
     model_.zero_grad();
     loss += forward_backward(batch + r.begin, r.size(), step, false, t);
+    // Binary-counter merge: tree_[l] holds the pending left subtree of level l; the new gradient is
+    // the right one, and equal levels combine as left + right, as a perfect binary tree would.
     std::size_t lvl = 0;
-    std::copy_n(model_.grads().data(), n, tree_[0].data());
-    // Binary-counter merge: the left (earlier) subtree is always tree_[lvl], the right one arrives.
-    float* right = tree_[0].data();
+    const float* right = model_.grads().data();
     while (!level_of.empty() && level_of.back() == lvl) {
       level_of.pop_back();
-      float* left = tree_[lvl + 1].data();
+      float* left = tree_[lvl].data();
       for (std::size_t i = 0; i < n; ++i) left[i] = left[i] + right[i];
       right = left;
       ++lvl;

@@ -20,6 +20,7 @@ class MpiEnv {
 class Comm {
  public:
   static Comm world();  // MPI_COMM_WORLD
+  static Comm self();   // MPI_COMM_SELF: this rank alone (a single-process reference inside an MPI job)
   int rank() const { return rank_; }
   int size() const { return size_; }
 

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The command-line contract: --help documents every flag with its default; bad input is one clear
+# line and a non-zero exit, never a crash or a hang.
+set -u
+mpiexec=$1 bptrain=$2
+fail=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+check() {  # name, expected exit (0 or "nonzero"), pattern expected in output, command...
+  local name=$1 want=$2 pat=$3; shift 3
+  out=$(timeout 60 "$@" 2>&1); rc=$?
+  if [ "$want" = 0 ] && [ $rc -ne 0 ]; then echo "FAIL $name: exit $rc"; echo "$out" | tail -3; fail=1; return; fi
+  if [ "$want" != 0 ] && { [ $rc -eq 0 ] || [ $rc -eq 124 ] || [ $rc -ge 128 ]; }; then
+    echo "FAIL $name: exit $rc (want a clean non-zero exit)"; echo "$out" | tail -3; fail=1; return; fi
+  if ! grep -qE -- "$pat" <<<"$out"; then echo "FAIL $name: output lacks /$pat/"; echo "$out" | tail -3; fail=1; return; fi
+  echo "ok   $name"
+}
+
+check help 0 "--batch-size.*\(default: 128\)" "$bptrain" --help
+for flag in train test hidden activation loss init optimizer lr momentum weight-decay dropout clip-grad-norm \
+            batch-size epochs seed metrics patience min-delta tol bucket-mb overlap check-every scale-lr \
+            warmup-epochs deterministic blas-threads; do
+  "$bptrain" --help | grep -q -- "--$flag" || { echo "FAIL help lacks --$flag"; fail=1; }
+done
+check unknown-flag nonzero "bptrain: error: .*no-such-flag" "$bptrain" --no-such-flag
+check bad-activation nonzero "unknown activation 'swish'" "$bptrain" --activation swish
+check bad-hidden nonzero "--hidden: 'x' is not a positive integer" "$bptrain" --hidden 5,x
+check missing-train nonzero "/nonexistent: no such file or directory" "$bptrain" --train /nonexistent
+printf 'garbage!' > "$tmp/train-images-idx3-ubyte"; printf '\0\0\10\1\0\0\0\1x' > "$tmp/train-labels-idx1-ubyte"
+check bad-magic nonzero "train-images-idx3-ubyte: wrong magic" "$bptrain" --train "$tmp"
+check mpi-bad-flag nonzero "bptrain: error: unknown activation" "$mpiexec" -n 2 "$bptrain" --activation nope
+check det-np3 nonzero "power-of-two rank count" "$mpiexec" -n 3 "$bptrain" --train synthetic:300,8,3 --deterministic
+check tiny-run 0 "done: 1 epochs" "$mpiexec" -n 2 "$bptrain" --train synthetic:300,8,3 --hidden 8 --epochs 1 --metrics "$tmp/m.jsonl"
+grep -q '"test_accuracy"' "$tmp/m.jsonl" || { echo "FAIL metrics file lacks test_accuracy"; fail=1; }
+exit $fail

@@ -1,0 +1,189 @@
+// Run under mpirun -np 1/2/3/4 by CTest. Every rank runs every test; a failure on any rank fails the job.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "bpt/core/error.hpp"
+#include "bpt/data/dataset.hpp"
+#include "bpt/dist/comm.hpp"
+#include "bpt/dist/grad_reducer.hpp"
+#include "bpt/train/trainer.hpp"
+
+using namespace bpt;
+
+namespace {
+
+const Comm& world() {
+  static const Comm c = Comm::world();
+  return c;
+}
+
+// Fills a rank-dependent pattern whose sum over ranks is exact in float.
+void fill(std::span<float> g, int rank) {
+  for (std::size_t i = 0; i < g.size(); ++i) g[i] = static_cast<float>((rank + 1) * static_cast<int>(i % 13));
+}
+float expected_sum(std::size_t i, int n) { return static_cast<float>(n * (n + 1) / 2 * static_cast<int>(i % 13)); }
+
+void run_reducer(std::size_t n, std::vector<std::size_t> off, std::size_t bucket_bytes, bool overlap,
+                 std::size_t max_count) {
+  std::vector<float> g(n);
+  GradReducer red(world(), g, off, bucket_bytes, overlap, max_count);
+  for (int rep = 0; rep < 3; ++rep) {  // the same reducer serves step after step
+    fill(g, world().rank());
+    red.begin_step();
+    for (std::size_t l = off.size() - 1; l-- > 0;) red.layer_ready(l);
+    red.finish();
+    for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(g[i], expected_sum(i, world().size())) << "element " << i;
+  }
+}
+
+}  // namespace
+
+TEST(GradReducer, OddLengthsManyBucketsEqualPlainSum) {
+  run_reducer(1001, {0, 3, 500, 1001}, 100 * sizeof(float), true, 0);
+  run_reducer(1, {0, 1}, 4 << 20, true, 0);
+  run_reducer(7, {0, 2, 7}, 3 * sizeof(float), true, 0);
+}
+
+TEST(GradReducer, BufferLargerThanOneBucket) {
+  std::vector<float> g(3 << 20);
+  GradReducer red(world(), g, {0, 1 << 20, 3 << 20}, 1 << 20, true);
+  EXPECT_EQ(red.num_buckets(), 12u);
+  run_reducer(3 << 20, {0, 1 << 20, 3 << 20}, 1 << 20, true, 0);
+}
+
+TEST(GradReducer, ChunksAboveTheCountLimit) {
+  // max_count stands in for INT_MAX: every bucket is cut to at most 7 elements per MPI call.
+  run_reducer(100, {0, 40, 100}, 1 << 20, true, 7);
+}
+
+TEST(GradReducer, BlockingPathEqualsPlainSum) { run_reducer(1001, {0, 3, 500, 1001}, 400, false, 0); }
+
+TEST(GradReducer, NoLayerReadyStillReducesEverything) {
+  // A rank with no samples in the last, partial batch never runs backward.
+  std::vector<float> g(50);
+  GradReducer red(world(), g, {0, 20, 50}, 40, true);
+  fill(g, world().rank());
+  red.begin_step();
+  if (world().rank() == 0) red.layer_ready(1);
+  red.finish();
+  for (std::size_t i = 0; i < g.size(); ++i) ASSERT_EQ(g[i], expected_sum(i, world().size()));
+}
+
+namespace {
+
+Config small_config() {
+  Config c;
+  c.train = "synthetic:700,30,5";
+  c.hidden = {16, 12};
+  c.batch_size = 50;  // not divisible by 3 or 4: slices differ by one
+  c.epochs = 2;
+  c.lr = 0.01f;
+  c.quiet = true;
+  c.check_every = 3;
+  c.eval_batch = 64;
+  return c;
+}
+
+std::vector<float> train_weights(const Config& c, const Comm& comm) {
+  Trainer t(c, comm, load_train(c.train, c.seed), load_test(c.test, c.train, c.seed));
+  t.run();
+  return {t.model().params().begin(), t.model().params().end()};
+}
+
+double rel(const std::vector<float>& a, const std::vector<float>& b) {
+  double d = 0, n = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    d += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
+    n += double(b[i]) * b[i];
+  }
+  return std::sqrt(d / n);
+}
+
+}  // namespace
+
+class Equivalence : public ::testing::TestWithParam<OptKind> {};
+
+TEST_P(Equivalence, WeightsMatchSingleProcessAfterKSteps) {
+  Config c = small_config();
+  c.optim.kind = GetParam();
+  c.max_steps = 20;  // crosses the epoch boundary (14 steps per epoch, the last one partial)
+  c.dropout = 0.1f;
+  c.clip_grad_norm = 1.0;
+  c.optim.weight_decay = 1e-3f;
+  auto dist = train_weights(c, world());
+  auto ref = train_weights(c, Comm::self());
+  EXPECT_LE(rel(dist, ref), 1e-5);
+  for (std::size_t i = 0; i < ref.size(); ++i) ASSERT_NEAR(dist[i], ref[i], 1e-5 * (1 + std::fabs(ref[i])));
+}
+
+INSTANTIATE_TEST_SUITE_P(Optimizers, Equivalence,
+                         ::testing::Values(OptKind::Sgd, OptKind::Momentum, OptKind::Nesterov, OptKind::Adam,
+                                           OptKind::AdamW),
+                         [](const auto& info) { return to_string(info.param); });
+
+TEST(Equivalence, BlockingPathMatchesToo) {
+  Config c = small_config();
+  c.overlap = false;
+  c.max_steps = 10;
+  EXPECT_LE(rel(train_weights(c, world()), train_weights(c, Comm::self())), 1e-5);
+}
+
+TEST(Deterministic, BitwiseEqualToSingleProcessOrClearError) {
+  Config c = small_config();
+  c.deterministic = true;
+  c.micro_shards = 8;
+  c.dropout = 0.2f;
+  c.max_steps = 16;
+  const int n = world().size();
+  if (n == 3) {
+    EXPECT_THROW(train_weights(c, world()), CollectiveError);
+    return;
+  }
+  auto dist = train_weights(c, world());
+  auto ref = train_weights(c, Comm::self());
+  ASSERT_EQ(dist.size(), ref.size());
+  for (std::size_t i = 0; i < ref.size(); ++i) ASSERT_EQ(dist[i], ref[i]) << "parameter " << i << " differs";
+  // And run to run.
+  EXPECT_EQ(train_weights(c, world()), dist);
+}
+
+TEST(Replicas, PerturbedRankIsCaughtByChecksum) {
+  Config c = small_config();
+  c.max_steps = 3;
+  Trainer t(c, world(), load_train(c.train, c.seed), load_test(c.test, c.train, c.seed));
+  t.run();
+  EXPECT_NO_THROW(t.verify_replicas(3));
+  const int victim = world().size() - 1;
+  if (world().rank() == victim) t.model().params()[5] += 1e-7f;
+  if (world().size() == 1) return;  // nothing to disagree with
+  try {
+    t.verify_replicas(3);
+    FAIL() << "perturbed weights not detected";
+  } catch (const CollectiveError& e) {
+    EXPECT_NE(std::string(e.what()).find(std::to_string(victim)), std::string::npos) << e.what();
+  }
+}
+
+TEST(Agreement, DifferentConfigOnOneRankIsNamed) {
+  if (world().size() == 1) GTEST_SKIP() << "needs two ranks";
+  Config c = small_config();
+  if (world().rank() == 1) c.hidden = {16, 13};
+  try {
+    Trainer t(c, world(), load_train(c.train, c.seed), load_test(c.test, c.train, c.seed));
+    FAIL() << "disagreement not detected";
+  } catch (const CollectiveError& e) {
+    EXPECT_NE(std::string(e.what()).find("ranks 1 disagree"), std::string::npos) << e.what();
+  }
+}
+
+int main(int argc, char** argv) {
+  MpiEnv env(&argc, &argv);
+  ::testing::InitGoogleTest(&argc, argv);
+  if (world().rank() != 0) {  // one report, from rank 0; the exit status still counts every rank
+    auto& listeners = ::testing::UnitTest::GetInstance()->listeners();
+    delete listeners.Release(listeners.default_result_printer());
+  }
+  return RUN_ALL_TESTS();
+}
