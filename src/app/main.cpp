@@ -89,7 +89,7 @@ bool parse(int argc, char** argv, Config& c, bool root) {
   o.add_options("Output")
     ("metrics", "write one JSON object per epoch to this file (rank 0)", cxxopts::value<std::string>()->default_value(""))
     ("eval-batch", "evaluation batch per rank", cxxopts::value<std::size_t>()->default_value("1024"))
-    ("quiet", "no progress lines")
+    ("quiet", "only the final summary line")
     ("version", "print the version and exit")
     ("h,help", "print this help and exit");
   o.add_options("Testing")
@@ -103,7 +103,9 @@ bool parse(int argc, char** argv, Config& c, bool root) {
     throw CollectiveError(std::string(e.what()) + " (see bptrain --help)");
   }
   if (r.count("help")) {
-    if (root) std::printf("%s\n", o.help().c_str());
+    if (root)
+      std::printf("%s\nExit status: 0 done, 1 a runtime error (one line names the rank), 2 a usage or configuration error.\n",
+                  o.help({"Data", "Model", "Optimisation", "Parallel", "Output", "Testing"}).c_str());
     return false;
   }
   if (r.count("version")) {

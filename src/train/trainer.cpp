@@ -345,7 +345,7 @@ TrainResult Trainer::run() {
   }
   verify_replicas(step);
   res.seconds = since(start);
-  if (talk)
+  if (root)
     std::printf("done: %zu epochs, %llu steps, test_accuracy %.4f, %.1fs (stopped: %s)\n", res.epochs,
                 static_cast<unsigned long long>(res.steps), res.test.accuracy, res.seconds, res.stop_reason.c_str());
   return res;

@@ -23,6 +23,12 @@ for flag in train test hidden activation loss init optimizer lr momentum weight-
             warmup-epochs deterministic blas-threads; do
   "$bptrain" --help | grep -q -- "--$flag" || { echo "FAIL help lacks --$flag"; fail=1; }
 done
+readme=$(dirname "$0")/../../README.md
+if diff <("$bptrain" --help) <(sed -n '/<!-- help:start -->/,/<!-- help:end -->/p' "$readme" | sed '1,2d;$d' | sed '$d') >/dev/null; then
+  echo "ok   readme-help"
+else
+  echo "FAIL readme-help: README's --help block differs from bptrain --help (run scripts/update_readme_help.sh)"; fail=1
+fi
 check unknown-flag nonzero "bptrain: error: .*no-such-flag" "$bptrain" --no-such-flag
 check bad-activation nonzero "unknown activation 'swish'" "$bptrain" --activation swish
 check bad-hidden nonzero "--hidden: 'x' is not a positive integer" "$bptrain" --hidden 5,x
@@ -32,5 +38,9 @@ check bad-magic nonzero "train-images-idx3-ubyte: wrong magic" "$bptrain" --trai
 check mpi-bad-flag nonzero "bptrain: error: unknown activation" "$mpiexec" -n 2 "$bptrain" --activation nope
 check det-np3 nonzero "power-of-two rank count" "$mpiexec" -n 3 "$bptrain" --train synthetic:300,8,3 --deterministic
 check tiny-run 0 "done: 1 epochs" "$mpiexec" -n 2 "$bptrain" --train synthetic:300,8,3 --hidden 8 --epochs 1 --metrics "$tmp/m.jsonl"
+check sgd-batch-1 0 "done: 1 epochs" "$bptrain" --train synthetic:200,8,3 --hidden 8 --epochs 1 --batch-size 1 --quiet
+check full-batch 0 "done: 2 epochs, 2 steps" "$bptrain" --train synthetic:200,8,3 --hidden 8 --epochs 2 --batch-size 200 --quiet
+check tol-stop 0 "stopped: tol" "$bptrain" --train synthetic:600,8,3 --hidden 8 --epochs 50 --tol 100 --quiet
+check patience-stop 0 "stopped: patience" "$bptrain" --train synthetic:600,8,3 --hidden 8 --epochs 50 --patience 2 --min-delta 2 --quiet
 grep -q '"test_accuracy"' "$tmp/m.jsonl" || { echo "FAIL metrics file lacks test_accuracy"; fail=1; }
 exit $fail
