@@ -78,7 +78,7 @@ bool parse(int argc, char** argv, Config& c, bool root) {
     ("min-delta", "early stopping: smallest gain that counts", cxxopts::value<double>()->default_value("0"))
     ("tol", "stop when the training loss changes by less than this over an epoch (0: off)", cxxopts::value<double>()->default_value("0"));
   o.add_options("Parallel")
-    ("bucket-mb", "gradient bucket size in MB for the fused allreduce", cxxopts::value<std::size_t>()->default_value("4"))
+    ("bucket-mb", "gradient bucket size in MiB for the fused allreduce", cxxopts::value<double>()->default_value("2"))
     ("overlap", "on: overlap the gradient sums with backward; off: blocking sums after backward", cxxopts::value<std::string>()->default_value("on"))
     ("check-every", "compare a checksum of every rank's weights every N steps (0: only at the end)", cxxopts::value<std::uint64_t>()->default_value("100"))
     ("scale-lr", "none, or linear: lr x ranks, ramped up over --warmup-epochs (Goyal et al. 2017)", cxxopts::value<std::string>()->default_value("none"))
@@ -140,7 +140,7 @@ bool parse(int argc, char** argv, Config& c, bool root) {
     c.patience = r["patience"].as<std::size_t>();
     c.min_delta = r["min-delta"].as<double>();
     c.tol = r["tol"].as<double>();
-    c.bucket_mb = r["bucket-mb"].as<std::size_t>();
+    c.bucket_mb = r["bucket-mb"].as<double>();
     c.overlap = parse_on_off(r["overlap"].as<std::string>(), "--overlap");
     c.check_every = r["check-every"].as<std::uint64_t>();
     const std::string scale = r["scale-lr"].as<std::string>();
@@ -166,7 +166,7 @@ bool parse(int argc, char** argv, Config& c, bool root) {
   if (c.batch_size == 0) throw CollectiveError("--batch-size must be at least 1");
   if (c.epochs == 0) throw CollectiveError("--epochs must be at least 1");
   if (c.eval_batch == 0) throw CollectiveError("--eval-batch must be at least 1");
-  if (c.bucket_mb == 0) throw CollectiveError("--bucket-mb must be at least 1");
+  if (!(c.bucket_mb >= 0.001)) throw CollectiveError("--bucket-mb must be at least 0.001");
   if (!(c.lr > 0)) throw CollectiveError("--lr must be positive");
   return true;
 }

@@ -22,15 +22,23 @@ GradReducer::GradReducer(const Comm& comm, std::span<float> grads, std::vector<s
   std::size_t cap = std::max<std::size_t>(1, bucket_bytes / sizeof(float));
   if (max_count == 0) max_count = static_cast<std::size_t>(INT_MAX);
   cap = std::min(cap, max_count);
-  // Cut from the end (the last layer finishes first) towards the start.
-  std::size_t hi = grads.size();
-  while (hi > 0) {
-    std::size_t lo = hi > cap ? hi - cap : 0;
-    // lowest layer l with off[l+1] > lo
-    std::size_t l = static_cast<std::size_t>(std::upper_bound(off.begin(), off.end(), lo) - off.begin()) - 1;
-    buckets_.push_back({lo, hi, l});
-    hi = lo;
+  // Whole layers, last to first, fill a bucket until the next layer would overflow it; a layer larger
+  // than a bucket is cut into bucket-sized pieces of its own. So a bucket never waits for a layer it
+  // does not hold, and the last layers' sums start while the first layers are still in backward.
+  std::size_t lo = grads.size(), hi = grads.size();  // the open bucket is [lo, hi)
+  for (std::size_t l = off.size() - 1; l-- > 0;) {
+    const std::size_t size = off[l + 1] - off[l];
+    if (hi - lo + size > cap && hi > lo) {
+      buckets_.push_back({lo, hi, l + 1});
+      hi = lo;
+    }
+    lo = off[l];
+    while (hi - lo > cap) {  // a layer too big for one bucket
+      buckets_.push_back({hi - cap, hi, l});
+      hi -= cap;
+    }
   }
+  if (hi > lo) buckets_.push_back({lo, hi, 0});
 }
 
 GradReducer::~GradReducer() {

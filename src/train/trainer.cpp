@@ -82,7 +82,7 @@ Trainer::Trainer(const Config& cfg, const Comm& comm, Dataset train, Dataset tes
   std::vector<std::size_t> off;
   for (std::size_t l = 0; l <= model_.num_layers(); ++l)
     off.push_back(l < model_.num_layers() ? model_.offset(l) : model_.num_params());
-  reducer_ = std::make_unique<GradReducer>(comm_, model_.grads(), off, cfg_.bucket_mb << 20, cfg_.overlap);
+  reducer_ = std::make_unique<GradReducer>(comm_, model_.grads(), off, static_cast<std::size_t>(cfg_.bucket_mb * 1048576.0), cfg_.overlap);
   if (cfg_.deterministic) {
     std::size_t levels = 1;
     for (std::size_t m = cfg_.micro_shards / world; m > 1; m /= 2) ++levels;

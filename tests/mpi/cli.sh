@@ -42,5 +42,11 @@ check sgd-batch-1 0 "done: 1 epochs" "$bptrain" --train synthetic:200,8,3 --hidd
 check full-batch 0 "done: 2 epochs, 2 steps" "$bptrain" --train synthetic:200,8,3 --hidden 8 --epochs 2 --batch-size 200 --quiet
 check tol-stop 0 "stopped: tol" "$bptrain" --train synthetic:600,8,3 --hidden 8 --epochs 50 --tol 100 --quiet
 check patience-stop 0 "stopped: patience" "$bptrain" --train synthetic:600,8,3 --hidden 8 --epochs 50 --patience 2 --min-delta 2 --quiet
+check scale-lr 0 "done: 3 epochs" "$mpiexec" -n 2 "$bptrain" --train synthetic:400,8,3 --hidden 8 --epochs 3 --lr 0.01 \
+  --scale-lr linear --warmup-epochs 2 --metrics "$tmp/s.jsonl"
+# Goyal et al.: lr ramps from 0.01 towards 2 x 0.01 over 2 epochs, then stays at 0.02.
+grep -q '"epoch":3,.*"lr":0.0199999' "$tmp/s.jsonl" || grep -q '"epoch":3,.*"lr":0.02[,}]' "$tmp/s.jsonl" \
+  || { echo "FAIL scale-lr: epoch 3 lr is not 2 x 0.01"; cat "$tmp/s.jsonl"; fail=1; }
+grep -q '"epoch":1,.*"lr":0.01[0-9]*,' "$tmp/s.jsonl" || { echo "FAIL scale-lr: epoch 1 lr not in warm-up"; fail=1; }
 grep -q '"test_accuracy"' "$tmp/m.jsonl" || { echo "FAIL metrics file lacks test_accuracy"; fail=1; }
 exit $fail

@@ -53,6 +53,21 @@ TEST(GradReducer, BufferLargerThanOneBucket) {
   run_reducer(3 << 20, {0, 1 << 20, 3 << 20}, 1 << 20, true, 0);
 }
 
+TEST(GradReducer, BucketsHoldWholeLayersAndSplitOnlyLargeOnes) {
+  std::vector<float> g(135);
+  GradReducer red(world(), g, {0, 100, 130, 135}, 50 * sizeof(float), true);
+  ASSERT_EQ(red.num_buckets(), 3u);
+  // Layers 2 and 1 share the first bucket, ready once layer 1 is done; layer 0 is cut in two.
+  EXPECT_EQ(red.bucket(0).lo, 100u);
+  EXPECT_EQ(red.bucket(0).hi, 135u);
+  EXPECT_EQ(red.bucket(0).first_layer, 1u);
+  EXPECT_EQ(red.bucket(1).lo, 50u);
+  EXPECT_EQ(red.bucket(1).first_layer, 0u);
+  EXPECT_EQ(red.bucket(2).lo, 0u);
+  EXPECT_EQ(red.bucket(2).hi, 50u);
+  run_reducer(135, {0, 100, 130, 135}, 50 * sizeof(float), true, 0);
+}
+
 TEST(GradReducer, ChunksAboveTheCountLimit) {
   // max_count stands in for INT_MAX: every bucket is cut to at most 7 elements per MPI call.
   run_reducer(100, {0, 40, 100}, 1 << 20, true, 7);

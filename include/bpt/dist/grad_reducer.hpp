@@ -28,13 +28,14 @@ class GradReducer {
   // Starts what is left, waits for every sum. Returns the seconds spent waiting here.
   double finish();
 
-  std::size_t num_buckets() const { return buckets_.size(); }
-
- private:
   struct Bucket {
     std::size_t lo, hi;       // element range in grads
     std::size_t first_layer;  // lowest layer touching it: the bucket is complete once it is done
   };
+  std::size_t num_buckets() const { return buckets_.size(); }
+  const Bucket& bucket(std::size_t i) const { return buckets_[i]; }  // in the order they start
+
+ private:
   void start(std::size_t b);
   void poll();
 

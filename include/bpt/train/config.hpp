@@ -35,7 +35,7 @@ struct Config {
   double min_delta = 0;
   double tol = 0;  // 0: off
   // data parallel
-  std::size_t bucket_mb = 4;
+  double bucket_mb = 2;  // MiB
   bool overlap = true;
   std::uint64_t check_every = 100;
   bool scale_lr_linear = false;
