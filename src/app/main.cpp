@@ -50,7 +50,13 @@ bool parse(int argc, char** argv, Config& c, bool root) {
   // clang-format off
   o.add_options("Data")
     ("train", "training set: a directory of IDX files (train-*-idx?-ubyte[.gz]), an IDX images file, or synthetic:N,D,K", cxxopts::value<std::string>()->default_value(c.train))
-    ("test", "test set (default: the t10k files beside the training files)", cxxopts::value<std::string>()->default_value(""));
+    ("test", "test set (default: the t10k files beside the training files)", cxxopts::value<std::string>()->default_value(""))
+    ("format", "input format: auto (from the path and content), idx, csv, hdf5", cxxopts::value<std::string>()->default_value("auto"))
+    ("task", "auto (integer labels: classification, else regression), classification, regression", cxxopts::value<std::string>()->default_value("auto"))
+    ("label-column", "CSV: the label column, by header name or 0-based index (default: the last)", cxxopts::value<std::string>()->default_value(""))
+    ("stream", "HDF5: keep only the current and the next batch of rows in memory, read ahead from the file")
+    ("normalize", "input scaling from the training set: none, unit (bytes/255; floats min-max to [0,1]), standard (per-feature mean/std)", cxxopts::value<std::string>()->default_value("unit"))
+    ("val-fraction", "hold out this seeded fraction of the training set for validation (early stopping watches it)", cxxopts::value<double>()->default_value("0"));
   o.add_options("Model")
     ("hidden", "hidden layer sizes, comma separated (input and output sizes come from the data)", cxxopts::value<std::string>()->default_value("512,256"))
     ("activation", "hidden activation: relu, leaky_relu, tanh, sigmoid, identity", cxxopts::value<std::string>()->default_value("relu"))
@@ -116,6 +122,12 @@ bool parse(int argc, char** argv, Config& c, bool root) {
   try {
     c.train = r["train"].as<std::string>();
     c.test = r["test"].as<std::string>();
+    c.load.format = parse_format(r["format"].as<std::string>());
+    c.load.task = parse_task(r["task"].as<std::string>());
+    c.load.label_column = r["label-column"].as<std::string>();
+    c.load.stream = r.count("stream") > 0;
+    c.normalize = parse_normalize(r["normalize"].as<std::string>());
+    c.val_fraction = r["val-fraction"].as<double>();
     c.hidden = parse_sizes(r["hidden"].as<std::string>());
     c.activation = parse_activation(r["activation"].as<std::string>());
     c.loss = parse_loss(r["loss"].as<std::string>());
@@ -137,6 +149,7 @@ bool parse(int argc, char** argv, Config& c, bool root) {
     c.epochs = r["epochs"].as<std::size_t>();
     c.max_steps = r["max-steps"].as<std::uint64_t>();
     c.seed = r["seed"].as<std::uint64_t>();
+    c.load.seed = c.seed;
     c.patience = r["patience"].as<std::size_t>();
     c.min_delta = r["min-delta"].as<double>();
     c.tol = r["tol"].as<double>();
@@ -168,6 +181,7 @@ bool parse(int argc, char** argv, Config& c, bool root) {
   if (c.eval_batch == 0) throw CollectiveError("--eval-batch must be at least 1");
   if (!(c.bucket_mb >= 0.001)) throw CollectiveError("--bucket-mb must be at least 0.001");
   if (!(c.lr > 0)) throw CollectiveError("--lr must be positive");
+  if (!(c.val_fraction >= 0 && c.val_fraction < 1)) throw CollectiveError("--val-fraction must be in [0, 1)");
   return true;
 }
 
@@ -180,8 +194,8 @@ int main(int argc, char** argv) {
   try {
     Config cfg;
     if (!parse(argc, argv, cfg, root)) return 0;
-    Dataset train = load_train(cfg.train, cfg.seed);
-    Dataset test = load_test(cfg.test, cfg.train, cfg.seed);
+    Dataset train = load_train(cfg.train, cfg.load);
+    Dataset test = load_test(cfg.test, cfg.train, cfg.load);
     Trainer trainer(cfg, world, std::move(train), std::move(test));
     trainer.run();
   } catch (const CollectiveError& e) {

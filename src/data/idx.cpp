@@ -1,11 +1,11 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 
 #include "bpt/core/error.hpp"
-#include "bpt/core/rng.hpp"
 #include "bpt/data/dataset.hpp"
 
 namespace bpt {
@@ -57,7 +57,11 @@ IdxArray read_idx(const std::string& path) {
     throw Error(path + ": wrong magic 0x" + buf + ", not an IDX file");
   }
   if (head[2] != 0x08)
-    throw Error(path + ": IDX element type 0x" + std::to_string(head[2]) + " not supported (expected 0x08, unsigned byte)");
+  {
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "%02x", head[2]);
+    throw Error(path + ": IDX element type 0x" + buf + " not supported (expected 0x08, unsigned byte)");
+  }
   IdxArray out;
   const std::size_t nd = head[3];
   std::uint8_t dimb[16];
@@ -105,6 +109,8 @@ Dataset load_idx_dataset(const std::string& images, const std::string& labels) {
   ds.x = std::move(xi.bytes);
   ds.labels.assign(yi.bytes.begin(), yi.bytes.end());
   ds.classes = 1 + static_cast<std::size_t>(*std::max_element(ds.labels.begin(), ds.labels.end()));
+  ds.raw_bytes = true;
+  ds.set_default_transform();
   return ds;
 }
 
@@ -144,41 +150,6 @@ std::string default_test_path(const std::string& train_path) {
   std::string name = replace_once(p.filename().string(), "train", "t10k");
   if (name.empty()) throw Error(train_path + ": cannot derive the test file name; give --test");
   return (p.parent_path() / name).string();
-}
-
-Range shard(std::size_t n, int rank, int world) {
-  const auto r = static_cast<std::size_t>(rank), w = static_cast<std::size_t>(world);
-  const std::size_t base = n / w, rem = n % w;
-  const std::size_t begin = r * base + std::min(r, rem);
-  return {begin, begin + base + (r < rem ? 1 : 0)};
-}
-
-std::vector<std::uint32_t> epoch_permutation(std::size_t n, std::uint64_t seed, std::uint64_t epoch) {
-  std::vector<std::uint32_t> p(n);
-  for (std::size_t i = 0; i < n; ++i) p[i] = static_cast<std::uint32_t>(i);
-  CounterRng rng(hash_key(seed, 0x9e12, epoch));
-  for (std::size_t i = n; i > 1; --i) std::swap(p[i - 1], p[rng.below(i)]);
-  return p;
-}
-
-void Dataset::gather(const std::uint32_t* idx, std::size_t count, float* out) const {
-  for (std::size_t r = 0; r < count; ++r) {
-    const std::uint8_t* src = x.data() + static_cast<std::size_t>(idx[r]) * d;
-    float* dst = out + r * d;
-    for (std::size_t c = 0; c < d; ++c) dst[c] = static_cast<float>(src[c]) * scale;
-  }
-}
-
-std::uint64_t Dataset::fingerprint() const {
-  std::uint64_t h = 0xcbf29ce484222325ULL;
-  auto add = [&h](std::uint64_t v) { h = (h ^ v) * 0x100000001b3ULL; };
-  add(n);
-  add(d);
-  add(classes);
-  const std::size_t stride = std::max<std::size_t>(1, x.size() / 65536);
-  for (std::size_t i = 0; i < x.size(); i += stride) add(x[i]);
-  for (std::int32_t y : labels) add(static_cast<std::uint64_t>(y));
-  return h;
 }
 
 }  // namespace bpt

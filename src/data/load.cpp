@@ -1,9 +1,12 @@
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 
 #include "bpt/core/error.hpp"
 #include "bpt/core/rng.hpp"
 #include "bpt/data/dataset.hpp"
+#include "bpt/h5/h5.hpp"
 
 namespace bpt {
 namespace {
@@ -32,11 +35,44 @@ SyntheticSpec parse_synthetic(const std::string& path) {
   }
   if (i != 3 || at <= path.size() || v[0] == 0 || v[1] == 0 || v[2] < 2)
     throw Error(path + ": expected synthetic:N,D,K (N, D >= 1, K >= 2)");
-  if (v[0] * v[1] > (64ULL << 30)) throw Error(path + ": synthetic set larger than 64 GiB");
+  if (v[0] > 0xFFFFFFFFULL || v[0] * v[1] > (64ULL << 30)) throw Error(path + ": synthetic set larger than 64 GiB");
   return {v[0], v[1], v[2]};
 }
 
 bool is_synthetic(const std::string& p) { return p.rfind(kSynthetic, 0) == 0; }
+
+Format detect(const std::string& path) {
+  if (is_synthetic(path)) return Format::Synthetic;
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return Format::Idx;
+  if (!std::filesystem::exists(path, ec)) throw Error(path + ": no such file or directory");
+  if (h5::is_hdf5(path)) return Format::Hdf5;
+  std::ifstream f(path, std::ios::binary);
+  unsigned char m[4] = {1, 1, 1, 1};
+  f.read(reinterpret_cast<char*>(m), 4);
+  if ((m[0] == 0x1f && m[1] == 0x8b) || (m[0] == 0 && m[1] == 0)) return Format::Idx;  // gzip or IDX magic
+  return Format::Csv;
+}
+
+Dataset load_one(const std::string& path, const std::string& idx_prefix, const LoadOptions& opt, std::uint64_t salt) {
+  Format f = is_synthetic(path) ? Format::Synthetic : opt.format == Format::Auto ? detect(path) : opt.format;
+  if (opt.stream && f != Format::Hdf5)
+    throw Error(path + ": --stream needs an HDF5 file (convert with bptrain-data convert)");
+  switch (f) {
+    case Format::Synthetic: {
+      SyntheticSpec s = parse_synthetic(path);
+      return make_synthetic(s.n, s.d, s.k, hash_key(opt.seed, salt));
+    }
+    case Format::Idx: {
+      IdxPaths p = resolve_idx(path, idx_prefix);
+      return load_idx_dataset(p.images, p.labels);
+    }
+    case Format::Csv: return load_csv(path, opt);
+    case Format::Hdf5: return load_hdf5(path, opt);
+    case Format::Auto: break;
+  }
+  throw Error(path + ": unknown format");
+}
 
 }  // namespace
 
@@ -48,7 +84,7 @@ Dataset make_synthetic(std::size_t n, std::size_t d, std::size_t k, std::uint64_
   ds.classes = k;
   ds.x.resize(n * d);
   ds.labels.resize(n);
-  // Prototypes depend on the class only (seed 0x5e7), so train and test draws share them.
+  // Prototypes depend on the shape only, so train and test draws share them.
   std::vector<float> proto(k * d);
   CounterRng prng(hash_key(0x5e7, d, k));
   for (float& p : proto) p = static_cast<float>(prng.uniform() * 255.0);
@@ -61,32 +97,26 @@ Dataset make_synthetic(std::size_t n, std::size_t d, std::size_t k, std::uint64_
       ds.x[i * d + c] = static_cast<std::uint8_t>(std::clamp(v, 0.0, 255.0));
     }
   }
+  ds.set_default_transform();
   return ds;
 }
 
-Dataset load_train(const std::string& path, std::uint64_t seed) {
-  if (is_synthetic(path)) {
-    SyntheticSpec s = parse_synthetic(path);
-    return make_synthetic(s.n, s.d, s.k, hash_key(seed, 1));
-  }
-  IdxPaths p = resolve_idx(path, "train");
-  return load_idx_dataset(p.images, p.labels);
-}
+Dataset load_train(const std::string& path, const LoadOptions& opt) { return load_one(path, "train", opt, 1); }
 
-Dataset load_test(const std::string& test_path, const std::string& train_path, std::uint64_t seed) {
+Dataset load_test(const std::string& test_path, const std::string& train_path, const LoadOptions& opt) {
+  LoadOptions o = opt;
+  o.stream = false;  // test sets are evaluated whole; they stay in memory
   if (test_path.empty() && is_synthetic(train_path)) {
     SyntheticSpec s = parse_synthetic(train_path);
-    Dataset t = make_synthetic(std::max<std::size_t>(1, s.n / 6), s.d, s.k, hash_key(seed, 2));
-    t.classes = s.k;
+    Dataset t = make_synthetic(std::max<std::size_t>(1, s.n / 6), s.d, s.k, hash_key(opt.seed, 2));
     return t;
   }
-  if (is_synthetic(test_path)) {
-    SyntheticSpec s = parse_synthetic(test_path);
-    return make_synthetic(s.n, s.d, s.k, hash_key(seed, 2));
+  if (test_path.empty()) {
+    Format f = opt.format == Format::Auto ? detect(train_path) : opt.format;
+    if (f != Format::Idx) throw Error(train_path + ": give --test (only IDX training sets have a default test set)");
   }
   const std::string path = test_path.empty() ? default_test_path(train_path) : test_path;
-  IdxPaths p = resolve_idx(path, "t10k");
-  return load_idx_dataset(p.images, p.labels);
+  return load_one(path, "t10k", o, 2);
 }
 
 }  // namespace bpt

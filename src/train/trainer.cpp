@@ -19,11 +19,11 @@ double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock:
 
 bool is_pow2(std::size_t v) { return v && !(v & (v - 1)); }
 
-ModelSpec spec_for(const Config& c, const Dataset& train, const Dataset& test) {
+ModelSpec spec_for(const Config& c, const Dataset& train) {
   ModelSpec s;
   s.sizes.push_back(train.d);
   for (std::size_t h : c.hidden) s.sizes.push_back(h);
-  s.sizes.push_back(std::max(train.classes, test.classes));
+  s.sizes.push_back(train.outputs());
   s.hidden = c.activation;
   s.loss = c.loss;
   return s;
@@ -42,14 +42,18 @@ Trainer::Trainer(const Config& cfg, const Comm& comm, Dataset train, Dataset tes
       comm_(comm),
       train_(std::move(train)),
       test_(std::move(test)),
-      model_(spec_for(cfg, train_, test_)),
+      model_(spec_for(cfg, train_)),
       opt_(cfg.optim, model_.num_params()) {
   require(cfg_.batch_size >= 1, "--batch-size must be at least 1");
   require(cfg_.epochs >= 1, "--epochs must be at least 1");
   require(cfg_.dropout >= 0 && cfg_.dropout < 1, "--dropout must be in [0, 1)");
-  require(train_.d == test_.d, test_.source + ": has " + std::to_string(test_.d) + " features per sample, " +
-                                   train_.source + " has " + std::to_string(train_.d));
+  check_data();
   set_blas_threads(cfg_.blas_threads);
+  split_rows(train_.n, cfg_.val_fraction, cfg_.seed, train_rows_, val_rows_);
+  require(!train_rows_.empty(), "--val-fraction leaves no training samples");
+  // Input scaling from the training set, applied unchanged to everything evaluated.
+  train_.tf = compute_transform(train_, cfg_.normalize);
+  test_.tf = train_.tf;
   const std::size_t world = static_cast<std::size_t>(comm_.size());
   if (cfg_.deterministic) {
     require(is_pow2(cfg_.micro_shards), "--micro-shards must be a power of two");
@@ -58,8 +62,9 @@ Trainer::Trainer(const Config& cfg, const Comm& comm, Dataset train, Dataset tes
                             std::to_string(cfg_.micro_shards) + "); this job has " + std::to_string(world) +
                             " ranks");
   }
-  const std::size_t b = std::min(cfg_.batch_size, train_.n);
-  steps_per_epoch_ = (train_.n + b - 1) / b;
+  const std::size_t ntrain = train_rows_.size();
+  const std::size_t b = std::min(cfg_.batch_size, ntrain);
+  steps_per_epoch_ = (ntrain + b - 1) / b;
   cfg_.batch_size = b;
 
   sched_.kind = cfg_.lr_schedule;
@@ -75,10 +80,15 @@ Trainer::Trainer(const Config& cfg, const Comm& comm, Dataset train, Dataset tes
   if (comm_.rank() == 0) model_.init(cfg_.init, cfg_.seed);
   comm_.broadcast(model_.params(), 0);
 
-  const std::size_t local_max = (b + world - 1) / world;
-  xbuf_.resize(std::max(local_max, cfg_.eval_batch) * train_.d);
-  ybuf_.resize(std::max(local_max, cfg_.eval_batch));
-  ids_.resize(ybuf_.size());
+  const std::size_t local_max =
+      cfg_.deterministic ? (b + cfg_.micro_shards - 1) / cfg_.micro_shards * (cfg_.micro_shards / world)
+                         : (b + world - 1) / world;
+  const std::size_t rows = std::max(local_max, cfg_.eval_batch);
+  xbuf_.resize(rows * train_.d);
+  tbuf_.resize(rows * std::max<std::size_t>(1, train_.target_dim));
+  ybuf_.resize(rows);
+  ids_.resize(rows);
+  if (train_.streamed()) xnext_.resize(local_max * train_.d);
   std::vector<std::size_t> off;
   for (std::size_t l = 0; l <= model_.num_layers(); ++l)
     off.push_back(l < model_.num_layers() ? model_.offset(l) : model_.num_params());
@@ -92,7 +102,32 @@ Trainer::Trainer(const Config& cfg, const Comm& comm, Dataset train, Dataset tes
   }
 }
 
-Trainer::~Trainer() = default;
+Trainer::~Trainer() {
+  if (pending_.valid()) pending_.wait();  // the reader thread writes into our buffers
+}
+
+void Trainer::check_data() {
+  const std::string& tf = test_.source;
+  if (test_.d != train_.d)
+    throw Error(tf + ": has " + std::to_string(test_.d) + " features per sample, " + train_.source + " has " +
+                std::to_string(train_.d));
+  if (train_.regression() != test_.regression())
+    throw Error(tf + ": holds " + (test_.regression() ? "regression targets" : "class labels") + " but " +
+                train_.source + " holds " + (train_.regression() ? "regression targets" : "class labels"));
+  if (train_.regression()) {
+    if (test_.target_dim != train_.target_dim)
+      throw Error(tf + ": has " + std::to_string(test_.target_dim) + " targets per sample, " + train_.source + " has " +
+                  std::to_string(train_.target_dim));
+    if (cfg_.loss != Loss::Mse)
+      throw Error(train_.source + ": holds regression targets; use --loss mse (or --task classification)");
+  } else {
+    require(train_.classes >= 2, train_.source + ": needs at least two classes");
+    for (std::size_t i = 0; i < test_.n; ++i)
+      if (static_cast<std::size_t>(test_.labels[i]) >= train_.classes)
+        throw Error(tf + ": label " + std::to_string(test_.labels[i]) + " of sample " + std::to_string(i) +
+                    " is outside [0, " + std::to_string(train_.classes) + "), the classes of " + train_.source);
+  }
+}
 
 void Trainer::check_agreement() {
   // One small collective: every rank hashes what must agree and compares with rank 0.
@@ -115,48 +150,77 @@ void Trainer::verify_replicas(std::uint64_t step) {
                           ": replicas diverged");
 }
 
-double Trainer::forward_backward(const std::uint32_t* idx, std::size_t rows, std::uint64_t step, bool notify,
-                                 StepTimes& t) {
-  if (rows == 0) return 0;
+Range Trainer::local_range(std::size_t g) const {
+  if (!cfg_.deterministic) return shard(g, comm_.rank(), comm_.size());
+  const auto per = static_cast<int>(cfg_.micro_shards) / comm_.size(), first = comm_.rank() * per;
+  const auto m = static_cast<int>(cfg_.micro_shards);
+  return {shard(g, first, m).begin, shard(g, first + per - 1, m).end};
+}
+
+void Trainer::load_local(const std::vector<std::uint32_t>& perm, std::size_t at, std::size_t g, StepTimes& t) {
   auto t0 = Clock::now();
-  train_.gather(idx, rows, xbuf_.data());
-  for (std::size_t r = 0; r < rows; ++r) {
-    ybuf_[r] = train_.labels[idx[r]];
-    ids_[r] = idx[r];
+  const Range r = local_range(g);
+  rows_.resize(r.size());
+  for (std::size_t i = 0; i < r.size(); ++i) rows_[i] = train_rows_[perm[at + r.begin + i]];
+  if (pending_.valid() && pending_at_ == at) {
+    pending_.get();  // rethrows a read error from the reader thread
+    std::swap(xbuf_, xnext_);
+  } else {
+    train_.gather(rows_.data(), rows_.size(), xbuf_.data());
+  }
+  for (std::size_t i = 0; i < rows_.size(); ++i) {
+    const std::uint32_t row = rows_[i];
+    ids_[i] = row;
+    if (train_.regression())
+      std::copy_n(train_.targets.data() + std::size_t(row) * train_.target_dim, train_.target_dim,
+                  tbuf_.data() + i * train_.target_dim);
+    else
+      ybuf_[i] = train_.labels[row];
   }
   t.data += since(t0);
-  DropoutCtx drop{cfg_.dropout, cfg_.seed, step, ids_.data()};
-  model_.forward(ConstMatView<float>(xbuf_.data(), rows, train_.d), &drop);
-  const Targets<float> tg{ybuf_.data(), nullptr};
+}
+
+void Trainer::prefetch(const std::vector<std::uint32_t>& perm, std::size_t at, std::size_t g) {
+  const Range r = local_range(g);
+  next_rows_.resize(r.size());
+  for (std::size_t i = 0; i < r.size(); ++i) next_rows_[i] = train_rows_[perm[at + r.begin + i]];
+  pending_at_ = at;
+  pending_ = std::async(std::launch::async, [this] { train_.gather(next_rows_.data(), next_rows_.size(), xnext_.data()); });
+}
+
+double Trainer::forward_backward(std::size_t first, std::size_t rows, std::uint64_t step, bool notify) {
+  if (rows == 0) return 0;
+  DropoutCtx drop{cfg_.dropout, cfg_.seed, step, ids_.data() + first};
+  model_.forward(ConstMatView<float>(xbuf_.data() + first * train_.d, rows, train_.d), &drop);
+  const Targets<float> tg{train_.regression() ? nullptr : ybuf_.data() + first,
+                          train_.regression() ? tbuf_.data() + first * train_.target_dim : nullptr};
   if (!notify) return model_.backward(tg, 1.0f);
   return model_.backward(tg, 1.0f, [this](std::size_t l) { reducer_->layer_ready(l); });
 }
 
-double Trainer::step_default(const std::uint32_t* batch, std::size_t g, std::uint64_t step, StepTimes& t) {
-  Range mine = shard(g, comm_.rank(), comm_.size());
+double Trainer::step_default(std::size_t g, std::uint64_t step, StepTimes& t) {
   auto t0 = Clock::now();
-  const double data0 = t.data;
   model_.zero_grad();
   reducer_->begin_step();
-  double loss = forward_backward(batch + mine.begin, mine.size(), step, true, t);
-  t.compute += since(t0) - (t.data - data0);
+  double loss = forward_backward(0, local_range(g).size(), step, true);
+  t.compute += since(t0);
   t.comm += reducer_->finish();
   return loss;
 }
 
-double Trainer::step_deterministic(const std::uint32_t* batch, std::size_t g, std::uint64_t step, StepTimes& t) {
+double Trainer::step_deterministic(std::size_t g, std::uint64_t step, StepTimes& t) {
   // Fixed micro-shards summed in a fixed binary tree: the sum is the same bits for any power-of-two N.
   auto t0 = Clock::now();
-  const double data0 = t.data;
   const std::size_t world = static_cast<std::size_t>(comm_.size());
   const std::size_t per = cfg_.micro_shards / world, first = static_cast<std::size_t>(comm_.rank()) * per;
+  const std::size_t base = local_range(g).begin;
   const std::size_t n = model_.num_params();
   std::vector<std::size_t> level_of;  // stack of occupied tree levels
   double loss = 0;
   for (std::size_t m = first; m < first + per; ++m) {
     Range r = shard(g, static_cast<int>(m), static_cast<int>(cfg_.micro_shards));
     model_.zero_grad();
-    loss += forward_backward(batch + r.begin, r.size(), step, false, t);
+    loss += forward_backward(r.begin - base, r.size(), step, false);
     // Binary-counter merge: tree_[l] holds the pending left subtree of level l; the new gradient is
     // the right one, and equal levels combine as left + right, as a perfect binary tree would.
     std::size_t lvl = 0;
@@ -171,7 +235,7 @@ double Trainer::step_deterministic(const std::uint32_t* batch, std::size_t g, st
     if (right != tree_[lvl].data()) std::copy_n(right, n, tree_[lvl].data());
     level_of.push_back(lvl);
   }
-  t.compute += since(t0) - (t.data - data0);
+  t.compute += since(t0);
   auto t1 = Clock::now();
   float* sum = tree_.back().data();
   for (std::size_t k = 1; k < world; k <<= 1) {
@@ -185,27 +249,35 @@ double Trainer::step_deterministic(const std::uint32_t* batch, std::size_t g, st
   return loss;
 }
 
-EvalResult Trainer::evaluate(const Dataset& ds) {
-  Range mine = shard(ds.n, comm_.rank(), comm_.size());
+EvalResult Trainer::evaluate(const Dataset& ds, const std::vector<std::uint32_t>* rows) {
+  const std::size_t total = rows ? rows->size() : ds.n;
+  Range mine = shard(total, comm_.rank(), comm_.size());
   std::vector<std::uint32_t> idx(cfg_.eval_batch);
+  const std::size_t k = ds.target_dim;
   double acc[3] = {0, 0, 0};  // loss sum, correct, samples
   for (std::size_t at = mine.begin; at < mine.end; at += cfg_.eval_batch) {
-    const std::size_t rows = std::min(cfg_.eval_batch, mine.end - at);
-    for (std::size_t r = 0; r < rows; ++r) {
-      idx[r] = static_cast<std::uint32_t>(at + r);
-      ybuf_[r] = ds.labels[at + r];
+    const std::size_t count = std::min(cfg_.eval_batch, mine.end - at);
+    for (std::size_t r = 0; r < count; ++r) {
+      idx[r] = rows ? (*rows)[at + r] : static_cast<std::uint32_t>(at + r);
+      if (ds.regression())
+        std::copy_n(ds.targets.data() + std::size_t(idx[r]) * k, k, tbuf_.data() + r * k);
+      else
+        ybuf_[r] = ds.labels[idx[r]];
     }
-    ds.gather(idx.data(), rows, xbuf_.data());
-    ConstMatView<float> logits = model_.forward(ConstMatView<float>(xbuf_.data(), rows, ds.d));
-    acc[0] += model_.loss_of_last(Targets<float>{ybuf_.data(), nullptr});
-    acc[1] += static_cast<double>(count_correct(logits, ybuf_.data()));
-    acc[2] += static_cast<double>(rows);
+    ds.gather(idx.data(), count, xbuf_.data());
+    ConstMatView<float> logits = model_.forward(ConstMatView<float>(xbuf_.data(), count, ds.d));
+    acc[0] += model_.loss_of_last(ds.regression() ? Targets<float>{nullptr, tbuf_.data()}
+                                                  : Targets<float>{ybuf_.data(), nullptr});
+    if (!ds.regression()) acc[1] += static_cast<double>(count_correct(logits, ybuf_.data()));
+    acc[2] += static_cast<double>(count);
   }
   comm_.allreduce_sum(std::span<double>(acc, 3));
   EvalResult e;
   e.samples = static_cast<std::size_t>(acc[2]);
   e.loss = e.samples ? acc[0] / acc[2] : 0;
   e.accuracy = e.samples ? acc[1] / acc[2] : 0;
+  // MSE's per-sample loss is the mean squared error over the outputs, so this is the RMSE over all.
+  e.rmse = std::sqrt(e.loss);
   return e;
 }
 
@@ -227,6 +299,8 @@ TrainResult Trainer::run() {
     return static_cast<float>(lr);
   };
 
+  const std::size_t ntrain = train_rows_.size();
+  const bool regression = train_.regression(), has_val = !val_rows_.empty();
   TrainResult res;
   res.stop_reason = "epochs";
   auto start = Clock::now();
@@ -234,7 +308,8 @@ TrainResult Trainer::run() {
   double best = -1e300, prev_train = std::nan("");
   std::size_t bad_epochs = 0;
   if (talk)
-    std::printf("bptrain: %zu ranks, model %s, %zu parameters, %zu train / %zu test samples, %zu steps per epoch\n",
+    std::printf("bptrain: %zu ranks, model %s, %zu parameters, %zu train / %zu validation / %zu test samples, %zu steps "
+                "per epoch\n",
                 world,
                 [&] {
                   std::string s;
@@ -245,9 +320,9 @@ TrainResult Trainer::run() {
                   return s;
                 }()
                     .c_str(),
-                model_.num_params(), train_.n, test_.n, steps_per_epoch_);
+                model_.num_params(), ntrain, val_rows_.size(), test_.n, steps_per_epoch_);
   for (std::size_t epoch = 0; epoch < cfg_.epochs; ++epoch) {
-    const auto perm = epoch_permutation(train_.n, cfg_.seed, epoch);
+    const auto perm = epoch_permutation(train_rows_.size(), cfg_.seed, epoch);
     auto epoch_start = Clock::now();
     StepTimes times;
     double loss_sum = 0, window_loss = 0;
@@ -262,9 +337,13 @@ TrainResult Trainer::run() {
       }
       if (comm_.rank() == cfg_.fail_rank && step == cfg_.fail_at_step)
         throw Error("injected failure at step " + std::to_string(step) + " (--fail-rank)");
-      const std::size_t at = s * cfg_.batch_size, g = std::min(cfg_.batch_size, train_.n - at);
-      double l = cfg_.deterministic ? step_deterministic(perm.data() + at, g, step, times)
-                                    : step_default(perm.data() + at, g, step, times);
+      const std::size_t at = s * cfg_.batch_size, g = std::min(cfg_.batch_size, ntrain - at);
+      load_local(perm, at, g, times);
+      if (train_.streamed() && s + 1 < steps_per_epoch_) {
+        const std::size_t at2 = at + cfg_.batch_size;
+        prefetch(perm, at2, std::min(cfg_.batch_size, ntrain - at2));
+      }
+      double l = cfg_.deterministic ? step_deterministic(g, step, times) : step_default(g, step, times);
       auto t0 = Clock::now();
       float* grads = model_.grads().data();
       const float inv = 1.0f / static_cast<float>(g);
@@ -276,7 +355,7 @@ TrainResult Trainer::run() {
       ++steps_this_epoch;
       loss_sum += l;
       window_loss += l;
-      window_rows += cfg_.deterministic ? g / world : shard(g, comm_.rank(), comm_.size()).size();
+      window_rows += local_range(g).size();
       if (cfg_.check_every && step % cfg_.check_every == 0) verify_replicas(step);
       if (talk && ((s + 1) % print_every == 0) && s + 1 < steps_per_epoch_) {
         const double el = since(epoch_start), done = double(s + 1) / double(steps_per_epoch_);
@@ -292,29 +371,35 @@ TrainResult Trainer::run() {
     if (steps_this_epoch == 0) break;
     const double epoch_s = since(epoch_start);
     double sums[2] = {loss_sum, 0};
-    const std::size_t seen = std::min(train_.n, steps_this_epoch * cfg_.batch_size);
+    const std::size_t seen = std::min(ntrain, steps_this_epoch * cfg_.batch_size);
     comm_.allreduce_sum(std::span<double>(sums, 1));
     res.train_loss = sums[0] / double(seen);
+    if (pending_.valid()) pending_.wait();  // a step cut short by --max-steps leaves a read in flight
     res.test = evaluate(test_);
+    if (has_val) res.val = evaluate(train_, &val_rows_);
+    // Early stopping watches the validation set when there is one, else the test set.
+    const EvalResult& watched = has_val ? res.val : res.test;
+    const double score = regression ? -watched.rmse : watched.accuracy;
     res.epochs = epoch + 1;
     res.steps = step;
     const double sps = double(seen) / epoch_s;
     const double per = 1000.0 / double(steps_this_epoch);
     if (talk) {
-      std::printf("epoch %zu/%zu  train_loss %.4f  test_loss %.4f  test_accuracy %.4f  %.0f samples/s  %.1fs  "
-                  "(per step: compute %.2fms, comm wait %.2fms, optimizer %.2fms)\n",
-                  epoch + 1, cfg_.epochs, res.train_loss, res.test.loss, res.test.accuracy, sps, since(start),
-                  times.compute * per, times.comm * per, times.optim * per);
+      const char* metric = regression ? "rmse" : "accuracy";
+      auto m = [&](const EvalResult& e) { return regression ? e.rmse : e.accuracy; };
+      std::string val = has_val ? fmt("  val_loss %.4f", res.val.loss) + "  val_" + metric + fmt(" %.4f", m(res.val)) : "";
+      std::printf("epoch %zu/%zu  train_loss %.4f%s  test_loss %.4f  test_%s %.4f  %.0f samples/s  %.1fs  "
+                  "(per step: compute %.2fms, comm wait %.2fms, optimizer %.2fms, data %.2fms)\n",
+                  epoch + 1, cfg_.epochs, res.train_loss, val.c_str(), res.test.loss, metric, m(res.test), sps,
+                  since(start), times.compute * per, times.comm * per, times.optim * per, times.data * per);
       std::fflush(stdout);
     }
     if (metrics) {
-      metrics << JsonLine()
-                     .add("epoch", static_cast<std::uint64_t>(epoch + 1))
-                     .add("step", step)
-                     .add("train_loss", res.train_loss)
-                     .add("test_loss", res.test.loss)
-                     .add("test_accuracy", res.test.accuracy)
-                     .add("samples_per_second", sps)
+      JsonLine j;
+      j.add("epoch", static_cast<std::uint64_t>(epoch + 1)).add("step", step).add("train_loss", res.train_loss);
+      if (has_val) j.add("val_loss", res.val.loss).add(regression ? "val_rmse" : "val_accuracy", regression ? res.val.rmse : res.val.accuracy);
+      j.add("test_loss", res.test.loss).add(regression ? "test_rmse" : "test_accuracy", regression ? res.test.rmse : res.test.accuracy);
+      metrics << j.add("samples_per_second", sps)
                      .add("elapsed_s", since(start))
                      .add("epoch_s", epoch_s)
                      .add("lr", static_cast<double>(lr_at(step ? step - 1 : 0)))
@@ -329,8 +414,8 @@ TrainResult Trainer::run() {
     }
     if (stop_now) break;
     if (cfg_.patience > 0) {
-      if (res.test.accuracy > best + cfg_.min_delta) {
-        best = res.test.accuracy;
+      if (score > best + cfg_.min_delta) {
+        best = score;
         bad_epochs = 0;
       } else if (++bad_epochs >= cfg_.patience) {
         res.stop_reason = "patience";
@@ -346,13 +431,17 @@ TrainResult Trainer::run() {
   verify_replicas(step);
   res.seconds = since(start);
   if (root)
-    std::printf("done: %zu epochs, %llu steps, test_accuracy %.4f, %.1fs (stopped: %s)\n", res.epochs,
-                static_cast<unsigned long long>(res.steps), res.test.accuracy, res.seconds, res.stop_reason.c_str());
+    std::printf("done: %zu epochs, %llu steps, test_%s %.4f, %.1fs (stopped: %s)\n", res.epochs,
+                static_cast<unsigned long long>(res.steps), regression ? "rmse" : "accuracy",
+                regression ? res.test.rmse : res.test.accuracy, res.seconds, res.stop_reason.c_str());
   return res;
 }
 
 std::string Config::canonical() const {
-  std::string s = "train=" + train + ";test=" + test + ";hidden=";
+  std::string s = "train=" + train + ";test=" + test + ";format=" + std::to_string(int(load.format)) +
+                  ";task=" + std::to_string(int(load.task)) + ";label=" + load.label_column +
+                  ";stream=" + std::to_string(load.stream) + ";norm=" + to_string(normalize) +
+                  fmt(";val=%.9g", val_fraction) + ";hidden=";
   for (std::size_t h : hidden) s += std::to_string(h) + ",";
   s += ";act=" + to_string(activation) + ";loss=" + to_string(loss) + ";init=" + to_string(init);
   s += ";opt=" + to_string(optim.kind) + fmt(";mom=%.9g", optim.momentum) + fmt(";b1=%.9g", optim.beta1) +

@@ -102,7 +102,7 @@ Config small_config() {
 }
 
 std::vector<float> train_weights(const Config& c, const Comm& comm) {
-  Trainer t(c, comm, load_train(c.train, c.seed), load_test(c.test, c.train, c.seed));
+  Trainer t(c, comm, load_train(c.train, c.load), load_test(c.test, c.train, c.load));
   t.run();
   return {t.model().params().begin(), t.model().params().end()};
 }
@@ -167,7 +167,7 @@ TEST(Deterministic, BitwiseEqualToSingleProcessOrClearError) {
 TEST(Replicas, PerturbedRankIsCaughtByChecksum) {
   Config c = small_config();
   c.max_steps = 3;
-  Trainer t(c, world(), load_train(c.train, c.seed), load_test(c.test, c.train, c.seed));
+  Trainer t(c, world(), load_train(c.train, c.load), load_test(c.test, c.train, c.load));
   t.run();
   EXPECT_NO_THROW(t.verify_replicas(3));
   const int victim = world().size() - 1;
@@ -186,7 +186,7 @@ TEST(Agreement, DifferentConfigOnOneRankIsNamed) {
   Config c = small_config();
   if (world().rank() == 1) c.hidden = {16, 13};
   try {
-    Trainer t(c, world(), load_train(c.train, c.seed), load_test(c.test, c.train, c.seed));
+    Trainer t(c, world(), load_train(c.train, c.load), load_test(c.test, c.train, c.load));
     FAIL() << "disagreement not detected";
   } catch (const CollectiveError& e) {
     EXPECT_NE(std::string(e.what()).find("ranks 1 disagree"), std::string::npos) << e.what();

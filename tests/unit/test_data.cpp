@@ -162,14 +162,16 @@ TEST(Data, PermutationIsAPureFunctionOfSeedAndEpoch) {
 }
 
 TEST(Data, SyntheticIsSeededAndLabelled) {
-  Dataset a = load_train("synthetic:300,20,4", 1), b = load_train("synthetic:300,20,4", 1);
+  LoadOptions o;
+  o.seed = 1;
+  Dataset a = load_train("synthetic:300,20,4", o), b = load_train("synthetic:300,20,4", o);
   EXPECT_EQ(a.x, b.x);
   EXPECT_EQ(a.labels, b.labels);
   EXPECT_EQ(a.classes, 4u);
   EXPECT_EQ(a.fingerprint(), b.fingerprint());
-  Dataset t = load_test("", "synthetic:300,20,4", 1);
+  Dataset t = load_test("", "synthetic:300,20,4", o);
   EXPECT_EQ(t.n, 50u);
   EXPECT_NE(t.fingerprint(), a.fingerprint());
-  EXPECT_THROW(load_train("synthetic:10,x,3", 1), Error);
-  EXPECT_THROW(load_train("synthetic:10,3", 1), Error);
+  EXPECT_THROW(load_train("synthetic:10,x,3", o), Error);
+  EXPECT_THROW(load_train("synthetic:10,3", o), Error);
 }

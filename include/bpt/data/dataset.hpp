@@ -1,26 +1,74 @@
 #pragma once
-// In-memory datasets. Features stay in their stored type (bytes for IDX) and are converted to
-// float only when a batch is assembled.
+// Datasets: features stay in their stored type (bytes for IDX, floats for CSV) in memory, or in the
+// file with --stream, and become float model inputs only when a batch is assembled:
+//   input = (raw - offset) * scale, per feature.
+#include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
 namespace bpt {
 
-struct Dataset {
-  std::string source;             // file the features came from (for messages)
-  std::size_t n = 0, d = 0;       // samples, features
-  std::size_t classes = 0;        // 1 + largest label
-  std::vector<std::uint8_t> x;    // [n, d] raw bytes
-  std::vector<std::int32_t> labels;  // [n]
-  float scale = 1.0f / 255.0f;    // model input = raw * scale
+enum class Format { Auto, Idx, Csv, Hdf5, Synthetic };
+Format parse_format(const std::string& s);  // auto | idx | csv | hdf5
+enum class Task { Auto, Classification, Regression };
+Task parse_task(const std::string& s);  // auto | classification | regression
+enum class Normalize { None, Unit, Standard };
+Normalize parse_normalize(const std::string& s);  // none | unit | standard
+std::string to_string(Normalize n);
 
-  // out: [count, d] floats for samples idx[0..count).
-  void gather(const std::uint32_t* idx, std::size_t count, float* out) const;
-  // A cheap fingerprint of sizes and contents (FNV-1a over a strided sample of bytes and all labels).
-  std::uint64_t fingerprint() const;
+struct LoadOptions {
+  Format format = Format::Auto;
+  Task task = Task::Auto;
+  std::string label_column;  // CSV: a header name or a 0-based index; empty: the last column
+  bool stream = false;       // HDF5 only: read feature rows from the file on demand
+  std::uint64_t seed = 42;   // synthetic sets
 };
+
+// Reads feature rows from a file on demand (HDF5 --stream). Thread-safe (HDF5 is built thread-safe).
+class RowSource {
+ public:
+  virtual ~RowSource() = default;
+  // rows: ascending, unique. out: [rows.size(), d] raw values as float.
+  virtual void read(const std::vector<std::uint32_t>& rows, float* out) const = 0;
+};
+
+struct Transform {
+  std::vector<float> offset, scale;  // [d] each
+};
+
+struct Dataset {
+  std::string source;                  // file (for messages)
+  std::size_t n = 0, d = 0;            // samples, features
+  std::size_t classes = 0;             // classification: 1 + largest label (0 for regression)
+  std::size_t target_dim = 0;          // regression: targets per sample (0 for classification)
+  std::vector<std::uint8_t> x;         // [n, d] raw bytes (IDX, uint8 HDF5), or
+  std::vector<float> xf;               // [n, d] raw floats (CSV, float HDF5), or neither when streamed
+  std::shared_ptr<const RowSource> stream;
+  bool raw_bytes = true;               // raw values are bytes 0-255 (for --normalize unit)
+  std::vector<std::int32_t> labels;    // [n] classification
+  std::vector<float> targets;          // [n, target_dim] regression
+  Transform tf;                        // set by set_transform(); default: bytes / 255, floats as they are
+
+  bool regression() const { return target_dim > 0; }
+  std::size_t outputs() const { return regression() ? target_dim : classes; }
+  bool streamed() const { return stream != nullptr; }
+
+  // out: [count, d] model inputs for samples idx[0..count) (any order, repeats allowed).
+  void gather(const std::uint32_t* idx, std::size_t count, float* out) const;
+  // Visits the raw rows in order, in blocks (for statistics over a streamed set too).
+  template <class F>
+  void for_each_raw_block(F&& f) const;
+  // A cheap fingerprint of the sizes and contents.
+  std::uint64_t fingerprint() const;
+  void set_default_transform();
+};
+
+// Per-feature statistics of the training set: none (raw), unit (bytes / 255, or per-feature
+// min-max to [0, 1] for floats), standard (per-feature mean and standard deviation).
+Transform compute_transform(const Dataset& train, Normalize how);
 
 // One IDX array (unsigned-byte type only). Throws Error naming the file on anything malformed;
 // memory grows with the bytes actually read, never from the header's claim alone.
@@ -29,18 +77,29 @@ struct IdxArray {
   std::vector<std::uint8_t> bytes;
 };
 IdxArray read_idx(const std::string& path);  // plain or gzip (detected from the content)
-
-// Images [n, rows, cols] (or [n, d]) and labels [n]; the counts must agree.
 Dataset load_idx_dataset(const std::string& images, const std::string& labels);
 
 struct IdxPaths {
   std::string images, labels;
 };
-// --train PATH: a directory holding train-images-idx3-ubyte[.gz] / train-labels-idx1-ubyte[.gz], or an
+// A directory holding <prefix>-images-idx3-ubyte[.gz] / <prefix>-labels-idx1-ubyte[.gz], or an
 // images file whose labels file is named with "labels-idx1" in place of "images-idx3".
 IdxPaths resolve_idx(const std::string& path, const std::string& prefix);
-// --test default: the t10k files beside the training files.
 std::string default_test_path(const std::string& train_path);
+
+Dataset load_csv(const std::string& path, const LoadOptions& opt);
+// /X [N, D] (uint8 or float) and /y ([N] integer labels, or [N] / [N, K] float targets).
+Dataset load_hdf5(const std::string& path, const LoadOptions& opt);
+// Seeded synthetic classification set: k class prototypes in [0,255]^d plus noise, stored as bytes.
+Dataset make_synthetic(std::size_t n, std::size_t d, std::size_t k, std::uint64_t seed);
+
+// --train / --test values: IDX directory or file, CSV, HDF5, or "synthetic:N,D,K".
+Dataset load_train(const std::string& path, const LoadOptions& opt);
+// test_path empty: beside the training files (IDX), or a fresh synthetic draw of N/6 samples.
+Dataset load_test(const std::string& test_path, const std::string& train_path, const LoadOptions& opt);
+
+// Writes ds as HDF5 (/X chunked and compressed, /y, /meta); what `bptrain-data convert` does.
+void write_hdf5(const Dataset& ds, const std::string& path);
 
 struct Range {
   std::size_t begin = 0, end = 0;
@@ -52,16 +111,30 @@ Range shard(std::size_t n, int rank, int world);
 // The same permutation of [0, n) on every rank: a pure function of (seed, epoch).
 std::vector<std::uint32_t> epoch_permutation(std::size_t n, std::uint64_t seed, std::uint64_t epoch);
 
+// Seeded hold-out split of [0, n): `val` gets round(fraction * n) rows, `train` the rest (both ascending).
+void split_rows(std::size_t n, double fraction, std::uint64_t seed, std::vector<std::uint32_t>& train,
+                std::vector<std::uint32_t>& val);
+
+template <class F>
+void Dataset::for_each_raw_block(F&& f) const {
+  const std::size_t block = std::max<std::size_t>(1, (4u << 20) / (d * sizeof(float) + 1));
+  std::vector<float> buf;
+  std::vector<std::uint32_t> rows;
+  for (std::size_t at = 0; at < n; at += block) {
+    const std::size_t m = std::min(block, n - at);
+    buf.resize(m * d);
+    if (stream) {
+      rows.resize(m);
+      for (std::size_t i = 0; i < m; ++i) rows[i] = static_cast<std::uint32_t>(at + i);
+      stream->read(rows, buf.data());
+    } else if (!xf.empty()) {
+      std::copy_n(xf.data() + at * d, m * d, buf.data());
+    } else {
+      for (std::size_t i = 0; i < m * d; ++i) buf[i] = static_cast<float>(x[at * d + i]);
+    }
+    f(static_cast<const float*>(buf.data()), m);
+  }
+}
+
 }  // namespace bpt
 
-namespace bpt {
-
-// Seeded synthetic classification set: k class prototypes in [0,255]^d plus noise, stored as bytes.
-Dataset make_synthetic(std::size_t n, std::size_t d, std::size_t k, std::uint64_t seed);
-
-// --train / --test values: an IDX directory or file, or "synthetic:N,D,K".
-Dataset load_train(const std::string& path, std::uint64_t seed);
-// test_path empty: beside the training files (IDX), or a fresh synthetic draw of N/6 samples.
-Dataset load_test(const std::string& test_path, const std::string& train_path, std::uint64_t seed);
-
-}  // namespace bpt

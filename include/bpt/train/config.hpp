@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "bpt/data/dataset.hpp"
 #include "bpt/model/model.hpp"
 #include "bpt/optim/optim.hpp"
 
@@ -13,6 +14,9 @@ struct Config {
   // data
   std::string train = "/usr/share/datasets/fashion-mnist";
   std::string test;  // empty: the t10k files beside the training files
+  LoadOptions load;  // format, task, label column, --stream, seed for synthetic sets
+  Normalize normalize = Normalize::Unit;
+  double val_fraction = 0;
   // model
   std::vector<std::size_t> hidden = {512, 256};
   Activation activation = Activation::Relu;

@@ -1,0 +1,167 @@
+#include "bpt/data/dataset.hpp"
+
+#include <cmath>
+
+#include "bpt/core/error.hpp"
+#include "bpt/core/hash.hpp"
+#include "bpt/core/rng.hpp"
+
+namespace bpt {
+
+Format parse_format(const std::string& s) {
+  if (s == "auto") return Format::Auto;
+  if (s == "idx") return Format::Idx;
+  if (s == "csv") return Format::Csv;
+  if (s == "hdf5" || s == "h5") return Format::Hdf5;
+  throw Error("unknown format '" + s + "' (expected auto, idx, csv, hdf5)");
+}
+
+Task parse_task(const std::string& s) {
+  if (s == "auto") return Task::Auto;
+  if (s == "classification") return Task::Classification;
+  if (s == "regression") return Task::Regression;
+  throw Error("unknown task '" + s + "' (expected auto, classification, regression)");
+}
+
+Normalize parse_normalize(const std::string& s) {
+  if (s == "none") return Normalize::None;
+  if (s == "unit") return Normalize::Unit;
+  if (s == "standard") return Normalize::Standard;
+  throw Error("unknown normalisation '" + s + "' (expected none, unit, standard)");
+}
+
+std::string to_string(Normalize n) {
+  return n == Normalize::None ? "none" : n == Normalize::Unit ? "unit" : "standard";
+}
+
+void Dataset::set_default_transform() {
+  tf.offset.assign(d, 0.0f);
+  tf.scale.assign(d, raw_bytes ? 1.0f / 255.0f : 1.0f);
+}
+
+void Dataset::gather(const std::uint32_t* idx, std::size_t count, float* out) const {
+  const float* off = tf.offset.data();
+  const float* sc = tf.scale.data();
+  if (stream) {
+    // Read the distinct rows in file order, then place them as asked.
+    std::vector<std::uint32_t> rows(idx, idx + count);
+    std::sort(rows.begin(), rows.end());
+    rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
+    std::vector<float> raw(rows.size() * d);
+    stream->read(rows, raw.data());
+    for (std::size_t r = 0; r < count; ++r) {
+      const std::size_t at = static_cast<std::size_t>(std::lower_bound(rows.begin(), rows.end(), idx[r]) - rows.begin());
+      const float* src = raw.data() + at * d;
+      float* dst = out + r * d;
+      for (std::size_t c = 0; c < d; ++c) dst[c] = (src[c] - off[c]) * sc[c];
+    }
+    return;
+  }
+  for (std::size_t r = 0; r < count; ++r) {
+    float* dst = out + r * d;
+    if (!xf.empty()) {
+      const float* src = xf.data() + static_cast<std::size_t>(idx[r]) * d;
+      for (std::size_t c = 0; c < d; ++c) dst[c] = (src[c] - off[c]) * sc[c];
+    } else {
+      const std::uint8_t* src = x.data() + static_cast<std::size_t>(idx[r]) * d;
+      for (std::size_t c = 0; c < d; ++c) dst[c] = (static_cast<float>(src[c]) - off[c]) * sc[c];
+    }
+  }
+}
+
+std::uint64_t Dataset::fingerprint() const {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  auto add = [&h](std::uint64_t v) { h = (h ^ v) * 0x100000001b3ULL; };
+  add(n);
+  add(d);
+  add(classes);
+  add(target_dim);
+  // Up to 64 rows spread over the set, read the same way in memory or streamed.
+  const std::size_t step = std::max<std::size_t>(1, n / 64);
+  std::vector<std::uint32_t> rows;
+  for (std::size_t i = 0; i < n; i += step) rows.push_back(static_cast<std::uint32_t>(i));
+  std::vector<float> buf(rows.size() * d);
+  if (stream) {
+    stream->read(rows, buf.data());
+  } else {
+    for (std::size_t r = 0; r < rows.size(); ++r)
+      for (std::size_t c = 0; c < d; ++c)
+        buf[r * d + c] = xf.empty() ? static_cast<float>(x[rows[r] * d + c]) : xf[rows[r] * d + c];
+  }
+  h = fnv1a_bytes(buf.data(), buf.size() * sizeof(float), h);
+  for (std::int32_t y : labels) add(static_cast<std::uint64_t>(y));
+  h = fnv1a_bytes(targets.data(), targets.size() * sizeof(float), h);
+  return h;
+}
+
+Transform compute_transform(const Dataset& ds, Normalize how) {
+  Transform t;
+  const std::size_t d = ds.d;
+  t.offset.assign(d, 0.0f);
+  t.scale.assign(d, 1.0f);
+  if (how == Normalize::None) return t;
+  if (how == Normalize::Unit && ds.raw_bytes) {
+    t.scale.assign(d, 1.0f / 255.0f);
+    return t;
+  }
+  std::vector<double> a(d, 0.0), b(d, 0.0);
+  if (how == Normalize::Unit) {
+    a.assign(d, INFINITY);
+    b.assign(d, -INFINITY);
+  }
+  ds.for_each_raw_block([&](const float* rows, std::size_t m) {
+    for (std::size_t r = 0; r < m; ++r)
+      for (std::size_t c = 0; c < d; ++c) {
+        const double v = rows[r * d + c];
+        if (how == Normalize::Unit) {
+          a[c] = std::min(a[c], v);
+          b[c] = std::max(b[c], v);
+        } else {
+          a[c] += v;
+          b[c] += v * v;
+        }
+      }
+  });
+  const double n = static_cast<double>(ds.n);
+  for (std::size_t c = 0; c < d; ++c) {
+    if (how == Normalize::Unit) {
+      const double span = b[c] - a[c];
+      t.offset[c] = static_cast<float>(a[c]);
+      t.scale[c] = span > 0 ? static_cast<float>(1.0 / span) : 1.0f;
+    } else {
+      const double mean = a[c] / n, var = std::max(0.0, b[c] / n - mean * mean);
+      t.offset[c] = static_cast<float>(mean);
+      t.scale[c] = var > 1e-12 ? static_cast<float>(1.0 / std::sqrt(var)) : 1.0f;
+    }
+  }
+  return t;
+}
+
+Range shard(std::size_t n, int rank, int world) {
+  const auto r = static_cast<std::size_t>(rank), w = static_cast<std::size_t>(world);
+  const std::size_t base = n / w, rem = n % w;
+  const std::size_t begin = r * base + std::min(r, rem);
+  return {begin, begin + base + (r < rem ? 1 : 0)};
+}
+
+std::vector<std::uint32_t> epoch_permutation(std::size_t n, std::uint64_t seed, std::uint64_t epoch) {
+  std::vector<std::uint32_t> p(n);
+  for (std::size_t i = 0; i < n; ++i) p[i] = static_cast<std::uint32_t>(i);
+  CounterRng rng(hash_key(seed, 0x9e12, epoch));
+  for (std::size_t i = n; i > 1; --i) std::swap(p[i - 1], p[rng.below(i)]);
+  return p;
+}
+
+void split_rows(std::size_t n, double fraction, std::uint64_t seed, std::vector<std::uint32_t>& train,
+                std::vector<std::uint32_t>& val) {
+  require(fraction >= 0 && fraction < 1, "--val-fraction must be in [0, 1)");
+  const auto nval = static_cast<std::size_t>(std::llround(fraction * static_cast<double>(n)));
+  // A permutation from a key no epoch uses.
+  std::vector<std::uint32_t> p = epoch_permutation(n, hash_key(seed, 0x7a1), ~0ULL);
+  val.assign(p.end() - static_cast<std::ptrdiff_t>(nval), p.end());
+  train.assign(p.begin(), p.end() - static_cast<std::ptrdiff_t>(nval));
+  std::sort(val.begin(), val.end());
+  std::sort(train.begin(), train.end());
+}
+
+}  // namespace bpt
