@@ -12,13 +12,15 @@ namespace {
 // Feature rows of /X read on demand.
 class H5Rows final : public RowSource {
  public:
-  H5Rows(const std::string& path, std::size_t d) : f_(h5::File::open(path)), d_(d) {}
+  // A 64 MiB chunk cache: random rows revisit chunks, and decompressing a chunk is what costs.
+  H5Rows(const std::string& path, std::size_t d) : f_(h5::File::open(path)), x_(f_.open_dataset("/X", 64u << 20)), d_(d) {}
   void read(const std::vector<std::uint32_t>& rows, float* out) const override {
-    f_.read_rows<float>("/X", rows, d_, out);
+    f_.read_rows<float>(x_, rows, d_, out);
   }
 
  private:
   h5::File f_;
+  h5::Id x_;
   std::size_t d_;
 };
 
@@ -49,6 +51,11 @@ Dataset load_hdf5(const std::string& path, const LoadOptions& opt) {
   // The shape is only a claim until data backs it: HDF5 reads past the stored chunks as fill values,
   // so a tiny file can claim terabytes. Refuse what could not fit in memory before allocating it.
   const std::uint64_t bytes = std::uint64_t(ds.n) * ds.d * (ds.raw_bytes ? 1 : sizeof(float));
+  const std::uint64_t stored = f.storage_bytes("/X");
+  // Deflate cannot compress beyond ~1032:1; a smaller store than that cannot hold the claimed rows.
+  if (stored == 0 || stored * 1100 < bytes)
+    throw Error(path + ": /X claims " + std::to_string(ds.n) + " x " + std::to_string(ds.d) + " values but the file stores only " +
+                std::to_string(stored) + " bytes of them");
   if (opt.stream) {
     ds.stream = std::make_shared<H5Rows>(path, ds.d);
   } else {
@@ -98,7 +105,8 @@ Dataset load_hdf5(const std::string& path, const LoadOptions& opt) {
 void write_hdf5(const Dataset& ds, const std::string& path) {
   require(!ds.streamed(), "write_hdf5: the dataset must be in memory");
   h5::File f = h5::File::create(path);
-  const hsize_t chunk_rows = std::max<hsize_t>(1, (1u << 20) / std::max<std::size_t>(1, ds.d));
+  // Small chunks (~64 KiB): --stream reads rows at random, and every row read decompresses its chunk.
+  const hsize_t chunk_rows = std::max<hsize_t>(1, (64u << 10) / std::max<std::size_t>(1, ds.d));
   if (!ds.xf.empty())
     f.write<float>("/X", ds.xf.data(), {ds.n, ds.d}, chunk_rows);
   else

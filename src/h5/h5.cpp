@@ -95,6 +95,11 @@ Info File::info(const std::string& dset) const {
   return in;
 }
 
+std::uint64_t File::storage_bytes(const std::string& dset) const {
+  Id d = open_dataset(dset);
+  return H5Dget_storage_size(d);
+}
+
 template <class T>
 void File::read(const std::string& dset, T* out, std::size_t count) const {
   Info in = info(dset);
@@ -113,11 +118,18 @@ std::vector<T> File::read(const std::string& dset) const {
   return v;
 }
 
-template <class T>
-void File::read_rows(const std::string& dset, const std::vector<std::uint32_t>& rows, std::size_t d, T* out) const {
-  if (rows.empty()) return;
-  Id ds(H5Dopen2(id_, dset.c_str(), H5P_DEFAULT), H5Dclose);
+Id File::open_dataset(const std::string& dset, std::size_t cache_bytes) const {
+  if (!exists(dset)) fail("no dataset " + dset);
+  Id dapl(H5Pcreate(H5P_DATASET_ACCESS), H5Pclose);
+  if (cache_bytes) H5Pset_chunk_cache(dapl, 12421, cache_bytes, 1.0);
+  Id ds(H5Dopen2(id_, dset.c_str(), dapl), H5Dclose);
   if (ds.get() < 0) fail("cannot open dataset " + dset);
+  return ds;
+}
+
+template <class T>
+void File::read_rows(hid_t ds, const std::vector<std::uint32_t>& rows, std::size_t d, T* out) const {
+  if (rows.empty()) return;
   Id space(H5Dget_space(ds), H5Sclose);
   const int nd = H5Sget_simple_extent_ndims(space);
   H5Sselect_none(space);
@@ -126,14 +138,13 @@ void File::read_rows(const std::string& dset, const std::vector<std::uint32_t>& 
     std::size_t j = i + 1;
     while (j < rows.size() && rows[j] == rows[j - 1] + 1) ++j;
     hsize_t start[2] = {rows[i], 0}, count[2] = {j - i, d};
-    if (H5Sselect_hyperslab(space, H5S_SELECT_OR, start, nullptr, count, nullptr) < 0)
-      fail(dset + ": bad row selection");
+    if (H5Sselect_hyperslab(space, H5S_SELECT_OR, start, nullptr, count, nullptr) < 0) fail("bad row selection");
     i = j;
   }
   hsize_t mdims[2] = {rows.size(), d};
   Id mem(H5Screate_simple(nd == 1 ? 1 : 2, mdims, nullptr), H5Sclose);
   if (H5Dread(ds, mem_type<T>(), mem, space, H5P_DEFAULT, out) < 0)
-    fail(dset + ": read failed (corrupt data or checksum mismatch)");
+    fail("read failed (corrupt data or checksum mismatch)");
 }
 
 template <class T>
@@ -264,8 +275,7 @@ std::int64_t File::attr_i64(const std::string& obj, const std::string& name) con
 #define BPT_H5_TYPES(T)                                                                                  \
   template void File::read<T>(const std::string&, T*, std::size_t) const;                                \
   template std::vector<T> File::read<T>(const std::string&) const;                                       \
-  template void File::read_rows<T>(const std::string&, const std::vector<std::uint32_t>&, std::size_t, T*) \
-      const;                                                                                             \
+  template void File::read_rows<T>(hid_t, const std::vector<std::uint32_t>&, std::size_t, T*) const;     \
   template void File::write<T>(const std::string&, const T*, const std::vector<hsize_t>&, hsize_t, bool) const;
 BPT_H5_TYPES(float)
 BPT_H5_TYPES(double)

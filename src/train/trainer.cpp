@@ -88,7 +88,7 @@ Trainer::Trainer(const Config& cfg, const Comm& comm, Dataset train, Dataset tes
   tbuf_.resize(rows * std::max<std::size_t>(1, train_.target_dim));
   ybuf_.resize(rows);
   ids_.resize(rows);
-  if (train_.streamed()) xnext_.resize(local_max * train_.d);
+  if (train_.streamed()) xnext_.resize(xbuf_.size());  // the two swap roles every step
   std::vector<std::size_t> off;
   for (std::size_t l = 0; l <= model_.num_layers(); ++l)
     off.push_back(l < model_.num_layers() ? model_.offset(l) : model_.num_params());

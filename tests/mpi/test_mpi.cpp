@@ -193,6 +193,54 @@ TEST(Agreement, DifferentConfigOnOneRankIsNamed) {
   }
 }
 
+TEST(Stream, SameWeightsAsInMemory) {
+  // Rank 0 writes the file; every rank streams it with a window of two local batches.
+  const std::string path = "/tmp/bpt_stream_test_np" + std::to_string(world().size()) + ".h5";
+  if (world().rank() == 0) write_hdf5(make_synthetic(900, 40, 6, 3), path);
+  world().barrier();
+  Config c = small_config();
+  c.train = path;
+  c.test = path;
+  c.max_steps = 25;
+  c.val_fraction = 0.1;
+  c.normalize = Normalize::Standard;
+  auto mem = train_weights(c, world());
+  c.load.stream = true;
+  auto st = train_weights(c, world());
+  EXPECT_EQ(mem, st);
+  world().barrier();
+  if (world().rank() == 0) std::remove(path.c_str());
+}
+
+TEST(Regression, WeightsMatchSingleProcess) {
+  // Targets: a fixed linear function of the features.
+  const std::string path = "/tmp/bpt_regression_np" + std::to_string(world().size()) + ".h5";
+  if (world().rank() == 0) {
+    Dataset ds = make_synthetic(300, 10, 2, 4);
+    ds.labels.clear();
+    ds.classes = 0;
+    ds.target_dim = 2;
+    for (std::size_t i = 0; i < ds.n; ++i) {
+      float s = 0;
+      for (std::size_t c = 0; c < ds.d; ++c) s += static_cast<float>(ds.x[i * ds.d + c]) * (c % 2 ? 0.01f : -0.02f);
+      ds.targets.push_back(s);
+      ds.targets.push_back(0.5f * s + 1);
+    }
+    write_hdf5(ds, path);
+  }
+  world().barrier();
+  Config c = small_config();
+  c.train = path;
+  c.test = path;
+  c.loss = Loss::Mse;
+  c.max_steps = 12;
+  EXPECT_LE(rel(train_weights(c, world()), train_weights(c, Comm::self())), 1e-5);
+  c.loss = Loss::SoftmaxCrossEntropy;
+  EXPECT_THROW(train_weights(c, world()), Error);
+  world().barrier();
+  if (world().rank() == 0) std::remove(path.c_str());
+}
+
 int main(int argc, char** argv) {
   MpiEnv env(&argc, &argv);
   ::testing::InitGoogleTest(&argc, argv);

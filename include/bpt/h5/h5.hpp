@@ -61,15 +61,18 @@ class File {
 
   bool exists(const std::string& obj) const;
   Info info(const std::string& dset) const;  // throws Error if missing
+  std::uint64_t storage_bytes(const std::string& dset) const;  // bytes allocated in the file
 
   // Reads a whole dataset converted to T; throws unless it holds exactly `count` elements.
   template <class T>
   void read(const std::string& dset, T* out, std::size_t count) const;
   template <class T>
   std::vector<T> read(const std::string& dset) const;
-  // Rows (sorted ascending, unique) of a 2-D [N, d] (or 1-D, d = 1) dataset, converted to T.
+  // An open dataset with a chunk cache of cache_bytes (0: HDF5's default), for repeated row reads.
+  Id open_dataset(const std::string& dset, std::size_t cache_bytes = 0) const;
+  // Rows (sorted ascending, unique) of an open 2-D [N, d] (or 1-D, d = 1) dataset, converted to T.
   template <class T>
-  void read_rows(const std::string& dset, const std::vector<std::uint32_t>& rows, std::size_t d, T* out) const;
+  void read_rows(hid_t dset, const std::vector<std::uint32_t>& rows, std::size_t d, T* out) const;
 
   // Writes a dataset of T with the given shape; chunk_rows > 0 chunks along the first dimension and
   // compresses (shuffle + deflate); checksum adds HDF5's Fletcher-32 filter, verified on every read.

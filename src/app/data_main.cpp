@@ -1,0 +1,59 @@
+// bptrain-data: dataset tools. `convert IN OUT` writes IDX, CSV or synthetic:N,D,K data as HDF5.
+#include <cxxopts.hpp>
+
+#include <cstdio>
+
+#include "bpt/core/error.hpp"
+#include "bpt/data/dataset.hpp"
+
+int main(int argc, char** argv) {
+  using namespace bpt;
+  cxxopts::Options o("bptrain-data",
+                     "Dataset tools.\n  bptrain-data convert IN OUT   IDX (directory or images file), CSV or "
+                     "synthetic:N,D,K -> HDF5\n\nThe HDF5 file holds /X [N, D] (uint8 for bytes, else float32; "
+                     "chunked, shuffled, deflated), /y ([N] int32 labels or [N, K] float32 targets) and /meta "
+                     "(source, samples, features, classes, targets, format_version).");
+  // clang-format off
+  o.add_options()
+    ("command", "convert", cxxopts::value<std::string>())
+    ("in", "input", cxxopts::value<std::string>())
+    ("out", "output HDF5 file", cxxopts::value<std::string>())
+    ("format", "input format: auto, idx, csv", cxxopts::value<std::string>()->default_value("auto"))
+    ("task", "auto, classification, regression", cxxopts::value<std::string>()->default_value("auto"))
+    ("label-column", "CSV label column (name or 0-based index; default: the last)", cxxopts::value<std::string>()->default_value(""))
+    ("seed", "seed for synthetic:N,D,K", cxxopts::value<std::uint64_t>()->default_value("42"))
+    ("h,help", "print this help");
+  // clang-format on
+  o.parse_positional({"command", "in", "out"});
+  o.positional_help("convert IN OUT");
+  try {
+    auto r = o.parse(argc, argv);
+    if (r.count("help") || !r.count("command")) {
+      std::printf("%s\n", o.help().c_str());
+      return r.count("help") ? 0 : 2;
+    }
+    if (r["command"].as<std::string>() != "convert") throw Error("unknown command '" + r["command"].as<std::string>() + "'");
+    if (!r.count("in") || !r.count("out")) throw Error("convert needs IN and OUT");
+    LoadOptions opt;
+    opt.format = parse_format(r["format"].as<std::string>());
+    opt.task = parse_task(r["task"].as<std::string>());
+    opt.label_column = r["label-column"].as<std::string>();
+    opt.seed = r["seed"].as<std::uint64_t>();
+    const std::string in = r["in"].as<std::string>(), out = r["out"].as<std::string>();
+    Dataset ds = load_train(in, opt);
+    const std::string tmp = out + ".tmp";
+    write_hdf5(ds, tmp);
+    if (std::rename(tmp.c_str(), out.c_str()) != 0) throw Error(out + ": cannot rename " + tmp + " into place");
+    std::printf("%s: %zu samples, %zu features, %s -> %s\n", in.c_str(), ds.n, ds.d,
+                ds.regression() ? (std::to_string(ds.target_dim) + " targets").c_str()
+                                : (std::to_string(ds.classes) + " classes").c_str(),
+                out.c_str());
+    return 0;
+  } catch (const cxxopts::exceptions::exception& e) {
+    std::fprintf(stderr, "bptrain-data: error: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bptrain-data: error: %s\n", e.what());
+    return 1;
+  }
+}
