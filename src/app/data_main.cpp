@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
     ("task", "auto, classification, regression", cxxopts::value<std::string>()->default_value("auto"))
     ("label-column", "CSV label column (name or 0-based index; default: the last)", cxxopts::value<std::string>()->default_value(""))
     ("seed", "seed for synthetic:N,D,K", cxxopts::value<std::uint64_t>()->default_value("42"))
+    ("deflate", "compression level of /X, 0 (none: fastest for --stream) to 9", cxxopts::value<int>()->default_value("4"))
     ("h,help", "print this help");
   // clang-format on
   o.parse_positional({"command", "in", "out"});
@@ -42,7 +43,9 @@ int main(int argc, char** argv) {
     const std::string in = r["in"].as<std::string>(), out = r["out"].as<std::string>();
     Dataset ds = load_train(in, opt);
     const std::string tmp = out + ".tmp";
-    write_hdf5(ds, tmp);
+    const int deflate = r["deflate"].as<int>();
+    if (deflate < 0 || deflate > 9) throw Error("--deflate must be in 0..9");
+    write_hdf5(ds, tmp, deflate);
     if (std::rename(tmp.c_str(), out.c_str()) != 0) throw Error(out + ": cannot rename " + tmp + " into place");
     std::printf("%s: %zu samples, %zu features, %s -> %s\n", in.c_str(), ds.n, ds.d,
                 ds.regression() ? (std::to_string(ds.target_dim) + " targets").c_str()

@@ -2,13 +2,17 @@
 #include <cxxopts.hpp>
 
 #include <chrono>
+#include <csignal>
 #include <cstdio>
+#include <fstream>
 #include <sstream>
 #include <thread>
 
 #include "bpt/core/error.hpp"
 #include "bpt/data/dataset.hpp"
 #include "bpt/dist/comm.hpp"
+#include "bpt/io/checkpoint.hpp"
+#include "bpt/io/json.hpp"
 #include "bpt/train/trainer.hpp"
 
 namespace {
@@ -17,6 +21,11 @@ using namespace bpt;
 
 constexpr int kExitError = 1;
 constexpr int kExitUsage = 2;
+constexpr int kExitCheckpointed = 75;  // EX_TEMPFAIL: stopped by a signal after writing a checkpoint; resume
+
+// The one piece of global state: what a signal handler may touch.
+volatile int g_stop = 0;
+extern "C" void on_stop_signal(int) { g_stop = 1; }
 
 std::vector<std::size_t> parse_sizes(const std::string& s) {
   std::vector<std::size_t> v;
@@ -42,6 +51,9 @@ bool parse_on_off(const std::string& v, const char* flag) {
   if (v == "off" || v == "false" || v == "0") return false;
   throw CollectiveError(std::string(flag) + ": expected on or off, got '" + v + "'");
 }
+
+std::string evaluate_path, predict;
+bool confusion = false;
 
 // Returns false when the program should exit 0 without training (--help, --version).
 bool parse(int argc, char** argv, Config& c, bool root) {
@@ -92,6 +104,15 @@ bool parse(int argc, char** argv, Config& c, bool root) {
     ("deterministic", "bitwise reproducible and independent of the rank count (power-of-two ranks)")
     ("micro-shards", "--deterministic: fixed micro-shards per global batch (power of two)", cxxopts::value<std::size_t>()->default_value("16"))
     ("blas-threads", "OpenBLAS threads per rank", cxxopts::value<int>()->default_value("1"));
+  o.add_options("Checkpoints")
+    ("checkpoint", "checkpoint file (HDF5; layout in docs/checkpoint.md); written at the cadences below and at the end", cxxopts::value<std::string>()->default_value(""))
+    ("checkpoint-every", "also write one every N optimizer steps (0: off)", cxxopts::value<std::uint64_t>()->default_value("0"))
+    ("checkpoint-every-epochs", "also write one every N epochs (0: off)", cxxopts::value<std::uint64_t>()->default_value("0"))
+    ("keep", "keep the last K checkpoints: FILE, FILE.1, ..., FILE.(K-1)", cxxopts::value<std::size_t>()->default_value("1"))
+    ("resume", "continue exactly from this checkpoint (--epochs counts from the original start)", cxxopts::value<std::string>()->default_value(""))
+    ("evaluate", "evaluate this checkpoint on --test and print one JSON line; no training", cxxopts::value<std::string>()->default_value(""))
+    ("confusion", "--evaluate: add the confusion matrix (rows: true class)")
+    ("predict", "--evaluate: write predictions to this CSV file (index,prediction[,label])", cxxopts::value<std::string>()->default_value(""));
   o.add_options("Output")
     ("metrics", "write one JSON object per epoch to this file (rank 0)", cxxopts::value<std::string>()->default_value(""))
     ("eval-batch", "evaluation batch per rank", cxxopts::value<std::size_t>()->default_value("1024"))
@@ -110,8 +131,8 @@ bool parse(int argc, char** argv, Config& c, bool root) {
   }
   if (r.count("help")) {
     if (root)
-      std::printf("%s\nExit status: 0 done, 1 a runtime error (one line names the rank), 2 a usage or configuration error.\n",
-                  o.help({"Data", "Model", "Optimisation", "Parallel", "Output", "Testing"}).c_str());
+      std::printf("%s\nExit status: 0 done, 1 a runtime error (one line names the rank), 2 a usage or configuration error, 75 stopped by SIGTERM or SIGUSR1 after writing the checkpoint (resume with --resume).\n",
+                  o.help({"Data", "Model", "Optimisation", "Parallel", "Checkpoints", "Output", "Testing"}).c_str());
     return false;
   }
   if (r.count("version")) {
@@ -166,6 +187,14 @@ bool parse(int argc, char** argv, Config& c, bool root) {
     c.metrics = r["metrics"].as<std::string>();
     c.eval_batch = r["eval-batch"].as<std::size_t>();
     c.quiet = r.count("quiet") > 0;
+    c.checkpoint = r["checkpoint"].as<std::string>();
+    c.checkpoint_every = r["checkpoint-every"].as<std::uint64_t>();
+    c.checkpoint_every_epochs = r["checkpoint-every-epochs"].as<std::uint64_t>();
+    c.keep = r["keep"].as<std::size_t>();
+    c.resume = r["resume"].as<std::string>();
+    evaluate_path = r["evaluate"].as<std::string>();
+    confusion = r.count("confusion") > 0;
+    predict = r["predict"].as<std::string>();
     c.fail_rank = r["fail-rank"].as<int>();
     c.fail_at_step = r["fail-at-step"].as<std::uint64_t>();
   } catch (const CollectiveError&) {
@@ -176,6 +205,9 @@ bool parse(int argc, char** argv, Config& c, bool root) {
     throw CollectiveError(std::string(e.what()) + " (see bptrain --help)");
   }
   if (c.hidden.empty()) throw CollectiveError("--hidden: give at least one hidden layer size");
+  if (c.keep == 0) throw CollectiveError("--keep must be at least 1");
+  if ((c.checkpoint_every || c.checkpoint_every_epochs) && c.checkpoint.empty())
+    throw CollectiveError("--checkpoint-every needs --checkpoint FILE");
   if (c.batch_size == 0) throw CollectiveError("--batch-size must be at least 1");
   if (c.epochs == 0) throw CollectiveError("--epochs must be at least 1");
   if (c.eval_batch == 0) throw CollectiveError("--eval-batch must be at least 1");
@@ -183,6 +215,58 @@ bool parse(int argc, char** argv, Config& c, bool root) {
   if (!(c.lr > 0)) throw CollectiveError("--lr must be positive");
   if (!(c.val_fraction >= 0 && c.val_fraction < 1)) throw CollectiveError("--val-fraction must be in [0, 1)");
   return true;
+}
+
+// --evaluate: one JSON line on stdout from rank 0, the work split across ranks.
+void run_evaluate(const Config& cfg, const Comm& world) {
+  const Checkpoint ck = read_checkpoint(evaluate_path);
+  Dataset test = load_test(cfg.test, cfg.train, cfg.load);
+  if (test.d != ck.spec.sizes.front())
+    throw Error(test.source + ": has " + std::to_string(test.d) + " features per sample, the checkpoint's model takes " +
+                std::to_string(ck.spec.sizes.front()));
+  const std::size_t outs = ck.spec.sizes.back();
+  if (test.regression() ? test.target_dim != outs : test.classes > outs)
+    throw Error(test.source + ": its " + (test.regression() ? "targets" : "labels") + " do not fit the model's " +
+                std::to_string(outs) + " outputs");
+  test.tf.offset = ck.offset;
+  test.tf.scale = ck.scale;
+  Model model(ck.spec);
+  std::copy(ck.params.begin(), ck.params.end(), model.params().begin());
+  EvalExtras ex;
+  ex.want_confusion = confusion && !test.regression();
+  ex.want_predictions = !predict.empty();
+  const EvalResult e = evaluate_model(model, test, nullptr, world, cfg.eval_batch, &ex);
+  if (world.rank() != 0) return;
+  JsonLine j;
+  j.add("checkpoint", evaluate_path).add("test", test.source).add("loss", e.loss);
+  if (test.regression()) j.add("rmse", e.rmse); else j.add("accuracy", e.accuracy);
+  j.add("samples", static_cast<std::uint64_t>(e.samples));
+  if (ex.want_confusion) {
+    std::string m = "[";
+    for (std::size_t r = 0; r < outs; ++r) {
+      m += r ? ",[" : "[";
+      for (std::size_t c = 0; c < outs; ++c) {
+        if (c) m += ',';
+        m += std::to_string(static_cast<long long>(ex.confusion[r * outs + c]));
+      }
+      m += "]";
+    }
+    j.raw("confusion", m + "]");
+  }
+  if (ex.want_predictions) {
+    std::ofstream out(predict);
+    if (!out) throw Error(predict + ": cannot open for writing");
+    const std::size_t w = test.regression() ? test.target_dim : 1;
+    out << (test.regression() ? "index,prediction\n" : "index,prediction,label\n");
+    for (std::size_t i = 0; i < test.n; ++i) {
+      out << i;
+      for (std::size_t k = 0; k < w; ++k) out << ',' << ex.predictions[i * w + k];
+      if (!test.regression()) out << ',' << test.labels[i];
+      out << '\n';
+    }
+    if (!out) throw Error(predict + ": write failed");
+  }
+  std::printf("%s\n", j.str().c_str());
 }
 
 }  // namespace
@@ -194,10 +278,27 @@ int main(int argc, char** argv) {
   try {
     Config cfg;
     if (!parse(argc, argv, cfg, root)) return 0;
+    if (!evaluate_path.empty()) {
+      run_evaluate(cfg, world);
+      return 0;
+    }
+    // SLURM and PBS send SIGTERM (or a chosen signal, often USR1) before a job's time runs out.
+    std::signal(SIGTERM, on_stop_signal);
+    std::signal(SIGUSR1, on_stop_signal);
     Dataset train = load_train(cfg.train, cfg.load);
     Dataset test = load_test(cfg.test, cfg.train, cfg.load);
     Trainer trainer(cfg, world, std::move(train), std::move(test));
-    trainer.run();
+    if (!cfg.resume.empty()) {
+      Checkpoint ck;
+      try {
+        ck = read_checkpoint(cfg.resume);
+      } catch (const Error& e) {
+        throw CollectiveError(e.what());  // every rank reads the same file
+      }
+      trainer.resume(ck);
+    }
+    trainer.set_stop_flag(&g_stop);
+    if (trainer.run().stop_reason == "signal") return kExitCheckpointed;
   } catch (const CollectiveError& e) {
     // Every rank saw it: rank 0 speaks for all and ends the job.
     if (root) {

@@ -102,15 +102,15 @@ Dataset load_hdf5(const std::string& path, const LoadOptions& opt) {
   return ds;
 }
 
-void write_hdf5(const Dataset& ds, const std::string& path) {
+void write_hdf5(const Dataset& ds, const std::string& path, int deflate) {
   require(!ds.streamed(), "write_hdf5: the dataset must be in memory");
   h5::File f = h5::File::create(path);
   // Small chunks (~64 KiB): --stream reads rows at random, and every row read decompresses its chunk.
   const hsize_t chunk_rows = std::max<hsize_t>(1, (64u << 10) / std::max<std::size_t>(1, ds.d));
   if (!ds.xf.empty())
-    f.write<float>("/X", ds.xf.data(), {ds.n, ds.d}, chunk_rows);
+    f.write<float>("/X", ds.xf.data(), {ds.n, ds.d}, chunk_rows, false, deflate);
   else
-    f.write<std::uint8_t>("/X", ds.x.data(), {ds.n, ds.d}, chunk_rows);
+    f.write<std::uint8_t>("/X", ds.x.data(), {ds.n, ds.d}, chunk_rows, false, deflate);
   if (ds.regression())
     f.write<float>("/y", ds.targets.data(), {ds.n, ds.target_dim}, 65536);
   else

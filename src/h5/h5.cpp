@@ -149,7 +149,7 @@ void File::read_rows(hid_t ds, const std::vector<std::uint32_t>& rows, std::size
 
 template <class T>
 void File::write(const std::string& dset, const T* data, const std::vector<hsize_t>& dims, hsize_t chunk_rows,
-                 bool checksum) const {
+                 bool checksum, int deflate) const {
   Id space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
   Id dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
   std::size_t total = 1;
@@ -159,9 +159,9 @@ void File::write(const std::string& dset, const T* data, const std::vector<hsize
     chunk[0] = std::max<hsize_t>(1, std::min<hsize_t>(chunk_rows ? chunk_rows : dims[0], dims[0]));
     H5Pset_chunk(dcpl, static_cast<int>(chunk.size()), chunk.data());
     if (checksum) H5Pset_fletcher32(dcpl);
-    if (chunk_rows > 0) {
+    if (chunk_rows > 0 && deflate > 0) {
       H5Pset_shuffle(dcpl);
-      H5Pset_deflate(dcpl, 4);
+      H5Pset_deflate(dcpl, static_cast<unsigned>(deflate));
     }
   }
   Id lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
@@ -276,7 +276,7 @@ std::int64_t File::attr_i64(const std::string& obj, const std::string& name) con
   template void File::read<T>(const std::string&, T*, std::size_t) const;                                \
   template std::vector<T> File::read<T>(const std::string&) const;                                       \
   template void File::read_rows<T>(hid_t, const std::vector<std::uint32_t>&, std::size_t, T*) const;     \
-  template void File::write<T>(const std::string&, const T*, const std::vector<hsize_t>&, hsize_t, bool) const;
+  template void File::write<T>(const std::string&, const T*, const std::vector<hsize_t>&, hsize_t, bool, int) const;
 BPT_H5_TYPES(float)
 BPT_H5_TYPES(double)
 BPT_H5_TYPES(std::uint8_t)

@@ -9,6 +9,7 @@
 #include "bpt/core/error.hpp"
 #include "bpt/core/gemm.hpp"
 #include "bpt/core/hash.hpp"
+#include "bpt/io/checkpoint.hpp"
 #include "bpt/io/json.hpp"
 
 namespace bpt {
@@ -48,6 +49,8 @@ Trainer::Trainer(const Config& cfg, const Comm& comm, Dataset train, Dataset tes
   require(cfg_.epochs >= 1, "--epochs must be at least 1");
   require(cfg_.dropout >= 0 && cfg_.dropout < 1, "--dropout must be in [0, 1)");
   check_data();
+  train_fp_ = train_.fingerprint();
+  test_fp_ = test_.fingerprint();
   set_blas_threads(cfg_.blas_threads);
   split_rows(train_.n, cfg_.val_fraction, cfg_.seed, train_rows_, val_rows_);
   require(!train_rows_.empty(), "--val-fraction leaves no training samples");
@@ -132,8 +135,7 @@ void Trainer::check_data() {
 void Trainer::check_agreement() {
   // One small collective: every rank hashes what must agree and compares with rank 0.
   std::uint64_t h = fnv1a(cfg_.canonical());
-  const std::uint64_t ds[] = {train_.n, train_.d, train_.classes, train_.fingerprint(),
-                              test_.n,  test_.d,  test_.classes,  test_.fingerprint()};
+  const std::uint64_t ds[] = {train_.n, train_.d, train_.classes, train_fp_, test_.n, test_.d, test_.classes, test_fp_};
   h = fnv1a_bytes(ds, sizeof ds, h);
   for (std::size_t s : model_.spec().sizes) h = fnv1a_bytes(&s, sizeof s, h);
   h = fnv1a(BPT_VERSION, h);
@@ -250,35 +252,63 @@ double Trainer::step_deterministic(std::size_t g, std::uint64_t step, StepTimes&
 }
 
 EvalResult Trainer::evaluate(const Dataset& ds, const std::vector<std::uint32_t>* rows) {
-  const std::size_t total = rows ? rows->size() : ds.n;
-  Range mine = shard(total, comm_.rank(), comm_.size());
-  std::vector<std::uint32_t> idx(cfg_.eval_batch);
-  const std::size_t k = ds.target_dim;
-  double acc[3] = {0, 0, 0};  // loss sum, correct, samples
-  for (std::size_t at = mine.begin; at < mine.end; at += cfg_.eval_batch) {
-    const std::size_t count = std::min(cfg_.eval_batch, mine.end - at);
-    for (std::size_t r = 0; r < count; ++r) {
-      idx[r] = rows ? (*rows)[at + r] : static_cast<std::uint32_t>(at + r);
-      if (ds.regression())
-        std::copy_n(ds.targets.data() + std::size_t(idx[r]) * k, k, tbuf_.data() + r * k);
-      else
-        ybuf_[r] = ds.labels[idx[r]];
-    }
-    ds.gather(idx.data(), count, xbuf_.data());
-    ConstMatView<float> logits = model_.forward(ConstMatView<float>(xbuf_.data(), count, ds.d));
-    acc[0] += model_.loss_of_last(ds.regression() ? Targets<float>{nullptr, tbuf_.data()}
-                                                  : Targets<float>{ybuf_.data(), nullptr});
-    if (!ds.regression()) acc[1] += static_cast<double>(count_correct(logits, ybuf_.data()));
-    acc[2] += static_cast<double>(count);
+  return evaluate_model(model_, ds, rows, comm_, cfg_.eval_batch);
+}
+
+float Trainer::lr_at(std::uint64_t s) const {
+  double lr = sched_.at(s);
+  if (cfg_.scale_lr_linear) {  // Goyal et al.: ramp from lr to N*lr over the warm-up, then N*lr
+    const auto warm = static_cast<std::uint64_t>(std::llround(cfg_.warmup_epochs * double(steps_per_epoch_)));
+    const double frac = warm ? std::min(1.0, double(s) / double(warm)) : 1.0;
+    lr *= 1.0 + (double(comm_.size()) - 1.0) * frac;
   }
-  comm_.allreduce_sum(std::span<double>(acc, 3));
-  EvalResult e;
-  e.samples = static_cast<std::size_t>(acc[2]);
-  e.loss = e.samples ? acc[0] / acc[2] : 0;
-  e.accuracy = e.samples ? acc[1] / acc[2] : 0;
-  // MSE's per-sample loss is the mean squared error over the outputs, so this is the RMSE over all.
-  e.rmse = std::sqrt(e.loss);
-  return e;
+  return static_cast<float>(lr);
+}
+
+void Trainer::resume(const Checkpoint& c) {
+  // Every rank read the same file, so every rank reaches the same verdict.
+  if (c.spec.sizes != model_.spec().sizes || c.spec.hidden != model_.spec().hidden || c.spec.loss != model_.spec().loss)
+    throw CollectiveError("--resume: the checkpoint's model (" + describe(c.spec) + ") differs from this run's (" +
+                          describe(model_.spec()) + ")");
+  const std::string key = cfg_.resume_key();
+  if (c.train.resume_key != key)
+    throw CollectiveError("--resume: the checkpoint was written with different settings: " +
+                          diff_settings(c.train.resume_key, key));
+  if (c.train.train_fingerprint != train_.fingerprint())
+    throw CollectiveError("--resume: " + train_.source + " is not the training set the checkpoint was written with");
+  std::copy(c.params.begin(), c.params.end(), model_.params().begin());
+  auto state = opt_.state();
+  require(state.size() == c.optim_state.size(), "--resume: optimizer state does not match");
+  for (std::size_t i = 0; i < state.size(); ++i) std::copy(c.optim_state[i].second.begin(), c.optim_state[i].second.end(), state[i].second.begin());
+  opt_.set_steps(c.optim_steps);
+  train_.tf.offset = c.offset;
+  train_.tf.scale = c.scale;
+  test_.tf = train_.tf;
+  st_ = c.train;
+  // Only rank 0 carries the epoch's loss sum so far; the end-of-epoch sum adds every rank's part once.
+  if (comm_.rank() != 0) st_.epoch_loss_sum = 0;
+  resumed_ = true;
+}
+
+void Trainer::save_checkpoint(double local_loss_sum, double elapsed) {
+  if (cfg_.checkpoint.empty()) return;
+  if (pending_.valid()) pending_.wait();
+  double sum = local_loss_sum;
+  comm_.allreduce_sum(std::span<double>(&sum, 1));
+  if (comm_.rank() != 0) return;
+  TrainState st = st_;
+  st.epoch_loss_sum = sum;
+  st.seed = cfg_.seed;
+  st.world_size = static_cast<std::uint64_t>(comm_.size());
+  st.train_fingerprint = train_fp_;
+  st.test_fingerprint = test_fp_;
+  st.config = cfg_.canonical();
+  st.resume_key = cfg_.resume_key();
+  st.elapsed_s = elapsed;
+  st.lr_schedule = to_string(sched_.kind) + " base_lr=" + std::to_string(sched_.base_lr) +
+                   " warmup_steps=" + std::to_string(sched_.warmup_steps) + " step_size=" + std::to_string(sched_.step_size) +
+                   " gamma=" + std::to_string(sched_.gamma) + " total_steps=" + std::to_string(sched_.total_steps);
+  write_checkpoint(cfg_.checkpoint, model_, opt_, train_.tf.offset, train_.tf.scale, st, cfg_.keep);
 }
 
 TrainResult Trainer::run() {
@@ -286,123 +316,129 @@ TrainResult Trainer::run() {
   const std::size_t world = static_cast<std::size_t>(comm_.size());
   std::ofstream metrics;
   if (root && !cfg_.metrics.empty()) {
-    metrics.open(cfg_.metrics, std::ios::trunc);
+    metrics.open(cfg_.metrics, resumed_ ? std::ios::app : std::ios::trunc);
     if (!metrics) throw Error(cfg_.metrics + ": cannot open the metrics file for writing");
   }
-  const std::uint64_t scale_warmup = static_cast<std::uint64_t>(std::llround(cfg_.warmup_epochs * double(steps_per_epoch_)));
-  auto lr_at = [&](std::uint64_t s) {
-    double lr = sched_.at(s);
-    if (cfg_.scale_lr_linear) {  // Goyal et al.: ramp from lr to N*lr over the warm-up, then N*lr
-      double frac = scale_warmup ? std::min(1.0, double(s) / double(scale_warmup)) : 1.0;
-      lr *= 1.0 + (double(world) - 1.0) * frac;
-    }
-    return static_cast<float>(lr);
-  };
-
   const std::size_t ntrain = train_rows_.size();
   const bool regression = train_.regression(), has_val = !val_rows_.empty();
   TrainResult res;
   res.stop_reason = "epochs";
+  const double elapsed0 = st_.elapsed_s;
   auto start = Clock::now();
-  std::uint64_t step = 0;
-  double best = -1e300, prev_train = std::nan("");
-  std::size_t bad_epochs = 0;
-  if (talk)
+  auto elapsed = [&] { return elapsed0 + since(start); };
+  FlagVote vote(comm_);
+  if (talk) {
     std::printf("bptrain: %zu ranks, model %s, %zu parameters, %zu train / %zu validation / %zu test samples, %zu steps "
                 "per epoch\n",
-                world,
-                [&] {
-                  std::string s;
-                  for (std::size_t v : model_.spec().sizes) {
-                    if (!s.empty()) s += '-';
-                    s += std::to_string(v);
-                  }
-                  return s;
-                }()
-                    .c_str(),
-                model_.num_params(), ntrain, val_rows_.size(), test_.n, steps_per_epoch_);
-  for (std::size_t epoch = 0; epoch < cfg_.epochs; ++epoch) {
-    const auto perm = epoch_permutation(train_rows_.size(), cfg_.seed, epoch);
+                world, describe(model_.spec()).c_str(), model_.num_params(), ntrain, val_rows_.size(), test_.n,
+                steps_per_epoch_);
+    if (resumed_)
+      std::printf("bptrain: resumed at epoch %llu, step %llu of %zu in it (%llu steps in all)\n",
+                  static_cast<unsigned long long>(st_.epoch + 1), static_cast<unsigned long long>(st_.position),
+                  steps_per_epoch_, static_cast<unsigned long long>(st_.step));
+  }
+  bool stop = false;
+  double carry = 0;  // this rank's loss sum of an epoch cut short by --max-steps
+  for (; st_.epoch < cfg_.epochs && !stop; ++st_.epoch, st_.position = 0) {
+    const std::uint64_t epoch = st_.epoch;
+    const auto perm = epoch_permutation(ntrain, cfg_.seed, epoch);
     auto epoch_start = Clock::now();
     StepTimes times;
-    double loss_sum = 0, window_loss = 0;
+    double loss_sum = st_.epoch_loss_sum, window_loss = 0;
+    st_.epoch_loss_sum = 0;
     std::size_t window_rows = 0, steps_this_epoch = 0;
     const std::size_t print_every = std::max<std::size_t>(1, steps_per_epoch_ / 10);
-    bool stop_now = false;
-    for (std::size_t s = 0; s < steps_per_epoch_; ++s) {
-      if (cfg_.max_steps && step >= cfg_.max_steps) {
-        stop_now = true;
+    for (std::size_t s = st_.position; s < steps_per_epoch_; ++s) {
+      if (cfg_.max_steps && st_.step >= cfg_.max_steps) {
+        stop = true;
         res.stop_reason = "max_steps";
         break;
       }
-      if (comm_.rank() == cfg_.fail_rank && step == cfg_.fail_at_step)
-        throw Error("injected failure at step " + std::to_string(step) + " (--fail-rank)");
+      if (comm_.rank() == cfg_.fail_rank && st_.step == cfg_.fail_at_step)
+        throw Error("injected failure at step " + std::to_string(st_.step) + " (--fail-rank)");
+      vote.start(stop_flag_ ? static_cast<int>(*stop_flag_) : 0);
       const std::size_t at = s * cfg_.batch_size, g = std::min(cfg_.batch_size, ntrain - at);
       load_local(perm, at, g, times);
       if (train_.streamed() && s + 1 < steps_per_epoch_) {
         const std::size_t at2 = at + cfg_.batch_size;
         prefetch(perm, at2, std::min(cfg_.batch_size, ntrain - at2));
       }
-      double l = cfg_.deterministic ? step_deterministic(g, step, times) : step_default(g, step, times);
+      const double l = cfg_.deterministic ? step_deterministic(g, st_.step, times) : step_default(g, st_.step, times);
       auto t0 = Clock::now();
       float* grads = model_.grads().data();
       const float inv = 1.0f / static_cast<float>(g);
       for (std::size_t i = 0; i < model_.num_params(); ++i) grads[i] *= inv;
       if (cfg_.clip_grad_norm > 0) clip_grad_norm(model_.grads(), cfg_.clip_grad_norm);
-      opt_.step(model_.params(), model_.grads(), lr_at(step));
+      opt_.step(model_.params(), model_.grads(), lr_at(st_.step));
       times.optim += since(t0);
-      ++step;
+      ++st_.step;
+      st_.position = s + 1;
       ++steps_this_epoch;
       loss_sum += l;
       window_loss += l;
       window_rows += local_range(g).size();
-      if (cfg_.check_every && step % cfg_.check_every == 0) verify_replicas(step);
+      if (cfg_.check_every && st_.step % cfg_.check_every == 0) verify_replicas(st_.step);
+      const int signalled = vote.wait();
+      if (signalled || (cfg_.checkpoint_every && st_.step % cfg_.checkpoint_every == 0 && s + 1 < steps_per_epoch_))
+        save_checkpoint(loss_sum, elapsed());
+      if (signalled) {
+        if (talk) std::printf("bptrain: signal received: checkpoint written at step %llu, exiting\n",
+                              static_cast<unsigned long long>(st_.step));
+        res.stop_reason = "signal";
+        res.steps = st_.step;
+        res.seconds = elapsed();
+        return res;
+      }
       if (talk && ((s + 1) % print_every == 0) && s + 1 < steps_per_epoch_) {
         const double el = since(epoch_start), done = double(s + 1) / double(steps_per_epoch_);
-        const double sps = double((s + 1) * cfg_.batch_size) / el;
-        std::printf("  epoch %zu/%zu step %zu/%zu loss %.4f %.0f samples/s ETA %.0fs\n", epoch + 1, cfg_.epochs,
-                    s + 1, steps_per_epoch_, window_rows ? window_loss / double(window_rows) : 0.0, sps,
+        const double sps = double(steps_this_epoch * cfg_.batch_size) / el;
+        std::printf("  epoch %llu/%zu step %zu/%zu loss %.4f %.0f samples/s ETA %.0fs\n",
+                    static_cast<unsigned long long>(epoch + 1), cfg_.epochs, s + 1, steps_per_epoch_,
+                    window_rows ? window_loss / double(window_rows) : 0.0, sps,
                     el / done * (1 - done) + el / done * double(cfg_.epochs - epoch - 1));
         std::fflush(stdout);
         window_loss = 0;
         window_rows = 0;
       }
     }
-    if (steps_this_epoch == 0) break;
+    if (st_.position < steps_per_epoch_) {  // cut short by --max-steps
+      if (steps_this_epoch == 0) break;
+    }
     const double epoch_s = since(epoch_start);
-    double sums[2] = {loss_sum, 0};
-    const std::size_t seen = std::min(ntrain, steps_this_epoch * cfg_.batch_size);
+    double sums[1] = {loss_sum};
     comm_.allreduce_sum(std::span<double>(sums, 1));
+    const std::size_t seen = std::min(ntrain, std::size_t(st_.position) * cfg_.batch_size);
     res.train_loss = sums[0] / double(seen);
-    if (pending_.valid()) pending_.wait();  // a step cut short by --max-steps leaves a read in flight
+    if (pending_.valid()) pending_.wait();
     res.test = evaluate(test_);
     if (has_val) res.val = evaluate(train_, &val_rows_);
+    res.epochs = epoch + 1;
+    res.steps = st_.step;
     // Early stopping watches the validation set when there is one, else the test set.
     const EvalResult& watched = has_val ? res.val : res.test;
     const double score = regression ? -watched.rmse : watched.accuracy;
-    res.epochs = epoch + 1;
-    res.steps = step;
-    const double sps = double(seen) / epoch_s;
-    const double per = 1000.0 / double(steps_this_epoch);
+    const double sps = double(std::min(ntrain, steps_this_epoch * cfg_.batch_size)) / epoch_s;
+    const double per = 1000.0 / double(std::max<std::size_t>(1, steps_this_epoch));
+    auto m = [&](const EvalResult& e) { return regression ? e.rmse : e.accuracy; };
+    const char* metric = regression ? "rmse" : "accuracy";
     if (talk) {
-      const char* metric = regression ? "rmse" : "accuracy";
-      auto m = [&](const EvalResult& e) { return regression ? e.rmse : e.accuracy; };
       std::string val = has_val ? fmt("  val_loss %.4f", res.val.loss) + "  val_" + metric + fmt(" %.4f", m(res.val)) : "";
-      std::printf("epoch %zu/%zu  train_loss %.4f%s  test_loss %.4f  test_%s %.4f  %.0f samples/s  %.1fs  "
+      std::printf("epoch %llu/%zu  train_loss %.4f%s  test_loss %.4f  test_%s %.4f  %.0f samples/s  %.1fs  "
                   "(per step: compute %.2fms, comm wait %.2fms, optimizer %.2fms, data %.2fms)\n",
-                  epoch + 1, cfg_.epochs, res.train_loss, val.c_str(), res.test.loss, metric, m(res.test), sps,
-                  since(start), times.compute * per, times.comm * per, times.optim * per, times.data * per);
+                  static_cast<unsigned long long>(epoch + 1), cfg_.epochs, res.train_loss, val.c_str(), res.test.loss,
+                  metric, m(res.test), sps, elapsed(), times.compute * per, times.comm * per, times.optim * per,
+                  times.data * per);
       std::fflush(stdout);
     }
     if (metrics) {
       JsonLine j;
-      j.add("epoch", static_cast<std::uint64_t>(epoch + 1)).add("step", step).add("train_loss", res.train_loss);
-      if (has_val) j.add("val_loss", res.val.loss).add(regression ? "val_rmse" : "val_accuracy", regression ? res.val.rmse : res.val.accuracy);
-      j.add("test_loss", res.test.loss).add(regression ? "test_rmse" : "test_accuracy", regression ? res.test.rmse : res.test.accuracy);
+      j.add("epoch", epoch + 1).add("step", st_.step).add("train_loss", res.train_loss);
+      if (has_val) j.add("val_loss", res.val.loss).add(std::string("val_") + metric, m(res.val));
+      j.add("test_loss", res.test.loss).add(std::string("test_") + metric, m(res.test));
       metrics << j.add("samples_per_second", sps)
-                     .add("elapsed_s", since(start))
+                     .add("elapsed_s", elapsed())
                      .add("epoch_s", epoch_s)
-                     .add("lr", static_cast<double>(lr_at(step ? step - 1 : 0)))
+                     .add("lr", static_cast<double>(lr_at(st_.step ? st_.step - 1 : 0)))
                      .add("ranks", static_cast<std::uint64_t>(world))
                      .add("compute_ms_per_step", times.compute * per)
                      .add("comm_wait_ms_per_step", times.comm * per)
@@ -412,24 +448,38 @@ TrainResult Trainer::run() {
               << '\n';
       metrics.flush();
     }
-    if (stop_now) break;
-    if (cfg_.patience > 0) {
-      if (score > best + cfg_.min_delta) {
-        best = score;
-        bad_epochs = 0;
-      } else if (++bad_epochs >= cfg_.patience) {
-        res.stop_reason = "patience";
-        break;
-      }
-    }
-    if (cfg_.tol > 0 && std::isfinite(prev_train) && std::fabs(prev_train - res.train_loss) < cfg_.tol) {
-      res.stop_reason = "tol";
+    if (st_.position < steps_per_epoch_) {  // --max-steps: the epoch is unfinished
+      carry = loss_sum;
       break;
     }
-    prev_train = res.train_loss;
+    if (cfg_.patience > 0) {
+      if (score > st_.best_score + cfg_.min_delta) {
+        st_.best_score = score;
+        st_.bad_epochs = 0;
+      } else if (++st_.bad_epochs >= cfg_.patience) {
+        res.stop_reason = "patience";
+        stop = true;
+      }
+    }
+    if (cfg_.tol > 0 && std::isfinite(st_.prev_train_loss) && std::fabs(st_.prev_train_loss - res.train_loss) < cfg_.tol) {
+      res.stop_reason = "tol";
+      stop = true;
+    }
+    st_.prev_train_loss = res.train_loss;
+    const bool last = stop || epoch + 1 == cfg_.epochs;
+    if (!last && cfg_.checkpoint_every_epochs && (epoch + 1) % cfg_.checkpoint_every_epochs == 0) {
+      TrainState keep = st_;
+      ++st_.epoch;  // the checkpoint records the next epoch, from its first step
+      st_.position = 0;
+      save_checkpoint(0, elapsed());
+      st_ = keep;
+    }
   }
-  verify_replicas(step);
-  res.seconds = since(start);
+  verify_replicas(st_.step);
+  res.steps = st_.step;
+  res.seconds = elapsed();
+  // The final checkpoint: where this run ended, resumable with a larger --epochs or --max-steps.
+  save_checkpoint(carry, res.seconds);
   if (root)
     std::printf("done: %zu epochs, %llu steps, test_%s %.4f, %.1fs (stopped: %s)\n", res.epochs,
                 static_cast<unsigned long long>(res.steps), regression ? "rmse" : "accuracy",
@@ -437,23 +487,109 @@ TrainResult Trainer::run() {
   return res;
 }
 
-std::string Config::canonical() const {
-  std::string s = "train=" + train + ";test=" + test + ";format=" + std::to_string(int(load.format)) +
-                  ";task=" + std::to_string(int(load.task)) + ";label=" + load.label_column +
-                  ";stream=" + std::to_string(load.stream) + ";norm=" + to_string(normalize) +
-                  fmt(";val=%.9g", val_fraction) + ";hidden=";
-  for (std::size_t h : hidden) s += std::to_string(h) + ",";
-  s += ";act=" + to_string(activation) + ";loss=" + to_string(loss) + ";init=" + to_string(init);
-  s += ";opt=" + to_string(optim.kind) + fmt(";mom=%.9g", optim.momentum) + fmt(";b1=%.9g", optim.beta1) +
-       fmt(";b2=%.9g", optim.beta2) + fmt(";eps=%.9g", optim.eps) + fmt(";wd=%.9g", optim.weight_decay);
-  s += fmt(";lr=%.9g", lr) + ";sched=" + to_string(lr_schedule) + fmt(";lrwarm=%.9g", warmup_epochs_lr) +
-       ";lrstep=" + std::to_string(lr_step_epochs) + fmt(";gamma=%.9g", lr_gamma) +
-       fmt(";clip=%.9g", clip_grad_norm) + fmt(";drop=%.9g", dropout);
-  s += ";batch=" + std::to_string(batch_size) + ";epochs=" + std::to_string(epochs) + ";seed=" + std::to_string(seed);
-  s += ";patience=" + std::to_string(patience) + fmt(";mindelta=%.9g", min_delta) + fmt(";tol=%.9g", tol);
-  s += ";scale_lr=" + std::to_string(scale_lr_linear) + fmt(";warm=%.9g", warmup_epochs) +
-       ";det=" + std::to_string(deterministic) + ";micro=" + std::to_string(micro_shards);
+namespace {
+
+using Settings = std::vector<std::pair<std::string, std::string>>;
+
+// Settings that decide the trajectory of the weights: a resume must match them.
+Settings trajectory_settings(const Config& c) {
+  auto g = [](double v) { return fmt("%.9g", v); };
+  std::string hidden;
+  for (std::size_t h : c.hidden) {
+    if (!hidden.empty()) hidden += ',';
+    hidden += std::to_string(h);
+  }
+  Settings s = {{"hidden", hidden},
+                {"activation", to_string(c.activation)},
+                {"loss", to_string(c.loss)},
+                {"init", to_string(c.init)},
+                {"dropout", g(c.dropout)},
+                {"optimizer", to_string(c.optim.kind)},
+                {"momentum", g(c.optim.momentum)},
+                {"beta1", g(c.optim.beta1)},
+                {"beta2", g(c.optim.beta2)},
+                {"eps", g(c.optim.eps)},
+                {"weight-decay", g(c.optim.weight_decay)},
+                {"lr", g(c.lr)},
+                {"lr-schedule", to_string(c.lr_schedule)},
+                {"lr-warmup-epochs", g(c.warmup_epochs_lr)},
+                {"lr-step-epochs", std::to_string(c.lr_step_epochs)},
+                {"lr-gamma", g(c.lr_gamma)},
+                {"clip-grad-norm", g(c.clip_grad_norm)},
+                {"batch-size", std::to_string(c.batch_size)},
+                {"seed", std::to_string(c.seed)},
+                {"normalize", to_string(c.normalize)},
+                {"val-fraction", g(c.val_fraction)},
+                {"task", std::to_string(int(c.load.task))},
+                {"scale-lr", c.scale_lr_linear ? "linear" : "none"},
+                {"warmup-epochs", g(c.warmup_epochs)},
+                {"deterministic", c.deterministic ? "on" : "off"},
+                {"micro-shards", std::to_string(c.micro_shards)}};
+  // The cosine schedule decays over all epochs, so there they shape the trajectory too.
+  if (c.lr_schedule == LrKind::Cosine) s.emplace_back("epochs", std::to_string(c.epochs));
   return s;
+}
+
+std::string join(const Settings& s) {
+  std::string out;
+  for (auto& [k, v] : s) out += k + "=" + v + ";";
+  return out;
+}
+
+Settings parse(const std::string& text) {
+  Settings s;
+  std::size_t at = 0;
+  while (at < text.size()) {
+    std::size_t semi = text.find(';', at), eq = text.find('=', at);
+    if (semi == std::string::npos || eq == std::string::npos || eq > semi) break;
+    s.emplace_back(text.substr(at, eq - at), text.substr(eq + 1, semi - eq - 1));
+    at = semi + 1;
+  }
+  return s;
+}
+
+}  // namespace
+
+std::string Config::resume_key() const { return join(trajectory_settings(*this)); }
+
+std::string Config::canonical() const {
+  Settings s = trajectory_settings(*this);
+  s.insert(s.end(), {{"train", train},
+                     {"test", test},
+                     {"format", std::to_string(int(load.format))},
+                     {"label-column", load.label_column},
+                     {"stream", load.stream ? "on" : "off"},
+                     {"epochs", std::to_string(epochs)},
+                     {"patience", std::to_string(patience)},
+                     {"min-delta", fmt("%.9g", min_delta)},
+                     {"tol", fmt("%.9g", tol)},
+                     {"max-steps", std::to_string(max_steps)},
+                     {"checkpoint", checkpoint},
+                     {"checkpoint-every", std::to_string(checkpoint_every)},
+                     {"checkpoint-every-epochs", std::to_string(checkpoint_every_epochs)}});
+  return join(s);
+}
+
+std::string diff_settings(const std::string& then, const std::string& now) {
+  Settings a = parse(then), b = parse(now);
+  std::string out;
+  for (auto& [k, v] : b) {
+    auto it = std::find_if(a.begin(), a.end(), [&](auto& p) { return p.first == k; });
+    const std::string old = it == a.end() ? "(absent)" : it->second;
+    if (old == v) continue;
+    if (!out.empty()) out += ", ";
+    out += "--" + k + " " + old + " in the checkpoint, " + v + " now";
+  }
+  return out.empty() ? "(none found)" : out;
+}
+
+std::string describe(const ModelSpec& spec) {
+  std::string s;
+  for (std::size_t v : spec.sizes) {
+    if (!s.empty()) s += '-';
+    s += std::to_string(v);
+  }
+  return s + " " + to_string(spec.hidden) + " " + to_string(spec.loss);
 }
 
 }  // namespace bpt

@@ -2,7 +2,8 @@
 # The command-line contract: --help documents every flag with its default; bad input is one clear
 # line and a non-zero exit, never a crash or a hang.
 set -u
-mpiexec=$1 bptrain=$2
+mpiexec=$1 bptrain=$2 bptdata=$3
+data=$(cd "$(dirname "$0")/../data" && pwd)
 fail=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -48,5 +49,20 @@ check scale-lr 0 "done: 3 epochs" "$mpiexec" -n 2 "$bptrain" --train synthetic:4
 grep -q '"epoch":3,.*"lr":0.0199999' "$tmp/s.jsonl" || grep -q '"epoch":3,.*"lr":0.02[,}]' "$tmp/s.jsonl" \
   || { echo "FAIL scale-lr: epoch 3 lr is not 2 x 0.01"; cat "$tmp/s.jsonl"; fail=1; }
 grep -q '"epoch":1,.*"lr":0.01[0-9]*,' "$tmp/s.jsonl" || { echo "FAIL scale-lr: epoch 1 lr not in warm-up"; fail=1; }
+# Datasets: the committed fixtures, the converter, streaming.
+check csv-classes 0 "done: .* test_accuracy (0\.9|1\.0)" "$mpiexec" -n 2 "$bptrain" --train "$data/blobs.csv" --test "$data/blobs.csv" \
+  --label-column class --hidden 16 --epochs 15 --batch-size 32 --lr 0.01 --normalize standard --val-fraction 0.2 --metrics "$tmp/v.jsonl"
+grep -q '"val_accuracy"' "$tmp/v.jsonl" || { echo "FAIL val-fraction: no val_accuracy in metrics"; fail=1; }
+check csv-regression 0 "done: .* test_rmse 0\.(0|1)[0-9]*" "$bptrain" --train "$data/linear.csv" --test "$data/linear.csv" \
+  --loss mse --hidden 16 --epochs 30 --batch-size 16 --lr 0.01 --activation tanh --quiet
+check idx-fixture 0 "200 train .* 200 test" "$bptrain" --train "$data/fmnist200-images-idx3-ubyte.gz" \
+  --test "$data/fmnist200-images-idx3-ubyte.gz" --hidden 32 --epochs 1
+check convert 0 "300 samples, 4 features, 3 classes" "$bptdata" convert "$data/blobs.csv" "$tmp/blobs.h5" --label-column class
+check stream 0 "done: 3 epochs" "$mpiexec" -n 2 "$bptrain" --train "$tmp/blobs.h5" --test "$data/blobs.csv" --label-column class \
+  --stream --hidden 8 --epochs 3 --quiet
+check stream-needs-hdf5 nonzero "--stream needs an HDF5 file" "$bptrain" --train "$data/blobs.csv" --stream
+check bad-csv nonzero "line 2, column 1: 'oops' is not a number" "$bptrain" --train "$(printf '1,2,0\noops,2,1\n' > "$tmp/bad.csv"; echo "$tmp/bad.csv")" --test "$data/blobs.csv"
+check feature-mismatch nonzero "has 4 features per sample" "$bptrain" --train "$data/linear.csv" --test "$data/blobs.csv" --loss mse
+check regression-needs-mse nonzero "use --loss mse" "$bptrain" --train "$data/linear.csv" --test "$data/linear.csv"
 grep -q '"test_accuracy"' "$tmp/m.jsonl" || { echo "FAIL metrics file lacks test_accuracy"; fail=1; }
 exit $fail

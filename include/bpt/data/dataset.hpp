@@ -98,8 +98,8 @@ Dataset load_train(const std::string& path, const LoadOptions& opt);
 // test_path empty: beside the training files (IDX), or a fresh synthetic draw of N/6 samples.
 Dataset load_test(const std::string& test_path, const std::string& train_path, const LoadOptions& opt);
 
-// Writes ds as HDF5 (/X chunked and compressed, /y, /meta); what `bptrain-data convert` does.
-void write_hdf5(const Dataset& ds, const std::string& path);
+// Writes ds as HDF5 (/X chunked and, at deflate > 0, compressed; /y; /meta): `bptrain-data convert`.
+void write_hdf5(const Dataset& ds, const std::string& path, int deflate = 4);
 
 struct Range {
   std::size_t begin = 0, end = 0;

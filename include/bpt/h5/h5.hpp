@@ -74,11 +74,12 @@ class File {
   template <class T>
   void read_rows(hid_t dset, const std::vector<std::uint32_t>& rows, std::size_t d, T* out) const;
 
-  // Writes a dataset of T with the given shape; chunk_rows > 0 chunks along the first dimension and
-  // compresses (shuffle + deflate); checksum adds HDF5's Fletcher-32 filter, verified on every read.
+  // Writes a dataset of T with the given shape; chunk_rows > 0 chunks along the first dimension and,
+  // with deflate > 0, compresses (shuffle + deflate at that level); checksum adds HDF5's Fletcher-32
+  // filter, verified on every read.
   template <class T>
   void write(const std::string& dset, const T* data, const std::vector<hsize_t>& dims, hsize_t chunk_rows = 0,
-             bool checksum = false) const;
+             bool checksum = false, int deflate = 4) const;
   void group(const std::string& name) const;  // creates it, parents included
 
   void attr(const std::string& obj, const std::string& name, const std::string& v) const;

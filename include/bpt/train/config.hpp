@@ -56,8 +56,17 @@ struct Config {
   int fail_rank = -1;
   std::uint64_t fail_at_step = 0;
 
-  // A canonical text of every field that must agree across ranks and runs.
+  // checkpoints
+  std::string checkpoint;              // path; empty: none
+  std::uint64_t checkpoint_every = 0;  // steps (0: off)
+  std::uint64_t checkpoint_every_epochs = 0;
+  std::size_t keep = 1;
+  std::string resume;  // checkpoint to continue from
+
+  // A canonical text of every field that must agree across ranks.
   std::string canonical() const;
+  // The settings that decide the weights' trajectory: a resumed run must match them.
+  std::string resume_key() const;
 };
 
 }  // namespace bpt

@@ -9,18 +9,13 @@
 #include "bpt/data/dataset.hpp"
 #include "bpt/dist/comm.hpp"
 #include "bpt/dist/grad_reducer.hpp"
+#include "bpt/io/checkpoint.hpp"
 #include "bpt/model/model.hpp"
 #include "bpt/optim/optim.hpp"
 #include "bpt/train/config.hpp"
+#include "bpt/train/evaluate.hpp"
 
 namespace bpt {
-
-struct EvalResult {
-  double loss = 0;      // mean per-sample loss
-  double accuracy = 0;  // classification: fraction of arg-max hits
-  double rmse = 0;      // regression: root mean squared error over all outputs
-  std::size_t samples = 0;
-};
 
 struct TrainResult {
   std::size_t epochs = 0;
@@ -28,7 +23,7 @@ struct TrainResult {
   double train_loss = 0;
   EvalResult test, val;  // val: only with --val-fraction
   double seconds = 0;
-  std::string stop_reason;  // "epochs", "max_steps", "patience", "tol"
+  std::string stop_reason;  // "epochs", "max_steps", "patience", "tol", "signal"
 };
 
 class Trainer {
@@ -37,7 +32,13 @@ class Trainer {
   Trainer(const Config& cfg, const Comm& comm, Dataset train, Dataset test);
   ~Trainer();
 
-  // Trains until cfg.epochs, cfg.max_steps, or early stopping. Collective.
+  // Continue from a checkpoint every rank has read: weights, optimizer state, position, early-stopping
+  // state, input scaling. Throws CollectiveError if it was written for another model, other settings
+  // or another training set. Call before run().
+  void resume(const Checkpoint& c);
+  // A flag a signal handler sets; all ranks agree at the next step boundary to checkpoint and stop.
+  void set_stop_flag(const volatile int* flag) { stop_flag_ = flag; }
+  // Trains until cfg.epochs, cfg.max_steps, early stopping or a stop flag. Collective.
   TrainResult run();
   // Evaluation split across ranks; counts summed. rows: a subset of ds (nullptr: all of it). Collective.
   EvalResult evaluate(const Dataset& ds, const std::vector<std::uint32_t>* rows = nullptr);
@@ -63,6 +64,9 @@ class Trainer {
   double forward_backward(std::size_t first, std::size_t rows, std::uint64_t step, bool notify);
   void check_agreement();
   void check_data();
+  float lr_at(std::uint64_t step) const;
+  // Collective: sums the epoch's loss so far; rank 0 writes cfg.checkpoint from st_.
+  void save_checkpoint(double local_loss_sum, double elapsed);
 
   Config cfg_;
   const Comm& comm_;
@@ -82,8 +86,17 @@ class Trainer {
   std::vector<std::uint32_t> next_rows_;
   std::future<void> pending_;
   std::size_t pending_at_ = SIZE_MAX;
+  TrainState st_;
+  bool resumed_ = false;
+  const volatile int* stop_flag_ = nullptr;
+  std::uint64_t train_fp_ = 0, test_fp_ = 0;
   std::vector<Buffer<float>> tree_;  // deterministic mode: one partial sum per tree level
   Buffer<float> peer_;
 };
+
+// "--lr 0.001 in the checkpoint, 0.002 now, ..." for two Config::resume_key() texts.
+std::string diff_settings(const std::string& then, const std::string& now);
+// "784-512-256-10 relu cross_entropy"
+std::string describe(const ModelSpec& spec);
 
 }  // namespace bpt

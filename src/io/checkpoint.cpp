@@ -1,0 +1,205 @@
+#include "bpt/io/checkpoint.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <ctime>
+#include <filesystem>
+
+#include "bpt/core/error.hpp"
+#include "bpt/h5/h5.hpp"
+
+namespace bpt {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string layer(std::size_t i) { return "/model/layer_" + std::to_string(i); }
+
+void fsync_path(const std::string& p, bool dir) {
+  int fd = ::open(p.c_str(), dir ? O_RDONLY | O_DIRECTORY : O_RDONLY);
+  if (fd < 0) return;
+  ::fsync(fd);
+  ::close(fd);
+}
+
+// Every dataset is chunked with Fletcher-32, so a flipped bit fails the read.
+template <class T>
+void put(const h5::File& f, const std::string& name, const T* data, std::vector<hsize_t> dims) {
+  f.write<T>(name, data, dims, 0, true);
+}
+
+std::string now_utc() {
+  std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+}  // namespace
+
+void write_checkpoint(const std::string& path, const Model& model, Optimizer& opt, const std::vector<float>& offset,
+                      const std::vector<float>& scale, const TrainState& st, std::size_t keep) {
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  {
+    h5::File f = h5::File::create(tmp);
+    const ModelSpec& spec = model.spec();
+    f.group("/model");
+    f.attr("/model", "input_size", static_cast<std::int64_t>(spec.sizes.front()));
+    f.attr("/model", "output_size", static_cast<std::int64_t>(spec.sizes.back()));
+    f.attr("/model", "loss", to_string(spec.loss));
+    f.attr("/model", "num_layers", static_cast<std::int64_t>(model.num_layers()));
+    for (std::size_t l = 0; l < model.num_layers(); ++l) {
+      f.group(layer(l));
+      f.attr(layer(l), "activation", to_string(model.activation(l)));
+      put<float>(f, layer(l) + "/weight", model.weight(l), {model.out(l), model.in(l)});
+      put<float>(f, layer(l) + "/bias", model.weight(l) + model.out(l) * model.in(l), {model.out(l)});
+    }
+    put<float>(f, "/data/offset", offset.data(), {offset.size()});
+    put<float>(f, "/data/scale", scale.data(), {scale.size()});
+    const OptimConfig& oc = opt.config();
+    f.group("/optimizer");
+    f.attr("/optimizer", "name", to_string(oc.kind));
+    f.attr("/optimizer", "momentum", static_cast<double>(oc.momentum));
+    f.attr("/optimizer", "beta1", static_cast<double>(oc.beta1));
+    f.attr("/optimizer", "beta2", static_cast<double>(oc.beta2));
+    f.attr("/optimizer", "eps", static_cast<double>(oc.eps));
+    f.attr("/optimizer", "weight_decay", static_cast<double>(oc.weight_decay));
+    f.attr("/optimizer", "step", static_cast<std::int64_t>(opt.steps()));
+    for (auto& [name, span] : opt.state()) put<float>(f, "/optimizer/" + name, span.data(), {span.size()});
+    f.group("/train");
+    auto i64 = [&](const char* k, std::uint64_t v) { f.attr("/train", k, static_cast<std::int64_t>(v)); };
+    i64("epoch", st.epoch);
+    i64("position", st.position);
+    i64("step", st.step);
+    i64("bad_epochs", st.bad_epochs);
+    i64("seed", st.seed);
+    i64("world_size", st.world_size);
+    f.attr("/train", "train_fingerprint", std::to_string(st.train_fingerprint));
+    f.attr("/train", "test_fingerprint", std::to_string(st.test_fingerprint));
+    f.attr("/train", "epoch_loss_sum", st.epoch_loss_sum);
+    f.attr("/train", "best_score", st.best_score);
+    f.attr("/train", "prev_train_loss", st.prev_train_loss);
+    f.attr("/train", "elapsed_s", st.elapsed_s);
+    f.attr("/train", "config", st.config);
+    f.attr("/train", "resume_key", st.resume_key);
+    f.attr("/train", "lr_schedule", st.lr_schedule);
+    f.attr("/train", "rng", std::string("counter-based: every draw is a function of (seed, epoch, step, sample)"));
+    f.group("/meta");
+    f.attr("/meta", "format_version", kCheckpointFormat);
+    f.attr("/meta", "program", std::string("bptrain"));
+    f.attr("/meta", "program_version", std::string(BPT_VERSION));
+    f.attr("/meta", "created", now_utc());
+    f.flush();
+  }
+  fsync_path(tmp, false);
+  // Keep older ones: path.(k-1) <- ... <- path.1 <- path, by hard links, so `path` never goes missing.
+  std::error_code ec;
+  if (keep > 1 && fs::exists(path, ec)) {
+    for (std::size_t k = keep - 1; k > 1; --k) {
+      const std::string from = path + "." + std::to_string(k - 1), to = path + "." + std::to_string(k);
+      if (fs::exists(from, ec)) fs::rename(from, to, ec);
+    }
+    fs::remove(path + ".1", ec);
+    fs::create_hard_link(path, path + ".1", ec);
+    if (ec) fs::copy_file(path, path + ".1", fs::copy_options::overwrite_existing, ec);
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    fs::remove(tmp, ec);
+    throw Error(path + ": cannot rename the new checkpoint into place");
+  }
+  fsync_path(fs::absolute(path).parent_path().string(), true);
+}
+
+Checkpoint read_checkpoint(const std::string& path) {
+  h5::File f = h5::File::open(path);
+  auto bad = [&](const std::string& what) { throw Error(path + ": not a valid bptrain checkpoint: " + what); };
+  if (!f.exists("/meta") || !f.has_attr("/meta", "format_version")) bad("no /meta/format_version");
+  const std::int64_t version = f.attr_i64("/meta", "format_version");
+  if (version != kCheckpointFormat)
+    bad("format version " + std::to_string(version) + ", this bptrain reads version " + std::to_string(kCheckpointFormat));
+  Checkpoint c;
+  c.program_version = f.attr_str("/meta", "program_version");
+  c.created = f.attr_str("/meta", "created");
+  const std::int64_t nl = f.attr_i64("/model", "num_layers");
+  if (nl < 1 || nl > 1000) bad("num_layers = " + std::to_string(nl));
+  c.spec.loss = parse_loss(f.attr_str("/model", "loss"));
+  std::size_t total = 0;
+  for (std::size_t l = 0; l < static_cast<std::size_t>(nl); ++l) {
+    h5::Info w = f.info(layer(l) + "/weight"), b = f.info(layer(l) + "/bias");
+    if (w.dims.size() != 2 || b.dims.size() != 1 || b.dims[0] != w.dims[0] || w.dims[0] == 0 || w.dims[1] == 0)
+      bad(layer(l) + ": weight and bias shapes disagree");
+    if (w.dims[0] > (1u << 24) || w.dims[1] > (1u << 24)) bad(layer(l) + ": implausible shape");
+    if (l == 0) c.spec.sizes.push_back(w.dims[1]);
+    if (w.dims[1] != c.spec.sizes.back())
+      bad(layer(l) + " takes " + std::to_string(w.dims[1]) + " inputs but the layer before gives " +
+          std::to_string(c.spec.sizes.back()));
+    c.spec.sizes.push_back(w.dims[0]);
+    total += w.count() + b.count();
+    const Activation a = parse_activation(f.attr_str(layer(l), "activation"));
+    if (l + 1 < static_cast<std::size_t>(nl)) c.spec.hidden = a;
+    else if (a != Activation::Identity) bad("the output layer's activation must be identity");
+  }
+  if (total > (1ULL << 32)) bad("more than 2^32 parameters");
+  if (f.attr_i64("/model", "input_size") != static_cast<std::int64_t>(c.spec.sizes.front()) ||
+      f.attr_i64("/model", "output_size") != static_cast<std::int64_t>(c.spec.sizes.back()))
+    bad("/model input_size/output_size disagree with the layers");
+  for (std::size_t l = 0; l + 2 < c.spec.sizes.size(); ++l)
+    if (parse_activation(f.attr_str(layer(l), "activation")) != c.spec.hidden)
+      bad("hidden layers with different activations");
+  // The data is only read once every shape agrees, so no allocation comes from an unchecked claim.
+  c.params.resize(total);
+  std::size_t at = 0;
+  for (std::size_t l = 0; l + 1 < c.spec.sizes.size(); ++l) {
+    const std::size_t nw = c.spec.sizes[l] * c.spec.sizes[l + 1], nb = c.spec.sizes[l + 1];
+    f.read<float>(layer(l) + "/weight", c.params.data() + at, nw);
+    f.read<float>(layer(l) + "/bias", c.params.data() + at + nw, nb);
+    at += nw + nb;
+  }
+  for (float v : c.params)
+    if (!std::isfinite(v)) bad("the weights hold a NaN or infinite value");
+  const std::size_t in = c.spec.sizes.front();
+  c.offset.resize(in);
+  c.scale.resize(in);
+  f.read<float>("/data/offset", c.offset.data(), in);
+  f.read<float>("/data/scale", c.scale.data(), in);
+  c.optim.kind = parse_optimizer(f.attr_str("/optimizer", "name"));
+  c.optim.momentum = static_cast<float>(f.attr_f64("/optimizer", "momentum"));
+  c.optim.beta1 = static_cast<float>(f.attr_f64("/optimizer", "beta1"));
+  c.optim.beta2 = static_cast<float>(f.attr_f64("/optimizer", "beta2"));
+  c.optim.eps = static_cast<float>(f.attr_f64("/optimizer", "eps"));
+  c.optim.weight_decay = static_cast<float>(f.attr_f64("/optimizer", "weight_decay"));
+  c.optim_steps = static_cast<std::uint64_t>(f.attr_i64("/optimizer", "step"));
+  Optimizer probe(c.optim, 0);  // which state tensors this optimizer has
+  for (auto& [name, span] : probe.state()) {
+    std::vector<float> v(total);
+    f.read<float>("/optimizer/" + name, v.data(), total);
+    c.optim_state.emplace_back(name, std::move(v));
+  }
+  TrainState& s = c.train;
+  auto u64 = [&](const char* k) {
+    std::int64_t v = f.attr_i64("/train", k);
+    if (v < 0) bad(std::string("/train@") + k + " is negative");
+    return static_cast<std::uint64_t>(v);
+  };
+  s.epoch = u64("epoch");
+  s.position = u64("position");
+  s.step = u64("step");
+  s.bad_epochs = u64("bad_epochs");
+  s.seed = u64("seed");
+  s.world_size = u64("world_size");
+  s.train_fingerprint = std::stoull(f.attr_str("/train", "train_fingerprint"));
+  s.test_fingerprint = std::stoull(f.attr_str("/train", "test_fingerprint"));
+  s.epoch_loss_sum = f.attr_f64("/train", "epoch_loss_sum");
+  s.best_score = f.attr_f64("/train", "best_score");
+  s.prev_train_loss = f.attr_f64("/train", "prev_train_loss");
+  s.elapsed_s = f.attr_f64("/train", "elapsed_s");
+  s.config = f.attr_str("/train", "config");
+  s.resume_key = f.attr_str("/train", "resume_key");
+  s.lr_schedule = f.attr_str("/train", "lr_schedule");
+  if (c.optim_steps != s.step) bad("optimizer step " + std::to_string(c.optim_steps) + " != training step " + std::to_string(s.step));
+  return c;
+}
+
+}  // namespace bpt

@@ -1,0 +1,63 @@
+#include "bpt/train/evaluate.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "bpt/core/buffer.hpp"
+#include "bpt/nn/loss.hpp"
+
+namespace bpt {
+
+EvalResult evaluate_model(Model& model, const Dataset& ds, const std::vector<std::uint32_t>* rows, const Comm& comm,
+                          std::size_t batch, EvalExtras* ex) {
+  const std::size_t total = rows ? rows->size() : ds.n;
+  const Range mine = shard(total, comm.rank(), comm.size());
+  const std::size_t k = ds.target_dim, outs = model.out(model.num_layers() - 1);
+  std::vector<std::uint32_t> idx(batch);
+  std::vector<std::int32_t> labels(batch);
+  Buffer<float> x(batch * ds.d), t(batch * std::max<std::size_t>(1, k));
+  if (ex && ex->want_confusion) ex->confusion.assign(ds.regression() ? 0 : outs * outs, 0.0);
+  const std::size_t pw = ds.regression() ? k : 1;
+  if (ex && ex->want_predictions) ex->predictions.assign(total * pw, 0.0f);
+  double acc[3] = {0, 0, 0};  // loss sum, correct, samples
+  for (std::size_t at = mine.begin; at < mine.end; at += batch) {
+    const std::size_t count = std::min(batch, mine.end - at);
+    for (std::size_t r = 0; r < count; ++r) {
+      idx[r] = rows ? (*rows)[at + r] : static_cast<std::uint32_t>(at + r);
+      if (ds.regression())
+        std::copy_n(ds.targets.data() + std::size_t(idx[r]) * k, k, t.data() + r * k);
+      else
+        labels[r] = ds.labels[idx[r]];
+    }
+    ds.gather(idx.data(), count, x.data());
+    ConstMatView<float> y = model.forward(ConstMatView<float>(x.data(), count, ds.d));
+    acc[0] += model.loss_of_last(ds.regression() ? Targets<float>{nullptr, t.data()} : Targets<float>{labels.data(), nullptr});
+    if (!ds.regression()) acc[1] += static_cast<double>(count_correct(y, labels.data()));
+    acc[2] += static_cast<double>(count);
+    if (!ex) continue;
+    for (std::size_t r = 0; r < count; ++r) {
+      const float* yr = y.row(r);
+      if (ds.regression()) {
+        if (ex->want_predictions) std::copy_n(yr, k, ex->predictions.data() + (at + r) * k);
+        continue;
+      }
+      const auto pred = static_cast<std::size_t>(std::max_element(yr, yr + outs) - yr);
+      if (ex->want_confusion) ex->confusion[static_cast<std::size_t>(labels[r]) * outs + pred] += 1;
+      if (ex->want_predictions) ex->predictions[at + r] = static_cast<float>(pred);
+    }
+  }
+  comm.allreduce_sum(std::span<double>(acc, 3));
+  if (ex) {  // each entry was filled by exactly one rank, so the sums are exact
+    comm.allreduce_sum(std::span<double>(ex->confusion));
+    comm.allreduce_sum(std::span<float>(ex->predictions));
+  }
+  EvalResult e;
+  e.samples = static_cast<std::size_t>(acc[2]);
+  e.loss = e.samples ? acc[0] / acc[2] : 0;
+  e.accuracy = e.samples ? acc[1] / acc[2] : 0;
+  // MSE's per-sample loss is the mean squared error over the outputs, so this is the RMSE over all.
+  e.rmse = std::sqrt(e.loss);
+  return e;
+}
+
+}  // namespace bpt
