@@ -1,9 +1,12 @@
 #include "bpt/io/checkpoint.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cmath>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 
@@ -41,6 +44,10 @@ std::string now_utc() {
 
 void write_checkpoint(const std::string& path, const Model& model, Optimizer& opt, const std::vector<float>& offset,
                       const std::vector<float>& scale, const TrainState& st, std::size_t keep) {
+  // Never replace a good checkpoint with weights that blew up.
+  for (std::size_t i = 0; i < model.num_params(); ++i)
+    if (!std::isfinite(model.params()[i]))
+      throw Error(path + ": not written: the weights hold a NaN or infinite value (parameter " + std::to_string(i) + ")");
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   {
     h5::File f = h5::File::create(tmp);
@@ -109,13 +116,24 @@ void write_checkpoint(const std::string& path, const Model& model, Optimizer& op
     fs::remove(tmp, ec);
     throw Error(path + ": cannot rename the new checkpoint into place");
   }
-  fsync_path(fs::absolute(path).parent_path().string(), true);
+  const fs::path dir = fs::absolute(path).parent_path();
+  fsync_path(dir.string(), true);
+  // Temporary files left by writers that were killed mid-write (their pid is gone) are garbage.
+  const std::string stem = fs::path(path).filename().string() + ".tmp.";
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind(stem, 0) != 0) continue;
+    const long pid = std::strtol(name.c_str() + stem.size(), nullptr, 10);
+    if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) fs::remove(e.path(), ec);
+  }
 }
 
 Checkpoint read_checkpoint(const std::string& path) {
   h5::File f = h5::File::open(path);
   auto bad = [&](const std::string& what) { throw Error(path + ": not a valid bptrain checkpoint: " + what); };
-  if (!f.exists("/meta") || !f.has_attr("/meta", "format_version")) bad("no /meta/format_version");
+  if (!f.has_attr("/meta", "program") || f.attr_str("/meta", "program") != "bptrain" || !f.exists("/model"))
+    bad("no /model group, or /meta@program is not \"bptrain\"");
+  if (!f.has_attr("/meta", "format_version")) bad("no /meta@format_version");
   const std::int64_t version = f.attr_i64("/meta", "format_version");
   if (version != kCheckpointFormat)
     bad("format version " + std::to_string(version) + ", this bptrain reads version " + std::to_string(kCheckpointFormat));

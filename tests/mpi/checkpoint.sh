@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Checkpoints through the binary: exact resume (same N mid-epoch; np 4 -> np 2), a kill during the
+# write never leaves an unreadable checkpoint, bad files give clear errors, the signal path writes a
+# checkpoint and exits 75, and PyTorch's accuracy on a checkpoint equals --evaluate's.
+set -u
+mpiexec=$1 bptrain=$2
+data=$(cd "$(dirname "$0")/../data" && pwd)
+scripts=$(cd "$(dirname "$0")/../../scripts" && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp"
+fail=0
+say() { echo "$*"; }
+bad() { echo "FAIL $*"; fail=1; }
+same_model() { h5diff -q "$1" "$2" /model /model >/dev/null && h5diff -q "$1" "$2" /optimizer /optimizer >/dev/null; }
+
+A="--train synthetic:3000,20,5 --hidden 32,16 --epochs 3 --batch-size 64 --dropout 0.1 --quiet"
+# 1. Same N, stopped mid-epoch (step 70 of 47-step epochs), resumed by the same command + --resume.
+$mpiexec -n 2 $bptrain $A --checkpoint full.h5 >/dev/null || bad "full run"
+$mpiexec -n 2 $bptrain $A --checkpoint part.h5 --max-steps 70 >/dev/null || bad "partial run"
+$mpiexec -n 2 $bptrain $A --checkpoint part.h5 --resume part.h5 >/dev/null || bad "resume"
+same_model full.h5 part.h5 && say "ok   resume-same-n-bitwise" || bad "resume at the same N differs from the uninterrupted run"
+
+# 2. Written at np 4, continued at np 2, --deterministic: bitwise equal to an uninterrupted np 2 run.
+D="$A --deterministic --micro-shards 8"
+$mpiexec -n 2 $bptrain $D --checkpoint d2.h5 >/dev/null || bad "deterministic np 2 run"
+$mpiexec -n 4 $bptrain $D --checkpoint d4.h5 --max-steps 60 >/dev/null || bad "deterministic np 4 partial"
+$mpiexec -n 2 $bptrain $D --checkpoint d4.h5 --resume d4.h5 >/dev/null || bad "resume np 4 -> np 2"
+same_model d2.h5 d4.h5 && say "ok   resume-np4-to-np2-bitwise" || bad "np 4 -> np 2 resume differs"
+# Default mode at another N: allowed, and correct to float rounding.
+$mpiexec -n 4 $bptrain $A --checkpoint a4.h5 --max-steps 60 >/dev/null || bad "np 4 partial"
+$mpiexec -n 2 $bptrain $A --checkpoint a4.h5 --resume a4.h5 >/dev/null || bad "resume np 4 -> np 2 (default mode)"
+h5diff -q --relative=1e-3 full.h5 a4.h5 /model /model >/dev/null && say "ok   resume-np4-to-np2-close" || bad "np 4 -> np 2 resume far from the np 2 run"
+
+# 3. Settings or data that differ are refused with the differences named.
+out=$($mpiexec -n 2 $bptrain $A --lr 0.01 --resume full.h5 2>&1); rc=$?
+{ [ $rc -eq 2 ] && grep -q -- "--lr 0.00100000005 in the checkpoint, 0.00999999978 now" <<<"$out"; } && say "ok   resume-settings-named" || { bad "resume with another --lr: exit $rc"; echo "$out" | tail -2; }
+out=$($bptrain ${A/synthetic:3000/synthetic:3001} --resume full.h5 2>&1); rc=$?
+{ [ $rc -eq 2 ] && grep -q "not the training set" <<<"$out"; } && say "ok   resume-other-data" || bad "resume on other data: exit $rc: $out"
+
+# 4. Bad files: clear one-line errors, never a crash.
+check_bad() {  # name, file, pattern
+  out=$($bptrain --evaluate "$2" --train synthetic:3000,20,5 2>&1); rc=$?
+  if [ $rc -ne 0 ] && [ $rc -lt 128 ] && grep -qE -- "$3" <<<"$out"; then say "ok   bad-checkpoint-$1"; else bad "bad-checkpoint-$1: exit $rc: $out"; fi
+}
+cp full.h5 trunc.h5; truncate -s $(( $(stat -c %s full.h5) / 2 )) trunc.h5
+check_bad truncated trunc.h5 "trunc.h5: "
+cp full.h5 flip.h5
+# Flip bytes inside the first layer's stored weights (found by searching the file for their bytes).
+h5dump -d /model/layer_0/weight -b LE -o w.bin full.h5 >/dev/null
+python3 - <<'PY'
+raw = open("w.bin", "rb").read()
+data = bytearray(open("flip.h5", "rb").read())
+at = data.find(raw[:64])
+assert at > 0, "weights not found in the file"
+for i in range(at + 100, at + 108):
+    data[i] ^= 0x5A
+open("flip.h5", "wb").write(data)
+PY
+check_bad corrupt flip.h5 "checksum|corrupt|read failed"
+echo "not hdf5" > text.h5
+check_bad foreign text.h5 "not an HDF5 file"
+$scripts/../build/bptrain-data convert "$data/blobs.csv" data.h5 --label-column class >/dev/null 2>&1 || "$(dirname "$bptrain")/bptrain-data" convert "$data/blobs.csv" data.h5 --label-column class >/dev/null
+check_bad not-a-checkpoint data.h5 "not a valid bptrain checkpoint"
+check_bad missing nothere.h5 "nothere.h5: file not found"
+out=$($bptrain --evaluate full.h5 --train "$data/blobs.csv" --test "$data/blobs.csv" --label-column class 2>&1); rc=$?
+{ [ $rc -ne 0 ] && grep -q "features per sample, the checkpoint's model takes 20" <<<"$out"; } && say "ok   evaluate-feature-mismatch" || bad "evaluate on mismatched data: $out"
+
+# 5. Kill rank 0 while it writes a checkpoint every step, 10 times: the newest checkpoint always loads.
+K="--train synthetic:2000,256,10 --hidden 1024,1024 --epochs 100 --batch-size 32 --quiet --checkpoint kill.h5 --checkpoint-every 1 --keep 2"
+for i in $(seq 1 10); do
+  $mpiexec -n 2 $bptrain $K >/dev/null 2>&1 &
+  sleep "$(python3 -c "import random; print(round(random.uniform(1.2, 2.5), 2))")"
+  pkill -KILL -f -- "--checkpoint kill.h5" ; wait 2>/dev/null
+  if ! $bptrain --evaluate kill.h5 --train synthetic:2000,256,10 >/dev/null 2>&1; then bad "kill $i: kill.h5 does not load"; fi
+done
+ls kill.h5.tmp.* >/dev/null 2>&1 && say "note temporary files of killed writers: $(ls kill.h5.tmp.* | wc -l) (the next write removes them)"
+say "ok   kill-during-write (10 kills)"
+
+# 6. SIGTERM to one rank: all ranks checkpoint at the next step boundary and exit 75; resuming
+#    finishes with bitwise the weights of an uninterrupted run.
+S="--train synthetic:20000,64,5 --hidden 256,256 --epochs 20 --batch-size 32 --quiet"
+$mpiexec -n 2 $bptrain $S --checkpoint sfull.h5 >/dev/null || bad "signal reference run"
+$mpiexec -n 2 $bptrain $S --checkpoint sig.h5 >/dev/null 2>&1 &
+sleep 1.5
+pid=$(pgrep -f -- "^$bptrain .*--checkpoint sig.h5" | tail -1)  # a rank, not mpirun
+kill -TERM "$pid"
+wait $!; rc=$?
+if [ $rc -eq 75 ] && [ -f sig.h5 ]; then say "ok   signal-exit-75"; else bad "SIGTERM: exit $rc (want 75), checkpoint $( [ -f sig.h5 ] && echo present || echo missing)"; fi
+$mpiexec -n 2 $bptrain $S --checkpoint sig.h5 --resume sig.h5 >/dev/null || bad "resume after the signal"
+same_model sfull.h5 sig.h5 && say "ok   signal-resume-bitwise" || bad "resume after the signal differs"
+
+# 7. PyTorch agrees with --evaluate (when python3-torch is installed).
+if /usr/bin/python3 -c "import torch, h5py" 2>/dev/null; then
+  F="--train $data/fmnist200-images-idx3-ubyte.gz --test $data/fmnist200-images-idx3-ubyte.gz --hidden 64,32 --epochs 3 --quiet"
+  $bptrain $F --checkpoint fm.h5 --activation tanh >/dev/null || bad "fixture training"
+  ours=$($bptrain --evaluate fm.h5 $F | python3 -c "import json,sys; print(json.load(sys.stdin)['accuracy'])")
+  theirs=$(/usr/bin/python3 "$scripts/torch_evaluate.py" fm.h5 "$data/fmnist200-images-idx3-ubyte.gz" | python3 -c "import json,sys; print(json.load(sys.stdin)['accuracy'])")
+  python3 -c "import sys; sys.exit(0 if abs($ours - $theirs) < 1e-9 else 1)" && say "ok   torch-accuracy-equal ($ours)" || bad "torch accuracy $theirs != bptrain $ours"
+else
+  say "SKIP torch-accuracy-equal: python3-torch (and python3-h5py) not installed"
+fi
+exit $fail

@@ -1,0 +1,141 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "bpt/core/error.hpp"
+#include "bpt/h5/h5.hpp"
+#include "bpt/io/checkpoint.hpp"
+
+using namespace bpt;
+namespace fs = std::filesystem;
+
+namespace {
+struct Fixture {
+  fs::path dir = fs::temp_directory_path() / "bpt_ckpt_unit";
+  Fixture() { fs::create_directories(dir); }
+  ~Fixture() { fs::remove_all(dir); }
+  std::string path(const std::string& n) const { return (dir / n).string(); }
+};
+
+TrainState sample_state() {
+  TrainState s;
+  s.epoch = 3;
+  s.position = 17;
+  s.step = 1234;
+  s.epoch_loss_sum = 42.5;
+  s.best_score = 0.875;
+  s.bad_epochs = 2;
+  s.prev_train_loss = 0.3125;
+  s.seed = 99;
+  s.world_size = 4;
+  s.train_fingerprint = 0xfedcba9876543210ULL;
+  s.test_fingerprint = 7;
+  s.config = "a=1;b=two;";
+  s.resume_key = "a=1;";
+  s.elapsed_s = 12.25;
+  s.lr_schedule = "cosine";
+  return s;
+}
+}  // namespace
+
+TEST(Checkpoint, RoundTripOfEveryField) {
+  Fixture fx;
+  for (OptKind k : {OptKind::Sgd, OptKind::Nesterov, OptKind::AdamW}) {
+    Model m({{5, 7, 3}, Activation::Tanh, Loss::SoftmaxCrossEntropy});
+    m.init(Init::XavierNormal, 3);
+    OptimConfig oc{k};
+    oc.momentum = 0.8f;
+    oc.weight_decay = 0.01f;
+    Optimizer opt(oc, m.num_params());
+    std::vector<float> g(m.num_params(), 0.1f);
+    for (int i = 0; i < 1234; ++i) opt.step(m.params(), g, 1e-4f);  // state and step count to save
+    std::vector<float> off = {1, 2, 3, 4, 5}, sc = {0.5f, 0.25f, 1, 2, 3};
+    TrainState st = sample_state();
+    write_checkpoint(fx.path("c.h5"), m, opt, off, sc, st);
+    Checkpoint c = read_checkpoint(fx.path("c.h5"));
+    EXPECT_EQ(c.spec.sizes, m.spec().sizes);
+    EXPECT_EQ(c.spec.hidden, Activation::Tanh);
+    EXPECT_EQ(c.spec.loss, Loss::SoftmaxCrossEntropy);
+    EXPECT_TRUE(std::equal(c.params.begin(), c.params.end(), m.params().begin()));
+    EXPECT_EQ(c.optim.kind, k);
+    EXPECT_FLOAT_EQ(c.optim.momentum, 0.8f);
+    EXPECT_FLOAT_EQ(c.optim.weight_decay, 0.01f);
+    EXPECT_EQ(c.optim_steps, 1234u);
+    auto state = opt.state();
+    ASSERT_EQ(c.optim_state.size(), state.size());
+    for (std::size_t i = 0; i < state.size(); ++i) {
+      EXPECT_EQ(c.optim_state[i].first, state[i].first);
+      EXPECT_TRUE(std::equal(c.optim_state[i].second.begin(), c.optim_state[i].second.end(), state[i].second.begin()));
+    }
+    EXPECT_EQ(c.offset, off);
+    EXPECT_EQ(c.scale, sc);
+    const TrainState& r = c.train;
+    EXPECT_EQ(r.epoch, st.epoch);
+    EXPECT_EQ(r.position, st.position);
+    EXPECT_EQ(r.step, st.step);
+    EXPECT_EQ(r.epoch_loss_sum, st.epoch_loss_sum);
+    EXPECT_EQ(r.best_score, st.best_score);
+    EXPECT_EQ(r.bad_epochs, st.bad_epochs);
+    EXPECT_EQ(r.prev_train_loss, st.prev_train_loss);
+    EXPECT_EQ(r.seed, st.seed);
+    EXPECT_EQ(r.world_size, st.world_size);
+    EXPECT_EQ(r.train_fingerprint, st.train_fingerprint);
+    EXPECT_EQ(r.test_fingerprint, st.test_fingerprint);
+    EXPECT_EQ(r.config, st.config);
+    EXPECT_EQ(r.resume_key, st.resume_key);
+    EXPECT_EQ(r.elapsed_s, st.elapsed_s);
+    EXPECT_EQ(r.lr_schedule, st.lr_schedule);
+    EXPECT_EQ(c.program_version, BPT_VERSION);
+  }
+}
+
+TEST(Checkpoint, KeepRotatesOlderCopies) {
+  Fixture fx;
+  Model m({{2, 3, 2}, Activation::Relu, Loss::SoftmaxCrossEntropy});
+  Optimizer opt({OptKind::Sgd}, m.num_params());
+  std::vector<float> off(2, 0), sc(2, 1);
+  for (std::uint64_t s = 1; s <= 4; ++s) {
+    TrainState st = sample_state();
+    st.step = s;
+    opt.set_steps(s);
+    write_checkpoint(fx.path("k.h5"), m, opt, off, sc, st, 3);
+  }
+  EXPECT_EQ(read_checkpoint(fx.path("k.h5")).train.step, 4u);
+  EXPECT_EQ(read_checkpoint(fx.path("k.h5.1")).train.step, 3u);
+  EXPECT_EQ(read_checkpoint(fx.path("k.h5.2")).train.step, 2u);
+  EXPECT_FALSE(fs::exists(fx.path("k.h5.3")));
+}
+
+TEST(Checkpoint, InconsistentShapesAreRejected) {
+  Fixture fx;
+  Model m({{4, 6, 3}, Activation::Relu, Loss::SoftmaxCrossEntropy});
+  Optimizer opt({OptKind::Adam}, m.num_params());
+  std::vector<float> off(4, 0), sc(4, 1);
+  write_checkpoint(fx.path("s.h5"), m, opt, off, sc, sample_state());
+  {
+    h5::File f = h5::File::open(fx.path("s.h5"), true);
+    H5Ldelete(f.id(), "/model/layer_1/weight", H5P_DEFAULT);
+    std::vector<float> w(3 * 5, 0.0f);
+    f.write<float>("/model/layer_1/weight", w.data(), {3, 5}, 0, true);
+  }
+  try {
+    read_checkpoint(fx.path("s.h5"));
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("takes 5 inputs but the layer before gives 6"), std::string::npos) << e.what();
+  }
+  {  // NaN weights are never written over a good checkpoint, and never loaded
+    write_checkpoint(fx.path("n.h5"), m, opt, off, sc, sample_state());
+    Model n({{4, 6, 3}, Activation::Relu, Loss::SoftmaxCrossEntropy});
+    n.params()[3] = NAN;
+    EXPECT_THROW(write_checkpoint(fx.path("n.h5"), n, opt, off, sc, sample_state()), Error);
+    EXPECT_NO_THROW(read_checkpoint(fx.path("n.h5")));
+    h5::File f = h5::File::open(fx.path("n.h5"), true);
+    H5Ldelete(f.id(), "/model/layer_0/bias", H5P_DEFAULT);
+    std::vector<float> b(6, NAN);
+    f.write<float>("/model/layer_0/bias", b.data(), {6}, 0, true);
+    f.close();
+    EXPECT_THROW(read_checkpoint(fx.path("n.h5")), Error);
+  }
+}
