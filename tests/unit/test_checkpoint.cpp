@@ -111,6 +111,7 @@ TEST(Checkpoint, InconsistentShapesAreRejected) {
   Fixture fx;
   Model m({{4, 6, 3}, Activation::Relu, Loss::SoftmaxCrossEntropy});
   Optimizer opt({OptKind::Adam}, m.num_params());
+  opt.set_steps(sample_state().step);
   std::vector<float> off(4, 0), sc(4, 1);
   write_checkpoint(fx.path("s.h5"), m, opt, off, sc, sample_state());
   {
