@@ -74,6 +74,10 @@ Dataset load_hdf5(const std::string& path, const LoadOptions& opt) {
   }
   const std::size_t k = yi.dims.size() == 2 ? static_cast<std::size_t>(yi.dims[1]) : 1;
   if (k == 0 || k > 65536) throw Error(path + ": /y has " + std::to_string(k) + " columns");
+  const std::uint64_t ystored = f.storage_bytes("/y");
+  if (ystored == 0 || ystored * 1100 < std::uint64_t(ds.n) * k * yi.elem_size)
+    throw Error(path + ": /y claims " + std::to_string(ds.n) + " x " + std::to_string(k) +
+                " values but the file stores only " + std::to_string(ystored) + " bytes of them");
   if (yi.kind == h5::Kind::Int && k == 1 && opt.task != Task::Regression) {
     std::vector<std::int64_t> y = f.read<std::int64_t>("/y");
     for (std::size_t i = 0; i < y.size(); ++i)

@@ -166,7 +166,15 @@ Checkpoint read_checkpoint(const std::string& path) {
   for (std::size_t l = 0; l + 2 < c.spec.sizes.size(); ++l)
     if (parse_activation(f.attr_str(layer(l), "activation")) != c.spec.hidden)
       bad("hidden layers with different activations");
-  // The data is only read once every shape agrees, so no allocation comes from an unchecked claim.
+  // Checkpoints are stored uncompressed: a dataset must hold every byte its shape claims, so no
+  // allocation below comes from an unbacked claim.
+  auto stored = [&](const std::string& name, std::size_t count) {
+    if (f.storage_bytes(name) < count * sizeof(float)) bad(name + " claims more data than the file stores");
+  };
+  for (std::size_t l = 0; l + 1 < c.spec.sizes.size(); ++l) {
+    stored(layer(l) + "/weight", c.spec.sizes[l] * c.spec.sizes[l + 1]);
+    stored(layer(l) + "/bias", c.spec.sizes[l + 1]);
+  }
   c.params.resize(total);
   std::size_t at = 0;
   for (std::size_t l = 0; l + 1 < c.spec.sizes.size(); ++l) {
@@ -178,6 +186,8 @@ Checkpoint read_checkpoint(const std::string& path) {
   for (float v : c.params)
     if (!std::isfinite(v)) bad("the weights hold a NaN or infinite value");
   const std::size_t in = c.spec.sizes.front();
+  stored("/data/offset", in);
+  stored("/data/scale", in);
   c.offset.resize(in);
   c.scale.resize(in);
   f.read<float>("/data/offset", c.offset.data(), in);
@@ -191,6 +201,7 @@ Checkpoint read_checkpoint(const std::string& path) {
   c.optim_steps = static_cast<std::uint64_t>(f.attr_i64("/optimizer", "step"));
   Optimizer probe(c.optim, 0);  // which state tensors this optimizer has
   for (auto& [name, span] : probe.state()) {
+    stored("/optimizer/" + name, total);
     std::vector<float> v(total);
     f.read<float>("/optimizer/" + name, v.data(), total);
     c.optim_state.emplace_back(name, std::move(v));
