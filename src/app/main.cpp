@@ -19,8 +19,7 @@ namespace {
 
 using namespace bpt;
 
-constexpr int kExitError = 1;
-constexpr int kExitUsage = 2;
+constexpr int kExitError = 1;  // 2 (usage) and 3 (numeric) come with their CollectiveError
 constexpr int kExitCheckpointed = 75;  // EX_TEMPFAIL: stopped by a signal after writing a checkpoint; resume
 
 // The one piece of global state: what a signal handler may touch.
@@ -113,6 +112,12 @@ bool parse(int argc, char** argv, Config& c, bool root) {
     ("evaluate", "evaluate this checkpoint on --test and print one JSON line; no training", cxxopts::value<std::string>()->default_value(""))
     ("confusion", "--evaluate: add the confusion matrix (rows: true class)")
     ("predict", "--evaluate: write predictions to this CSV file (index,prediction[,label])", cxxopts::value<std::string>()->default_value(""));
+  o.add_options("Health")
+    ("on-nonfinite", "a non-finite loss or gradient: stop (with the step and layer named), or skip the step (counted)", cxxopts::value<std::string>()->default_value("stop"))
+    ("grad-stats", "per-layer gradient and weight norms in the metrics")
+    ("grad-warn-low", "warn when a layer's gradient norm stays below this (vanishing)", cxxopts::value<double>()->default_value("1e-7"))
+    ("grad-warn-high", "warn when a layer's gradient norm stays above this (exploding)", cxxopts::value<double>()->default_value("1e4"))
+    ("grad-warn-steps", "... for this many steps in a row (0: never warn)", cxxopts::value<std::uint64_t>()->default_value("50"));
   o.add_options("Output")
     ("metrics", "write one JSON object per epoch to this file (rank 0)", cxxopts::value<std::string>()->default_value(""))
     ("eval-batch", "evaluation batch per rank", cxxopts::value<std::size_t>()->default_value("1024"))
@@ -121,7 +126,9 @@ bool parse(int argc, char** argv, Config& c, bool root) {
     ("h,help", "print this help and exit");
   o.add_options("Testing")
     ("fail-rank", "fault injection: this rank throws at --fail-at-step (-1: off)", cxxopts::value<int>()->default_value("-1"))
-    ("fail-at-step", "fault injection: the step at which --fail-rank throws", cxxopts::value<std::uint64_t>()->default_value("0"));
+    ("fail-at-step", "fault injection: the step at which --fail-rank throws", cxxopts::value<std::uint64_t>()->default_value("0"))
+    ("nan-rank", "fault injection: this rank's gradient gets a NaN at --nan-at-step (-1: off)", cxxopts::value<int>()->default_value("-1"))
+    ("nan-at-step", "fault injection: the step at which --nan-rank's gradient gets a NaN", cxxopts::value<std::uint64_t>()->default_value("0"));
   // clang-format on
   cxxopts::ParseResult r;
   try {
@@ -131,8 +138,8 @@ bool parse(int argc, char** argv, Config& c, bool root) {
   }
   if (r.count("help")) {
     if (root)
-      std::printf("%s\nExit status: 0 done, 1 a runtime error (one line names the rank), 2 a usage or configuration error, 75 stopped by SIGTERM or SIGUSR1 after writing the checkpoint (resume with --resume).\n",
-                  o.help({"Data", "Model", "Optimisation", "Parallel", "Checkpoints", "Output", "Testing"}).c_str());
+      std::printf("%s\nExit status: 0 done, 1 a runtime error (one line names the rank), 2 a usage or configuration error, 3 the loss or gradients stopped being finite, 75 stopped by SIGTERM or SIGUSR1 after writing the checkpoint (resume with --resume).\n",
+                  o.help({"Data", "Model", "Optimisation", "Parallel", "Checkpoints", "Health", "Output", "Testing"}).c_str());
     return false;
   }
   if (r.count("version")) {
@@ -195,6 +202,15 @@ bool parse(int argc, char** argv, Config& c, bool root) {
     evaluate_path = r["evaluate"].as<std::string>();
     confusion = r.count("confusion") > 0;
     predict = r["predict"].as<std::string>();
+    const std::string nf = r["on-nonfinite"].as<std::string>();
+    if (nf != "stop" && nf != "skip") throw CollectiveError("--on-nonfinite: expected stop or skip, got '" + nf + "'");
+    c.on_nonfinite_skip = nf == "skip";
+    c.grad_stats = r.count("grad-stats") > 0;
+    c.grad_warn_low = r["grad-warn-low"].as<double>();
+    c.grad_warn_high = r["grad-warn-high"].as<double>();
+    c.grad_warn_steps = r["grad-warn-steps"].as<std::uint64_t>();
+    c.nan_rank = r["nan-rank"].as<int>();
+    c.nan_at_step = r["nan-at-step"].as<std::uint64_t>();
     c.fail_rank = r["fail-rank"].as<int>();
     c.fail_at_step = r["fail-at-step"].as<std::uint64_t>();
   } catch (const CollectiveError&) {
@@ -304,11 +320,11 @@ int main(int argc, char** argv) {
     if (root) {
       std::fprintf(stderr, "bptrain: error: %s\n", e.what());
       std::fflush(stderr);
-      if (world.size() == 1) return kExitUsage;
-      world.abort(kExitUsage);
+      if (world.size() == 1) return e.exit_code();
+      world.abort(e.exit_code());
     }
     std::this_thread::sleep_for(std::chrono::seconds(10));  // rank 0's abort ends us first
-    world.abort(kExitUsage);
+    world.abort(e.exit_code());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bptrain: error on rank %d: %s\n", world.rank(), e.what());
     std::fflush(stderr);

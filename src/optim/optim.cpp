@@ -104,13 +104,44 @@ double global_norm(std::span<const float> g) {
   return std::sqrt(s);
 }
 
-double clip_grad_norm(std::span<float> g, double max_norm) {
-  const double norm = global_norm(g);
+void clip_to_norm(std::span<float> g, double norm, double max_norm) {
   if (max_norm > 0 && norm > max_norm) {
     const float c = static_cast<float>(max_norm / (norm + 1e-6));  // PyTorch's clip_grad_norm_
     for (float& x : g) x *= c;
   }
+}
+
+double clip_grad_norm(std::span<float> g, double max_norm) {
+  const double norm = global_norm(g);
+  clip_to_norm(g, norm, max_norm);
   return norm;
+}
+
+double scale_and_sumsq(std::span<float> g, float s) {
+  // Eight float partial sums per block of 1024 (vectorisable), blocks accumulated in double.
+  double total = 0;
+  float* p = g.data();
+  const std::size_t n = g.size();
+  for (std::size_t at = 0; at < n; at += 1024) {
+    const std::size_t end = std::min(n, at + 1024);
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    std::size_t i = at;
+    for (; i + 8 <= end; i += 8)
+      for (std::size_t k = 0; k < 8; ++k) {
+        const float v = p[i + k] * s;
+        p[i + k] = v;
+        acc[k] += v * v;
+      }
+    for (; i < end; ++i) {
+      const float v = p[i] * s;
+      p[i] = v;
+      acc[0] += v * v;
+    }
+    double block = 0;
+    for (float a : acc) block += static_cast<double>(a);
+    total += block;
+  }
+  return total;
 }
 
 LrKind parse_lr_schedule(std::string_view name) {

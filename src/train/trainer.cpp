@@ -15,6 +15,7 @@
 namespace bpt {
 namespace {
 
+constexpr int kVoteStop = 1, kVoteBadLoss = 2;
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
@@ -92,6 +93,10 @@ Trainer::Trainer(const Config& cfg, const Comm& comm, Dataset train, Dataset tes
   ybuf_.resize(rows);
   ids_.resize(rows);
   if (train_.streamed()) xnext_.resize(xbuf_.size());  // the two swap roles every step
+  layer_sq_.assign(model_.num_layers(), 0.0);
+  layer_norm_sum_.assign(model_.num_layers(), 0.0);
+  low_run_.assign(model_.num_layers(), 0);
+  high_run_.assign(model_.num_layers(), 0);
   std::vector<std::size_t> off;
   for (std::size_t l = 0; l <= model_.num_layers(); ++l)
     off.push_back(l < model_.num_layers() ? model_.offset(l) : model_.num_params());
@@ -138,11 +143,12 @@ void Trainer::check_agreement() {
   const std::uint64_t ds[] = {train_.n, train_.d, train_.classes, train_fp_, test_.n, test_.d, test_.classes, test_fp_};
   h = fnv1a_bytes(ds, sizeof ds, h);
   for (std::size_t s : model_.spec().sizes) h = fnv1a_bytes(&s, sizeof s, h);
-  h = fnv1a(BPT_VERSION, h);
+  h = fnv1a(BPT_VERSION " built " __DATE__ " " __TIME__, h);  // same version, another build: caught too
   std::string bad = ranks_differing(comm_.allgather(h));
   if (!bad.empty())
     throw CollectiveError("ranks " + bad + " disagree with rank 0 on the config, the datasets (" + train_.source +
-                          ", " + test_.source + "), the parameter layout or the program version");
+                          ", " + test_.source + "), the parameter layout or the program build (" BPT_VERSION
+                          " built " __DATE__ " " __TIME__ " here)");
 }
 
 void Trainer::verify_replicas(std::uint64_t step) {
@@ -196,8 +202,11 @@ double Trainer::forward_backward(std::size_t first, std::size_t rows, std::uint6
   model_.forward(ConstMatView<float>(xbuf_.data() + first * train_.d, rows, train_.d), &drop);
   const Targets<float> tg{train_.regression() ? nullptr : ybuf_.data() + first,
                           train_.regression() ? tbuf_.data() + first * train_.target_dim : nullptr};
-  if (!notify) return model_.backward(tg, 1.0f);
-  return model_.backward(tg, 1.0f, [this](std::size_t l) { reducer_->layer_ready(l); });
+  const bool inject = comm_.rank() == cfg_.nan_rank && step == cfg_.nan_at_step;  // fault injection (tests)
+  return model_.backward(tg, 1.0f, [&](std::size_t l) {
+    if (inject && l + 1 == model_.num_layers()) model_.grad_weight(l)[1] = std::nanf("");
+    if (notify) reducer_->layer_ready(l);
+  });
 }
 
 double Trainer::step_default(std::size_t g, std::uint64_t step, StepTimes& t) {
@@ -263,6 +272,77 @@ float Trainer::lr_at(std::uint64_t s) const {
     lr *= 1.0 + (double(comm_.size()) - 1.0) * frac;
   }
   return static_cast<float>(lr);
+}
+
+bool Trainer::finish_gradients(std::size_t g, std::uint64_t step, int vote, std::uint64_t& ok_steps) {
+  // Average (the sums are weighted by sample counts already) and measure each layer in the same pass.
+  const std::size_t nl = model_.num_layers();
+  const float inv = 1.0f / static_cast<float>(g);
+  double total = 0;
+  bool finite = true;
+  for (std::size_t l = 0; l < nl; ++l) {
+    layer_sq_[l] = scale_and_sumsq(model_.grads().subspan(model_.offset(l), model_.size(l)), inv);
+    total += layer_sq_[l];
+  }
+  if (!std::isfinite(total)) {  // either a non-finite element, or float partial sums that overflowed
+    for (std::size_t l = 0; l < nl; ++l) {
+      auto gl = model_.grads().subspan(model_.offset(l), model_.size(l));
+      if (std::any_of(gl.begin(), gl.end(), [](float v) { return !std::isfinite(v); })) {
+        finite = false;
+        if (bad_layer_ < 0) bad_layer_ = static_cast<long>(l);
+      }
+      layer_sq_[l] = global_norm(gl) * global_norm(gl);
+    }
+    total = 0;
+    for (double v : layer_sq_) total += v;
+  }
+  const bool bad_loss = vote & kVoteBadLoss;
+  if (bad_loss || !finite) {
+    std::string what = "step " + std::to_string(step) + ": ";
+    if (bad_loss) what += "the training loss is not finite";
+    if (bad_loss && !finite) what += "; ";
+    if (!finite) what += "the gradients of layer " + std::to_string(bad_layer_) + " are not finite";
+    bad_layer_ = -1;
+    const auto p = model_.params();
+    if (std::any_of(p.begin(), p.end(), [](float v) { return !std::isfinite(v); }))
+      throw NumericError(what + ", and the weights themselves are no longer finite (an update overflowed: lower --lr)");
+    if (cfg_.on_nonfinite_skip) {
+      if (comm_.rank() == 0 && !cfg_.quiet) std::printf("bptrain: warning: %s; step skipped\n", what.c_str());
+      return false;
+    }
+    throw NumericError(what + " (lower --lr, clip with --clip-grad-norm, or --on-nonfinite skip)");
+  }
+  const double norm = std::sqrt(total);
+  clip_to_norm(model_.grads(), norm, cfg_.clip_grad_norm);
+  ++ok_steps;
+  for (std::size_t l = 0; l < nl; ++l) {
+    const double ln = std::sqrt(layer_sq_[l]);
+    layer_norm_sum_[l] += ln;
+    // Vanishing or exploding: warn once a layer stays past a threshold for grad_warn_steps steps.
+    std::uint64_t& low = low_run_[l];
+    std::uint64_t& high = high_run_[l];
+    low = ln < cfg_.grad_warn_low ? low + 1 : 0;
+    high = ln > cfg_.grad_warn_high ? high + 1 : 0;
+    if (comm_.rank() == 0 && cfg_.grad_warn_steps && (low == cfg_.grad_warn_steps || high == cfg_.grad_warn_steps))
+      std::printf("bptrain: warning: layer %zu's gradient norm has stayed %s %g for %llu steps (%s gradients?), now %.3g\n",
+                  l, low ? "below" : "above", low ? cfg_.grad_warn_low : cfg_.grad_warn_high,
+                  static_cast<unsigned long long>(cfg_.grad_warn_steps), low ? "vanishing" : "exploding", ln);
+  }
+  return true;
+}
+
+std::string Trainer::layer_stats_json(std::uint64_t ok_steps) const {
+  std::string out = "[";
+  for (std::size_t l = 0; l < model_.num_layers(); ++l) {
+    const auto p = std::span<const float>(model_.params()).subspan(model_.offset(l), model_.size(l));
+    JsonLine j;
+    j.add("layer", static_cast<std::uint64_t>(l))
+        .add("grad_norm_mean", ok_steps ? layer_norm_sum_[l] / double(ok_steps) : 0.0)
+        .add("weight_norm", global_norm(p));
+    if (l) out += ',';
+    out += j.str();
+  }
+  return out + "]";
 }
 
 void Trainer::resume(const Checkpoint& c) {
@@ -346,7 +426,9 @@ TrainResult Trainer::run() {
     StepTimes times;
     double loss_sum = st_.epoch_loss_sum, window_loss = 0;
     st_.epoch_loss_sum = 0;
-    std::size_t window_rows = 0, steps_this_epoch = 0;
+    std::size_t window_rows = 0, steps_this_epoch = 0, skipped = 0;
+    std::uint64_t grads_ok_total = 0;
+    layer_norm_sum_.assign(model_.num_layers(), 0.0);
     const std::size_t print_every = std::max<std::size_t>(1, steps_per_epoch_ / 10);
     for (std::size_t s = st_.position; s < steps_per_epoch_; ++s) {
       if (cfg_.max_steps && st_.step >= cfg_.max_steps) {
@@ -356,7 +438,6 @@ TrainResult Trainer::run() {
       }
       if (comm_.rank() == cfg_.fail_rank && st_.step == cfg_.fail_at_step)
         throw Error("injected failure at step " + std::to_string(st_.step) + " (--fail-rank)");
-      vote.start(stop_flag_ ? static_cast<int>(*stop_flag_) : 0);
       const std::size_t at = s * cfg_.batch_size, g = std::min(cfg_.batch_size, ntrain - at);
       load_local(perm, at, g, times);
       if (train_.streamed() && s + 1 < steps_per_epoch_) {
@@ -365,12 +446,12 @@ TrainResult Trainer::run() {
       }
       const double l = cfg_.deterministic ? step_deterministic(g, st_.step, times) : step_default(g, st_.step, times);
       auto t0 = Clock::now();
-      float* grads = model_.grads().data();
-      const float inv = 1.0f / static_cast<float>(g);
-      for (std::size_t i = 0; i < model_.num_params(); ++i) grads[i] *= inv;
-      if (cfg_.clip_grad_norm > 0) clip_grad_norm(model_.grads(), cfg_.clip_grad_norm);
-      opt_.step(model_.params(), model_.grads(), lr_at(st_.step));
+      // One small vote per step carries the stop signal and whether any rank's loss went non-finite.
+      vote.start((stop_flag_ && *stop_flag_ ? kVoteStop : 0) | (std::isfinite(l) ? 0 : kVoteBadLoss));
+      const bool ok = finish_gradients(g, st_.step, vote.wait(), grads_ok_total);
+      if (ok) opt_.step(model_.params(), model_.grads(), lr_at(st_.step));
       times.optim += since(t0);
+      if (!ok) ++skipped;
       ++st_.step;
       st_.position = s + 1;
       ++steps_this_epoch;
@@ -378,7 +459,7 @@ TrainResult Trainer::run() {
       window_loss += l;
       window_rows += local_range(g).size();
       if (cfg_.check_every && st_.step % cfg_.check_every == 0) verify_replicas(st_.step);
-      const int signalled = vote.wait();
+      const int signalled = vote.wait() & kVoteStop;
       if (signalled || (cfg_.checkpoint_every && st_.step % cfg_.checkpoint_every == 0 && s + 1 < steps_per_epoch_))
         save_checkpoint(loss_sum, elapsed());
       if (signalled) {
@@ -424,10 +505,11 @@ TrainResult Trainer::run() {
     if (talk) {
       std::string val = has_val ? fmt("  val_loss %.4f", res.val.loss) + "  val_" + metric + fmt(" %.4f", m(res.val)) : "";
       std::printf("epoch %llu/%zu  train_loss %.4f%s  test_loss %.4f  test_%s %.4f  %.0f samples/s  %.1fs  "
-                  "(per step: compute %.2fms, comm wait %.2fms, optimizer %.2fms, data %.2fms)\n",
+                  "(per step: compute %.2fms, comm wait %.2fms, optimizer %.2fms, data %.2fms)%s\n",
                   static_cast<unsigned long long>(epoch + 1), cfg_.epochs, res.train_loss, val.c_str(), res.test.loss,
                   metric, m(res.test), sps, elapsed(), times.compute * per, times.comm * per, times.optim * per,
-                  times.data * per);
+                  times.data * per,
+                  skipped ? ("  [" + std::to_string(skipped) + " non-finite steps skipped]").c_str() : "");
       std::fflush(stdout);
     }
     if (metrics) {
@@ -444,6 +526,8 @@ TrainResult Trainer::run() {
                      .add("comm_wait_ms_per_step", times.comm * per)
                      .add("optimizer_ms_per_step", times.optim * per)
                      .add("data_ms_per_step", times.data * per)
+                     .add("skipped_steps", static_cast<std::uint64_t>(skipped))
+                     .raw("layers", cfg_.grad_stats ? layer_stats_json(grads_ok_total) : "null")
                      .str()
               << '\n';
       metrics.flush();

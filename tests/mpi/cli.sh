@@ -64,5 +64,18 @@ check stream-needs-hdf5 nonzero "--stream needs an HDF5 file" "$bptrain" --train
 check bad-csv nonzero "line 2, column 1: 'oops' is not a number" "$bptrain" --train "$(printf '1,2,0\noops,2,1\n' > "$tmp/bad.csv"; echo "$tmp/bad.csv")" --test "$data/blobs.csv"
 check feature-mismatch nonzero "has 4 features per sample" "$bptrain" --train "$data/linear.csv" --test "$data/blobs.csv" --loss mse
 check regression-needs-mse nonzero "use --loss mse" "$bptrain" --train "$data/linear.csv" --test "$data/linear.csv"
+# Numeric health: a blow-up stops with exit 3 and the step named; skip mode counts; warnings name layers.
+check nan-stop nonzero "step 5: the gradients of layer 1 are not finite" "$mpiexec" -n 2 "$bptrain" --train synthetic:3000,20,5 \
+  --hidden 16 --epochs 2 --nan-rank 1 --nan-at-step 5 --quiet
+[ "$("$bptrain" --train synthetic:3000,20,5 --hidden 16 --epochs 1 --lr 1e35 --optimizer sgd --quiet >/dev/null 2>&1; echo $?)" = 3 ] \
+  && echo "ok   overflow-exit-3" || { echo "FAIL overflowing lr: exit status is not 3"; fail=1; }
+check lr-overflow nonzero "training loss is not finite" "$bptrain" --train synthetic:3000,20,5 --hidden 16 --epochs 1 --lr 1e35 --optimizer sgd
+check nan-skip 0 "\[1 non-finite steps skipped\]" "$mpiexec" -n 2 "$bptrain" --train synthetic:3000,20,5 --hidden 16 --epochs 1 \
+  --nan-rank 1 --nan-at-step 5 --on-nonfinite skip --metrics "$tmp/n.jsonl"
+grep -q '"skipped_steps":1' "$tmp/n.jsonl" || { echo "FAIL nan-skip: metrics lack skipped_steps 1"; fail=1; }
+check vanishing 0 "warning: layer 0's gradient norm has stayed below 0.001 for 5 steps \(vanishing" "$bptrain" \
+  --train synthetic:2000,20,5 --hidden 64,64,64,64,64,64,64,64 --activation sigmoid --init xavier_normal --epochs 1 \
+  --grad-warn-low 1e-3 --grad-warn-steps 5 --grad-stats --metrics "$tmp/gs.jsonl"
+grep -q '"layers":\[{"layer":0,"grad_norm_mean"' "$tmp/gs.jsonl" || { echo "FAIL grad-stats: no per-layer norms"; fail=1; }
 grep -q '"test_accuracy"' "$tmp/m.jsonl" || { echo "FAIL metrics file lacks test_accuracy"; fail=1; }
 exit $fail

@@ -193,6 +193,35 @@ TEST(Agreement, DifferentConfigOnOneRankIsNamed) {
   }
 }
 
+TEST(Agreement, DifferentDataOnOneRankIsNamed) {
+  if (world().size() == 1) GTEST_SKIP() << "needs two ranks";
+  Config c = small_config();
+  LoadOptions other = c.load;
+  if (world().rank() == world().size() - 1) other.seed = 7;  // another synthetic draw: other data, same shape
+  try {
+    Trainer t(c, world(), load_train(c.train, other), load_test(c.test, c.train, c.load));
+    FAIL() << "disagreement not detected";
+  } catch (const CollectiveError& e) {
+    EXPECT_NE(std::string(e.what()).find("ranks " + std::to_string(world().size() - 1) + " disagree"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(Numeric, InjectedNanOnOneRankStopsEveryRankNamingStepAndLayer) {
+  Config c = small_config();
+  c.nan_rank = world().size() - 1;
+  c.nan_at_step = 4;
+  try {
+    train_weights(c, world());
+    FAIL() << "NaN gradient not detected";
+  } catch (const NumericError& e) {
+    EXPECT_NE(std::string(e.what()).find("step 4: the gradients of layer 2 are not finite"), std::string::npos) << e.what();
+  }
+  c.on_nonfinite_skip = true;  // skipped instead: training goes on with finite weights
+  auto w = train_weights(c, world());
+  for (float v : w) ASSERT_TRUE(std::isfinite(v));
+}
+
 TEST(Stream, SameWeightsAsInMemory) {
   // Rank 0 writes the file; every rank streams it with a window of two local batches.
   const std::string path = "/tmp/bpt_stream_test_np" + std::to_string(world().size()) + ".h5";

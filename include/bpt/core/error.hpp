@@ -24,7 +24,17 @@ namespace bpt {
 // main prints it once, on rank 0, instead of once per rank.
 class CollectiveError : public Error {
  public:
-  explicit CollectiveError(const std::string& what) : Error(what) {}
+  explicit CollectiveError(const std::string& what, int exit_code = 2) : Error(what), exit_code_(exit_code) {}
+  int exit_code() const { return exit_code_; }
+
+ private:
+  int exit_code_;
+};
+
+// The loss or the gradients stopped being finite (a collective verdict: every rank sees it).
+class NumericError : public CollectiveError {
+ public:
+  explicit NumericError(const std::string& what) : CollectiveError(what, 3) {}
 };
 
 }  // namespace bpt

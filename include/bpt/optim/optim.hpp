@@ -45,6 +45,11 @@ class Optimizer {
 double global_norm(std::span<const float> g);
 // Scales g so its norm is at most max_norm (when max_norm > 0); returns the norm before clipping.
 double clip_grad_norm(std::span<float> g, double max_norm);
+// The same, given the norm already measured.
+void clip_to_norm(std::span<float> g, double norm, double max_norm);
+// g *= s, returning the sum of squares of the result (NaN or Inf if any element is not finite).
+// One pass, vectorised; the same bits on every rank for the same input.
+double scale_and_sumsq(std::span<float> g, float s);
 
 enum class LrKind { Constant, Step, Cosine };
 LrKind parse_lr_schedule(std::string_view name);  // constant | step | cosine

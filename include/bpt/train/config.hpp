@@ -52,9 +52,17 @@ struct Config {
   std::size_t eval_batch = 1024;
   bool quiet = false;
   std::uint64_t max_steps = 0;  // stop after this many steps in all (0: no limit)
-  // fault injection, for tests: rank fail_rank throws at step fail_at_step
+  // numeric health
+  bool on_nonfinite_skip = false;  // else stop with an error
+  bool grad_stats = false;         // per-layer gradient and weight norms in the metrics
+  double grad_warn_low = 1e-7, grad_warn_high = 1e4;
+  std::uint64_t grad_warn_steps = 50;  // 0: no warnings
+  // fault injection, for tests: rank fail_rank throws at step fail_at_step; rank nan_rank's
+  // gradient gets a NaN at step nan_at_step
   int fail_rank = -1;
   std::uint64_t fail_at_step = 0;
+  int nan_rank = -1;
+  std::uint64_t nan_at_step = 0;
 
   // checkpoints
   std::string checkpoint;              // path; empty: none

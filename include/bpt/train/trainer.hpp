@@ -65,6 +65,10 @@ class Trainer {
   void check_agreement();
   void check_data();
   float lr_at(std::uint64_t step) const;
+  // After the sums: average, measure each layer, check finiteness (vote: the ranks' verdict on their
+  // losses), clip, warn about vanishing/exploding layers. False: skip this step (--on-nonfinite skip).
+  bool finish_gradients(std::size_t g, std::uint64_t step, int vote, std::uint64_t& ok_steps);
+  std::string layer_stats_json(std::uint64_t ok_steps) const;
   // Collective: sums the epoch's loss so far; rank 0 writes cfg.checkpoint from st_.
   void save_checkpoint(double local_loss_sum, double elapsed);
 
@@ -87,6 +91,9 @@ class Trainer {
   std::future<void> pending_;
   std::size_t pending_at_ = SIZE_MAX;
   TrainState st_;
+  std::vector<double> layer_sq_, layer_norm_sum_;
+  std::vector<std::uint64_t> low_run_, high_run_;
+  long bad_layer_ = -1;
   bool resumed_ = false;
   const volatile int* stop_flag_ = nullptr;
   std::uint64_t train_fp_ = 0, test_fp_ = 0;
