@@ -1,8 +1,25 @@
 #!/usr/bin/env bash
-# Sets up bptrain and runs every test: unit tests, MPI tests at np 1-4, the command-line checks.
+# Sets up bptrain and runs every test:
+#  1. unit tests, MPI tests at np 1-4, command-line, checkpoint and fault-injection checks (build/);
+#  2. the unit and np=2 MPI tests again under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/);
+#  3. each libFuzzer target for a short, fixed time (build-fuzz/; FUZZ_SECONDS, default 15).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh -DBPT_BUILD_TESTS=ON
 source scripts/mpi_env.sh
-cd build
-ctest --output-on-failure -j1 --timeout 600
+(cd build && ctest --output-on-failure -j1 --timeout 600)
+
+echo "== sanitizers (ASan + UBSan): unit and np=2 MPI tests"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBPT_SANITIZE=ON >/dev/null
+cmake --build build-asan -j"$(nproc)" --target unit_tests mpi_tests >/dev/null
+# Full stacks (slow unwinder) so that the suppressions can match leaks inside the MPI library; Open MPI
+# keeps its plugins loaded so their frames have names.
+export ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0:abort_on_error=0
+export LSAN_OPTIONS=suppressions=$PWD/tests/sanitizers/lsan.supp
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export OMPI_MCA_mca_base_component_disable_dlclose=1
+(cd build-asan && ctest --output-on-failure -L unit && ctest --output-on-failure -R '^mpi_np2$')
+unset ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS
+
+echo "== fuzzing: ${FUZZ_SECONDS:-15}s per target"
+bash scripts/fuzz.sh "${FUZZ_SECONDS:-15}"
