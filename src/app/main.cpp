@@ -121,6 +121,7 @@ bool parse(int argc, char** argv, Config& c, bool root) {
   o.add_options("Output")
     ("metrics", "write one JSON object per epoch to this file (rank 0)", cxxopts::value<std::string>()->default_value(""))
     ("eval-batch", "evaluation batch per rank", cxxopts::value<std::size_t>()->default_value("1024"))
+    ("profile", "write every rank's per-step times (compute, communication wait, optimizer, data) to this CSV, via rank 0", cxxopts::value<std::string>()->default_value(""))
     ("quiet", "only the final summary line")
     ("version", "print the version and exit")
     ("h,help", "print this help and exit");
@@ -192,6 +193,7 @@ bool parse(int argc, char** argv, Config& c, bool root) {
     c.micro_shards = r["micro-shards"].as<std::size_t>();
     c.blas_threads = r["blas-threads"].as<int>();
     c.metrics = r["metrics"].as<std::string>();
+    c.profile = r["profile"].as<std::string>();
     c.eval_batch = r["eval-batch"].as<std::size_t>();
     c.quiet = r.count("quiet") > 0;
     c.checkpoint = r["checkpoint"].as<std::string>();

@@ -79,6 +79,21 @@ std::vector<std::uint64_t> Comm::allgather(std::uint64_t v) const {
   return all;
 }
 
+long Comm::allreduce_max(long v) const {
+  long out = 0;
+  check(MPI_Allreduce(&v, &out, 1, MPI_LONG, MPI_MAX, mpi(handle_)), "MPI_Allreduce");
+  return out;
+}
+
+std::vector<double> Comm::gather(const std::vector<double>& mine, int root) const {
+  require(mine.size() <= kChunk, "gather: more than INT_MAX values per rank");
+  std::vector<double> all(rank_ == root ? mine.size() * static_cast<std::size_t>(size_) : 0);
+  check(MPI_Gather(mine.data(), static_cast<int>(mine.size()), MPI_DOUBLE, all.data(), static_cast<int>(mine.size()),
+                   MPI_DOUBLE, root, mpi(handle_)),
+        "MPI_Gather");
+  return all;
+}
+
 void Comm::sendrecv(std::span<const float> mine, std::span<float> theirs, int partner) const {
   require(mine.size() == theirs.size(), "sendrecv: buffer sizes differ");
   for (std::size_t at = 0; at < mine.size(); at += kChunk) {

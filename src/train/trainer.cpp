@@ -5,6 +5,9 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
+
+#include <sys/resource.h>
 
 #include "bpt/core/error.hpp"
 #include "bpt/core/gemm.hpp"
@@ -14,6 +17,12 @@
 
 namespace bpt {
 namespace {
+
+long peak_rss_kb() {
+  struct rusage u {};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_maxrss;
+}
 
 constexpr int kVoteStop = 1, kVoteBadLoss = 2;
 using Clock = std::chrono::steady_clock;
@@ -345,6 +354,31 @@ std::string Trainer::layer_stats_json(std::uint64_t ok_steps) const {
   return out + "]";
 }
 
+void Trainer::write_profile() {
+  if (cfg_.profile.empty()) return;
+  // Every rank ran the same steps, so the per-rank tables have the same length: one gather.
+  const std::vector<double> all = comm_.gather(profile_, 0);
+  profile_.clear();
+  if (comm_.rank() != 0) return;
+  std::ofstream out(cfg_.profile);
+  if (!out) throw Error(cfg_.profile + ": cannot open the profile file for writing");
+  out << "rank,epoch,step,compute_ms,comm_wait_ms,optimizer_ms,data_ms\n";
+  const std::size_t per = all.size() / static_cast<std::size_t>(comm_.size());
+  std::vector<double> total(static_cast<std::size_t>(comm_.size()), 0.0);
+  char line[160];
+  for (int r = 0; r < comm_.size(); ++r)
+    for (std::size_t i = static_cast<std::size_t>(r) * per; i < (static_cast<std::size_t>(r) + 1) * per; i += 6) {
+      std::snprintf(line, sizeof line, "%d,%.0f,%.0f,%.4f,%.4f,%.4f,%.4f\n", r, all[i] + 1, all[i + 1], all[i + 2],
+                    all[i + 3], all[i + 4], all[i + 5]);
+      out << line;
+      total[static_cast<std::size_t>(r)] += all[i + 2] + all[i + 4] + all[i + 5];  // the rank's own work
+    }
+  const auto slow = std::max_element(total.begin(), total.end()) - total.begin();
+  std::printf("bptrain: profile written to %s; slowest rank: %ld (%.1f ms of compute, optimizer and data; fastest %.1f ms)\n",
+              cfg_.profile.c_str(), static_cast<long>(slow), total[static_cast<std::size_t>(slow)],
+              *std::min_element(total.begin(), total.end()));
+}
+
 void Trainer::resume(const Checkpoint& c) {
   // Every rank read the same file, so every rank reaches the same verdict.
   if (c.spec.sizes != model_.spec().sizes || c.spec.hidden != model_.spec().hidden || c.spec.loss != model_.spec().loss)
@@ -423,7 +457,7 @@ TrainResult Trainer::run() {
     const std::uint64_t epoch = st_.epoch;
     const auto perm = epoch_permutation(ntrain, cfg_.seed, epoch);
     auto epoch_start = Clock::now();
-    StepTimes times;
+    StepTimes times, prev;
     double loss_sum = st_.epoch_loss_sum, window_loss = 0;
     st_.epoch_loss_sum = 0;
     std::size_t window_rows = 0, steps_this_epoch = 0, skipped = 0;
@@ -451,6 +485,13 @@ TrainResult Trainer::run() {
       const bool ok = finish_gradients(g, st_.step, vote.wait(), grads_ok_total);
       if (ok) opt_.step(model_.params(), model_.grads(), lr_at(st_.step));
       times.optim += since(t0);
+      if (!cfg_.profile.empty()) {  // this step's split: the differences of the running totals
+        const double row[] = {double(epoch), double(st_.step), (times.compute - prev.compute) * 1e3,
+                              (times.comm - prev.comm) * 1e3, (times.optim - prev.optim) * 1e3,
+                              (times.data - prev.data) * 1e3};
+        profile_.insert(profile_.end(), std::begin(row), std::end(row));
+        prev = times;
+      }
       if (!ok) ++skipped;
       ++st_.step;
       st_.position = s + 1;
@@ -562,12 +603,15 @@ TrainResult Trainer::run() {
   verify_replicas(st_.step);
   res.steps = st_.step;
   res.seconds = elapsed();
+  write_profile();
+  // Peak resident memory of the largest rank, for the memory benchmark.
+  res.peak_rss_mb = static_cast<double>(comm_.allreduce_max(peak_rss_kb())) / 1024.0;
   // The final checkpoint: where this run ended, resumable with a larger --epochs or --max-steps.
   save_checkpoint(carry, res.seconds);
   if (root)
-    std::printf("done: %zu epochs, %llu steps, test_%s %.4f, %.1fs (stopped: %s)\n", res.epochs,
-                static_cast<unsigned long long>(res.steps), regression ? "rmse" : "accuracy",
-                regression ? res.test.rmse : res.test.accuracy, res.seconds, res.stop_reason.c_str());
+    std::printf("done: %zu epochs, %llu steps, test_%s %.4f, %.1fs (stopped: %s), peak RSS %.0f MB (largest rank)\n",
+                res.epochs, static_cast<unsigned long long>(res.steps), regression ? "rmse" : "accuracy",
+                regression ? res.test.rmse : res.test.accuracy, res.seconds, res.stop_reason.c_str(), res.peak_rss_mb);
   return res;
 }
 

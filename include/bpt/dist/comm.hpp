@@ -31,6 +31,9 @@ class Comm {
   void broadcast(std::span<float> v, int root) const;
   void broadcast(std::span<std::uint8_t> v, int root) const;
   std::vector<std::uint64_t> allgather(std::uint64_t v) const;
+  long allreduce_max(long v) const;
+  // Concatenation of every rank's equally long `mine`, on root (empty elsewhere).
+  std::vector<double> gather(const std::vector<double>& mine, int root) const;
   // Exchange equal-sized buffers with a partner rank (send mine, receive theirs).
   void sendrecv(std::span<const float> mine, std::span<float> theirs, int partner) const;
   // Ends every rank of the job. Never returns.

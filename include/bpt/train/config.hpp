@@ -49,6 +49,7 @@ struct Config {
   int blas_threads = 1;
   // output
   std::string metrics;
+  std::string profile;  // per-rank, per-step time split, gathered to rank 0 (CSV)
   std::size_t eval_batch = 1024;
   bool quiet = false;
   std::uint64_t max_steps = 0;  // stop after this many steps in all (0: no limit)

@@ -23,6 +23,7 @@ struct TrainResult {
   double train_loss = 0;
   EvalResult test, val;  // val: only with --val-fraction
   double seconds = 0;
+  double peak_rss_mb = 0;  // largest rank's peak resident memory
   std::string stop_reason;  // "epochs", "max_steps", "patience", "tol", "signal"
 };
 
@@ -69,6 +70,7 @@ class Trainer {
   // losses), clip, warn about vanishing/exploding layers. False: skip this step (--on-nonfinite skip).
   bool finish_gradients(std::size_t g, std::uint64_t step, int vote, std::uint64_t& ok_steps);
   std::string layer_stats_json(std::uint64_t ok_steps) const;
+  void write_profile();  // collective
   // Collective: sums the epoch's loss so far; rank 0 writes cfg.checkpoint from st_.
   void save_checkpoint(double local_loss_sum, double elapsed);
 
@@ -91,6 +93,7 @@ class Trainer {
   std::future<void> pending_;
   std::size_t pending_at_ = SIZE_MAX;
   TrainState st_;
+  std::vector<double> profile_;  // --profile: per step epoch, step, compute, comm wait, optimizer, data
   std::vector<double> layer_sq_, layer_norm_sum_;
   std::vector<std::uint64_t> low_run_, high_run_;
   long bad_layer_ = -1;

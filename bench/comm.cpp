@@ -1,0 +1,59 @@
+// Time to sum a gradient buffer over all ranks: bptrain's GradReducer (buckets, non-blocking) and a
+// plain MPI_Allreduce (whichever algorithm Open MPI is told to use: --mca coll_tuned_... on the
+// command line). Prints the median of many repetitions for each size.
+// Usage: mpirun -np 2 [--mca ...] bench_comm MB[,MB...] [BUCKET_MB]
+#include <mpi.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "bpt/dist/comm.hpp"
+#include "bpt/dist/grad_reducer.hpp"
+
+using namespace bpt;
+using Clock = std::chrono::steady_clock;
+
+template <class F>
+double median_ms(F&& f, int reps) {
+  std::vector<double> t;
+  for (int i = 0; i < reps; ++i) {
+    MPI_Barrier(MPI_COMM_WORLD);
+    auto t0 = Clock::now();
+    f();
+    double mine = std::chrono::duration<double, std::milli>(Clock::now() - t0).count(), worst = 0;
+    MPI_Allreduce(&mine, &worst, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    t.push_back(worst);
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+int main(int argc, char** argv) {
+  MpiEnv env(&argc, &argv);
+  const Comm world = Comm::world();
+  std::stringstream ss(argc > 1 ? argv[1] : "2,24");
+  const double bucket_mb = argc > 2 ? std::atof(argv[2]) : 2.0;
+  for (std::string t; std::getline(ss, t, ',');) {
+    const auto n = static_cast<std::size_t>(std::atof(t.c_str()) * 1048576.0 / 4.0);
+    std::vector<float> g(n, 1.0f);
+    const int reps = n > (4u << 20) ? 30 : 100;
+    const double plain = median_ms([&] { MPI_Allreduce(MPI_IN_PLACE, g.data(), static_cast<int>(n), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD); }, reps);
+    // Four equal "layers", as backward would hand them over.
+    std::vector<std::size_t> off = {0, n / 4, n / 2, 3 * n / 4, n};
+    GradReducer red(world, g, off, static_cast<std::size_t>(bucket_mb * 1048576.0), true);
+    const double ours = median_ms([&] {
+      red.begin_step();
+      for (std::size_t l = 4; l-- > 0;) red.layer_ready(l);
+      red.finish();
+    }, reps);
+    if (world.rank() == 0)
+      std::printf("comm ranks=%d mb=%s allreduce_ms=%.4f reducer_ms=%.4f buckets=%zu\n", world.size(), t.c_str(), plain,
+                  ours, red.num_buckets());
+  }
+  return 0;
+}

@@ -1,0 +1,73 @@
+// Google Benchmark over the kernels at the main model's shapes (784-512-256-10, batch 256).
+#include <benchmark/benchmark.h>
+
+#include <vector>
+
+#include "bpt/core/gemm.hpp"
+#include "bpt/core/rng.hpp"
+#include "bpt/dist/comm.hpp"
+#include "bpt/dist/grad_reducer.hpp"
+#include "bpt/nn/dense.hpp"
+#include "bpt/nn/loss.hpp"
+
+using namespace bpt;
+
+namespace {
+std::vector<float> rnd(std::size_t n) {
+  CounterRng r(n);
+  std::vector<float> v(n);
+  for (auto& x : v) x = static_cast<float>(r.uniform() - 0.5);
+  return v;
+}
+}  // namespace
+
+static void BM_Gemm_Forward(benchmark::State& s) {  // x [B, in] Wᵀ -> [B, out]
+  const auto b = static_cast<std::size_t>(s.range(0)), in = static_cast<std::size_t>(s.range(1)),
+             out = static_cast<std::size_t>(s.range(2));
+  auto x = rnd(b * in), w = rnd(out * in), y = rnd(b * out);
+  for (auto _ : s)
+    gemm(Trans::No, Trans::Yes, 1.0f, ConstMatView<float>(x.data(), b, in), ConstMatView<float>(w.data(), out, in), 0.0f,
+         MatView<float>(y.data(), b, out));
+  s.counters["GFLOP/s"] = benchmark::Counter(2.0 * double(b * in * out), benchmark::Counter::kIsIterationInvariantRate,
+                                             benchmark::Counter::kIs1000);
+}
+BENCHMARK(BM_Gemm_Forward)->Args({256, 784, 512})->Args({256, 512, 256})->Args({256, 2048, 2048});
+
+static void BM_BiasRelu(benchmark::State& s) {
+  const std::size_t b = 256, n = static_cast<std::size_t>(s.range(0));
+  auto z = rnd(b * n), a = rnd(b * n), bias = rnd(n);
+  for (auto _ : s) bias_activation(MatView<float>(z.data(), b, n), bias.data(), Activation::Relu, MatView<float>(a.data(), b, n));
+  s.SetBytesProcessed(static_cast<std::int64_t>(s.iterations() * b * n * 3 * sizeof(float)));
+}
+BENCHMARK(BM_BiasRelu)->Arg(512)->Arg(2048);
+
+static void BM_SoftmaxCrossEntropy(benchmark::State& s) {
+  const std::size_t b = 256, k = 10;
+  auto x = rnd(b * k), g = rnd(b * k);
+  std::vector<std::int32_t> y(b);
+  for (std::size_t i = 0; i < b; ++i) y[i] = static_cast<std::int32_t>(i % k);
+  for (auto _ : s)
+    benchmark::DoNotOptimize(
+        softmax_cross_entropy<float>(ConstMatView<float>(x.data(), b, k), y.data(), MatView<float>(g.data(), b, k), 1.0f));
+}
+BENCHMARK(BM_SoftmaxCrossEntropy);
+
+static void BM_ReducerOneRank(benchmark::State& s) {  // the reducer's own bookkeeping (no peer to talk to)
+  std::vector<float> g(535818);
+  const Comm self = Comm::self();
+  GradReducer red(self, g, {0, 401920, 533248, 535818}, 2u << 20, true);
+  for (auto _ : s) {
+    red.begin_step();
+    for (std::size_t l = 3; l-- > 0;) red.layer_ready(l);
+    red.finish();
+  }
+}
+BENCHMARK(BM_ReducerOneRank);
+
+int main(int argc, char** argv) {
+  MpiEnv env(&argc, &argv);
+  set_blas_threads(1);
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+}

@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""The benchmark table (called by bench/run_all.sh after the build). Options: --quick (shorter runs)."""
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+QUICK = "--quick" in sys.argv
+BIN, FLOOR, COMM = "build/bptrain", "build/bench/bench_floor", "build/bench/bench_comm"
+MODELS = {"784-512-256-10": ("512,256", 300), "784-2048-2048-10": ("2048,2048", 60)}
+BATCH = 256
+TMP = tempfile.mkdtemp(prefix="bptrain_bench_")
+rows = []
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, shell=True, check=True, capture_output=True, text=True, **kw).stdout
+
+
+def bptrain(np_, hidden, steps, extra=""):
+    m = os.path.join(TMP, "m.jsonl")
+    out = run(f"mpirun -np {np_} {BIN} --hidden {hidden} --batch-size {BATCH} --optimizer momentum --lr 0.01 "
+              f"--epochs 1 --max-steps {steps} --metrics {m} --quiet {extra}")
+    rec = json.loads(open(m).read().splitlines()[-1])
+    rss = float(re.search(r"peak RSS (\d+) MB", out).group(1))
+    return rec, rss
+
+
+def row(what, value, target=""):
+    rows.append((what, value, target))
+    print(f"{what:<72} {value:>14} {target}", flush=True)
+
+
+def torch_rate(sizes, secs):
+    try:
+        out = run(f"/usr/bin/python3 bench/torch_mlp.py {sizes} {BATCH} {secs}")
+        return float(re.search(r"samples_per_s=([\d.]+)", out).group(1))
+    except (subprocess.CalledProcessError, FileNotFoundError):
+        return None
+
+
+def floor(sizes, np_):
+    out = run(f"mpirun -np {np_} {FLOOR} {sizes} {BATCH // np_} {2 if QUICK else 4}")
+    d = dict(kv.split("=") for kv in out.split()[1:])
+    return float(d["samples_per_s"]), float(d["train_gflops_per_rank"]), float(d["sgemm_1t_gflops"])
+
+
+def main():
+    print(f"bptrain benchmarks, {time.strftime('%Y-%m-%d')}, {os.uname().nodename}, {os.cpu_count()} cores")
+    have_torch = subprocess.run("/usr/bin/python3 -c 'import torch'", shell=True, capture_output=True).returncode == 0
+    if not have_torch:
+        print("PyTorch (python3-torch) is not installed: the PyTorch comparison is skipped")
+    results = {}
+    for name, (hidden, steps) in MODELS.items():
+        sizes = name.replace("-", ",")
+        steps = steps // 3 if QUICK else steps
+        r1, rss1 = bptrain(1, hidden, steps)
+        r2, rss2 = bptrain(2, hidden, steps)
+        f1, gf1, sgemm = floor(sizes, 1)
+        f2, gf2, _ = floor(sizes, 2)
+        s1, s2 = r1["samples_per_second"], r2["samples_per_second"]
+        results[name] = (r1, r2, rss1, rss2)
+        row(f"{name}: bptrain samples/s, np=1 / np=2", f"{s1:.0f} / {s2:.0f}")
+        if have_torch:
+            t = torch_rate(sizes, 3 if QUICK else 6)
+            target = 1.2 if name.startswith("784-512") else 1.1
+            row(f"{name}: bptrain / PyTorch (1 process, 1 thread; torch {t:.0f}/s)", f"{s1 / t:.2f}x", f"target >= {target}x")
+        row(f"{name}: bptrain / GEMM floor, np=1 (floor {f1:.0f}/s)", f"{100 * s1 / f1:.1f}%", "target >= 93%")
+        row(f"{name}: bptrain / GEMM floor, np=2 (floor {f2:.0f}/s)", f"{100 * s2 / f2:.1f}%", "target >= 93%")
+        flops = sum((4 if i == 0 else 6) * a * b for i, (a, b) in enumerate(zip(
+            [int(v) for v in sizes.split(",")][:-1], [int(v) for v in sizes.split(",")][1:])))
+        row(f"{name}: training GFLOP/s at np=1 vs 1-thread sgemm ({sgemm:.0f})", f"{flops * s1 / 1e9:.1f} ({100 * flops * s1 / 1e9 / sgemm:.0f}%)")
+        target = 1.75 if "2048" in name else 1.7
+        row(f"{name}: scaling np=2 / np=1 (global batch {BATCH})", f"{s2 / s1:.2f}x", f"target >= {target}x")
+        row(f"{name}: exposed communication per step at np=2 (of {1000 * BATCH / s2:.2f} ms)",
+            f"{r2['comm_wait_ms_per_step']:.3f} ms")
+        # Memory: parameters + gradients + momentum + activations (z, a, two deltas) + data + 64 MB.
+        dims = [int(v) for v in sizes.split(",")]
+        params = sum((a + 1) * b for a, b in zip(dims[:-1], dims[1:]))
+        for np_, rss in ((1, rss1), (2, rss2)):
+            # Buffers are sized for the larger of the local batch and the evaluation batch (1024 rows):
+            # the input batch, every z, every hidden a, two deltas of the widest layer, and the
+            # evaluation's own input batch.
+            rows = max(-(-BATCH // np_), 1024)
+            acts = rows * (dims[0] + sum(dims[1:]) + sum(dims[1:-1]) + 2 * max(dims[1:])) + 1024 * dims[0]
+            data = 60000 * 784 + 10000 * 784 + 70000 * 4
+            computed = (3 * params + acts) * 4 / 2**20 + data / 2**20 + 64
+            row(f"{name}: peak RSS per rank at np={np_} vs computed bound", f"{rss:.0f} / {computed:.0f} MB",
+                "target: measured <= computed")
+    # Communication: our reducer against every Open MPI allreduce algorithm, at np=2.
+    ours = {}
+    for line in run(f"mpirun -np 2 {COMM} 2,24").splitlines():
+        d = dict(kv.split("=") for kv in line.split()[1:])
+        ours[d["mb"]] = (float(d["reducer_ms"]), float(d["allreduce_ms"]))
+    best = {mb: (v[1], "default") for mb, v in ours.items()}
+    for k in range(1, 7):
+        try:
+            out = run(f"mpirun -np 2 --mca coll_tuned_use_dynamic_rules 1 --mca coll_tuned_allreduce_algorithm {k} {COMM} 2,24")
+        except subprocess.CalledProcessError:
+            continue
+        for line in out.splitlines():
+            d = dict(kv.split("=") for kv in line.split()[1:])
+            if float(d["allreduce_ms"]) < best[d["mb"]][0]:
+                best[d["mb"]] = (float(d["allreduce_ms"]), f"algorithm {k}")
+    for mb in ("2", "24"):
+        row(f"reducer {mb} MB at np=2 vs fastest MPI_Allreduce ({best[mb][1]}: {best[mb][0]:.3f} ms)",
+            f"{ours[mb][0]:.3f} ms = {ours[mb][0] / best[mb][0]:.2f}x", "target <= 1.1x")
+    # Time to accuracy with the README's main job (mpirun -np 2 bptrain, defaults).
+    m = os.path.join(TMP, "tta.jsonl")
+    run(f"mpirun -np 2 {BIN} --metrics {m} --quiet")
+    hit = next((json.loads(l) for l in open(m) if json.loads(l)["test_accuracy"] >= 0.88), None)
+    row("time to 0.88 test accuracy, mpirun -np 2 bptrain (README main job)",
+        f"{hit['elapsed_s']:.1f} s (epoch {hit['epoch']})" if hit else "not reached in 10 epochs")
+
+
+if __name__ == "__main__":
+    main()
