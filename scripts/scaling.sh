@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Strong scaling (fixed global batch) and weak scaling (fixed per-rank batch) over a list of rank
+# counts. Each run's per-rank times come from bptrain itself (--profile); writes a CSV and PNG plots.
+# Usage: scripts/scaling.sh [RANKS=1,2,4] [OUT=scaling]    env: HIDDEN, BATCH (global, strong),
+#        LOCAL (per rank, weak), STEPS, TRAIN, MPIRUN_ARGS (e.g. "--bind-to core")
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ranks=${1:-1,2,4} out=${2:-scaling}
+HIDDEN=${HIDDEN:-512,256} BATCH=${BATCH:-256} LOCAL=${LOCAL:-128} STEPS=${STEPS:-200}
+TRAIN=${TRAIN:-/usr/share/datasets/fashion-mnist}
+[ -x build/bptrain ] || bash scripts/setup.sh
+source scripts/mpi_env.sh
+mkdir -p "$out"
+csv="$out/scaling.csv"
+echo "mode,ranks,global_batch,samples_per_s,speedup,efficiency,compute_ms,comm_wait_ms,optimizer_ms,data_ms,slowest_rank,slowest_rank_ms" > "$csv"
+for mode in strong weak; do
+  base=""
+  for n in ${ranks//,/ }; do
+    batch=$([ $mode = strong ] && echo "$BATCH" || echo $((LOCAL * n)))
+    mpirun -np "$n" ${MPIRUN_ARGS:-} build/bptrain --train "$TRAIN" --hidden "$HIDDEN" --batch-size "$batch" \
+      --optimizer momentum --lr 0.01 --epochs 1 --max-steps "$STEPS" --quiet \
+      --metrics "$out/m_${mode}_$n.jsonl" --profile "$out/profile_${mode}_$n.csv" > "$out/log_${mode}_$n.txt"
+    python3 - "$mode" "$n" "$batch" "$out" "${base:-}" >> "$csv" <<'PY'
+import csv, json, sys
+mode, n, batch, out, base = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+m = json.loads(open(f"{out}/m_{mode}_{n}.jsonl").read().splitlines()[-1])
+rows = list(csv.DictReader(open(f"{out}/profile_{mode}_{n}.csv")))
+rows = [r for r in rows if int(r["step"]) >= 10]  # past the warm-up
+mean = lambda k: sum(float(r[k]) for r in rows) / len(rows)
+per_rank = {}
+for r in rows:
+    per_rank[r["rank"]] = per_rank.get(r["rank"], 0) + float(r["compute_ms"]) + float(r["optimizer_ms"]) + float(r["data_ms"])
+slow = max(per_rank, key=per_rank.get)
+sps = m["samples_per_second"]
+base = float(base) if base else sps
+# strong: speed-up of the same problem; weak: throughput per rank kept (efficiency = sps / (n * base)).
+speedup = sps / base
+eff = speedup / n
+print(f"{mode},{n},{batch},{sps:.1f},{speedup:.3f},{eff:.3f},{mean('compute_ms'):.3f},{mean('comm_wait_ms'):.3f},"
+      f"{mean('optimizer_ms'):.3f},{mean('data_ms'):.3f},{slow},{per_rank[slow] / (len(rows) / len(per_rank)):.3f}")
+PY
+    [ -n "$base" ] || base=$(tail -1 "$csv" | cut -d, -f4)
+  done
+done
+column -s, -t < "$csv"
+if command -v gnuplot >/dev/null || { apt-get install -y -qq gnuplot-nox >/dev/null 2>&1 && command -v gnuplot >/dev/null; }; then
+  for mode in strong weak; do
+    grep "^$mode," "$csv" | tr ',' ' ' > "$out/$mode.dat"
+    gnuplot <<GP
+set terminal pngcairo size 900,380 font ",10"
+set output "$out/$mode.png"
+set multiplot layout 1,2 title "bptrain $mode scaling (hidden $HIDDEN, $( [ $mode = strong ] && echo "global batch $BATCH" || echo "$LOCAL per rank"))"
+set xlabel "ranks"; set grid; set key top left
+set ylabel "samples/s"
+plot "$out/$mode.dat" using 2:4 with linespoints lw 2 title "measured", "" using 2:(\$2*$(awk 'NR==1{print $4}' "$out/$mode.dat")) with lines dt 2 title "ideal"
+set ylabel "ms per step"; set style data histograms; set style histogram rowstacked; set style fill solid 0.8; set boxwidth 0.6
+plot "$out/$mode.dat" using 7:xtic(2) title "compute", "" using 8 title "comm wait", "" using 9 title "optimizer", "" using 10 title "data"
+unset multiplot
+GP
+  done
+  echo "plots: $out/strong.png $out/weak.png"
+else
+  echo "gnuplot is not available: no plots (apt-get install gnuplot-nox)"
+fi
