@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Installs every Debian package bptrain needs (skipping what is installed) and builds it in build/.
 # Usage: scripts/setup.sh [extra cmake -D options...]
+# Open MPI is the default MPI. For MPICH (and Cray MPICH or Intel MPI, which derive from it), configure
+# another build directory with its wrappers, as scripts/test.sh does:
+#   cmake -S . -B build-mpich -DMPI_CXX_COMPILER=mpicxx.mpich -DMPI_C_COMPILER=mpicc.mpich \
+#         -DMPIEXEC_EXECUTABLE=/usr/bin/mpiexec.mpich
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake pkg-config
-          libopenmpi-dev openmpi-bin
+          libopenmpi-dev openmpi-bin libmpich-dev mpich
           libopenblas-dev libhdf5-dev hdf5-tools libcxxopts-dev libgtest-dev zlib1g-dev libbenchmark-dev
           dataset-fashion-mnist bc)
 missing=()

@@ -2,7 +2,8 @@
 # Sets up bptrain and runs every test:
 #  1. unit tests, MPI tests at np 1-4, command-line, checkpoint and fault-injection checks (build/);
 #  2. the unit and np=2 MPI tests again under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/);
-#  3. each libFuzzer target for a short, fixed time (build-fuzz/; FUZZ_SECONDS, default 15).
+#  3. the MPI tests (np 1-4, fail-fast) built against MPICH instead of Open MPI (build-mpich/);
+#  4. each libFuzzer target for a short, fixed time (build-fuzz/; FUZZ_SECONDS, default 15).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh -DBPT_BUILD_TESTS=ON
@@ -20,6 +21,12 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export OMPI_MCA_mca_base_component_disable_dlclose=1
 (cd build-asan && ctest --output-on-failure -L unit && ctest --output-on-failure -R '^mpi_np2$')
 unset ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS
+
+echo "== MPICH: the MPI tests built against MPICH"
+cmake -S . -B build-mpich -DCMAKE_BUILD_TYPE=Release -DMPI_CXX_COMPILER=/usr/bin/mpicxx.mpich \
+  -DMPI_C_COMPILER=/usr/bin/mpicc.mpich -DMPIEXEC_EXECUTABLE=/usr/bin/mpiexec.mpich >/dev/null
+cmake --build build-mpich -j"$(nproc)" --target mpi_tests bptrain >/dev/null
+(cd build-mpich && ctest --output-on-failure -R '^(mpi_np[1-4]|mpi_fail_fast)$')
 
 echo "== fuzzing: ${FUZZ_SECONDS:-15}s per target"
 bash scripts/fuzz.sh "${FUZZ_SECONDS:-15}"

@@ -2,6 +2,8 @@
 
 #include <mpi.h>
 
+#include "handle.hpp"
+
 #include <algorithm>
 #include <climits>
 
@@ -10,7 +12,7 @@
 namespace bpt {
 namespace {
 
-MPI_Comm mpi(std::uintptr_t h) { return reinterpret_cast<MPI_Comm>(h); }
+MPI_Comm mpi(std::uintptr_t h) { return to_comm(h); }
 
 void check(int rc, const char* what) {
   if (rc != MPI_SUCCESS) {
@@ -51,10 +53,10 @@ Comm Comm::world() {
   int r = 0, s = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &r);
   MPI_Comm_size(MPI_COMM_WORLD, &s);
-  return Comm(reinterpret_cast<std::uintptr_t>(MPI_COMM_WORLD), r, s);
+  return Comm(to_handle(MPI_COMM_WORLD), r, s);
 }
 
-Comm Comm::self() { return Comm(reinterpret_cast<std::uintptr_t>(MPI_COMM_SELF), 0, 1); }
+Comm Comm::self() { return Comm(to_handle(MPI_COMM_SELF), 0, 1); }
 
 void Comm::barrier() const { check(MPI_Barrier(mpi(handle_)), "MPI_Barrier"); }
 

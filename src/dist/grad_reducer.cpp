@@ -2,6 +2,8 @@
 
 #include <mpi.h>
 
+#include "handle.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <climits>
@@ -55,7 +57,7 @@ void GradReducer::start(std::size_t b) {
   const Bucket& k = buckets_[b];
   MPI_Request r;
   int rc = MPI_Iallreduce(MPI_IN_PLACE, grads_.data() + k.lo, static_cast<int>(k.hi - k.lo), MPI_FLOAT, MPI_SUM,
-                          reinterpret_cast<MPI_Comm>(comm_.handle()), &r);
+                          to_comm(comm_.handle()), &r);
   if (rc != MPI_SUCCESS) throw Error("MPI_Iallreduce failed on a gradient bucket");
   reqs_->active.push_back(r);
 }

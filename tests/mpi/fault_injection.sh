@@ -15,7 +15,7 @@ bad() { echo "FAIL $*"; fail=1; }
 now() { date +%s.%N; }
 rank_pid() {  # pid of the given rank of the job whose command line holds $2
   for p in $(pgrep -f -- "^$bptrain .*$2"); do
-    tr '\0' '\n' < /proc/$p/environ 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$1" && { echo "$p"; return; }
+    tr '\0' '\n' < /proc/$p/environ 2>/dev/null | grep -qxE "(OMPI_COMM_WORLD_RANK|PMI_RANK)=$1" && { echo "$p"; return; }
   done
 }
 same_model() { h5diff -q "$1" "$2" /model /model >/dev/null && h5diff -q "$1" "$2" /optimizer /optimizer >/dev/null; }
