@@ -79,7 +79,8 @@ double BasicModel<T>::loss_of_last(Targets<T> t) const {
 }
 
 template <class T>
-double BasicModel<T>::backward(Targets<T> t, T scale, const std::function<void(std::size_t)>& layer_ready) {
+double BasicModel<T>::backward(Targets<T> t, T scale, const std::function<void(std::size_t)>& layer_ready,
+                               bool accumulate) {
   const std::size_t last = num_layers() - 1, b = rows_;
   ConstMatView<T> y(z_[last].data(), b, out(last));
   int cur = 0;
@@ -96,7 +97,7 @@ double BasicModel<T>::backward(Targets<T> t, T scale, const std::function<void(s
     ConstMatView<T> z(z_[l].data(), b, out(l));
     ConstMatView<T> a = activation(l) == Activation::Identity ? z : ConstMatView<T>(a_[l].data(), b, out(l));
     MatView<T> dx = l == 0 ? MatView<T>() : MatView<T>(delta_[1 - cur].data(), b, in(l));
-    dense_backward<T>(x, weight(l), z, a, activation(l), delta, grad_weight(l), grad_bias(l), dx);
+    dense_backward<T>(x, weight(l), z, a, activation(l), delta, grad_weight(l), grad_bias(l), dx, accumulate);
     if (layer_ready) layer_ready(l);
     if (l == 0) break;
     if (dropped_) {  // through the dropout that fed layer l

@@ -41,7 +41,7 @@ void dense_forward(ConstMatView<T> x, const T* w, const T* b, Activation f, MatV
 
 template <class T>
 void dense_backward(ConstMatView<T> x, const T* w, ConstMatView<T> z, ConstMatView<T> a, Activation f,
-                    MatView<T> delta, T* dw, T* db, MatView<T> dx) {
+                    MatView<T> delta, T* dw, T* db, MatView<T> dx, bool accumulate) {
   const std::size_t out = delta.cols, in = x.cols;
   if (f != Activation::Identity) {
     for (std::size_t r = 0; r < delta.rows; ++r) {
@@ -55,7 +55,9 @@ void dense_backward(ConstMatView<T> x, const T* w, ConstMatView<T> z, ConstMatVi
       }
     }
   }
-  gemm(Trans::Yes, Trans::No, T(1), ConstMatView<T>(delta), x, T(1), MatView<T>(dw, out, in));
+  gemm(Trans::Yes, Trans::No, T(1), ConstMatView<T>(delta), x, accumulate ? T(1) : T(0), MatView<T>(dw, out, in));
+  if (!accumulate)
+    for (std::size_t c = 0; c < out; ++c) db[c] = T(0);
   for (std::size_t r = 0; r < delta.rows; ++r) {
     const T* dr = delta.row(r);
     for (std::size_t c = 0; c < out; ++c) db[c] += dr[c];
@@ -104,7 +106,7 @@ void dense_backward_naive(ConstMatView<T> x, const T* w, ConstMatView<T> z, Cons
   template void bias_activation<T>(MatView<T>, const T*, Activation, MatView<T>);                           \
   template void dense_forward<T>(ConstMatView<T>, const T*, const T*, Activation, MatView<T>, MatView<T>);   \
   template void dense_backward<T>(ConstMatView<T>, const T*, ConstMatView<T>, ConstMatView<T>, Activation,   \
-                                  MatView<T>, T*, T*, MatView<T>);                                           \
+                                  MatView<T>, T*, T*, MatView<T>, bool);                                     \
   template void dense_forward_naive<T>(ConstMatView<T>, const T*, const T*, Activation, MatView<T>,          \
                                        MatView<T>);                                                          \
   template void dense_backward_naive<T>(ConstMatView<T>, const T*, ConstMatView<T>, ConstMatView<T>,         \

@@ -42,7 +42,7 @@ std::vector<std::pair<std::string, std::span<float>>> Optimizer::state() {
   return s;
 }
 
-void Optimizer::step(std::span<float> params, std::span<const float> grads, float lr) {
+void Optimizer::step(std::span<float> params, std::span<const float> grads, float lr, float gs) {
   require(params.size() == grads.size(), "optimizer: parameter and gradient sizes differ");
   const std::size_t n = params.size();
   float* __restrict p = params.data();
@@ -51,7 +51,7 @@ void Optimizer::step(std::span<float> params, std::span<const float> grads, floa
   ++t_;
   switch (cfg_.kind) {
     case OptKind::Sgd:
-      for (std::size_t i = 0; i < n; ++i) p[i] -= lr * (g[i] + wd * p[i]);
+      for (std::size_t i = 0; i < n; ++i) p[i] -= lr * (g[i] * gs + wd * p[i]);
       break;
     case OptKind::Momentum:
     case OptKind::Nesterov: {
@@ -61,13 +61,13 @@ void Optimizer::step(std::span<float> params, std::span<const float> grads, floa
       float* __restrict m = m_.data();
       if (cfg_.kind == OptKind::Nesterov) {
         for (std::size_t i = 0; i < n; ++i) {
-          const float gi = g[i] + wd * p[i];
+          const float gi = g[i] * gs + wd * p[i];
           m[i] = mu * m[i] + gi;
           p[i] -= lr * (gi + nmu * m[i]);
         }
       } else {
         for (std::size_t i = 0; i < n; ++i) {
-          m[i] = mu * m[i] + (g[i] + wd * p[i]);
+          m[i] = mu * m[i] + (g[i] * gs + wd * p[i]);
           p[i] -= lr * m[i];
         }
       }
@@ -88,7 +88,7 @@ void Optimizer::step(std::span<float> params, std::span<const float> grads, floa
       float* __restrict v = v_.data();
       for (std::size_t i = 0; i < n; ++i) {
         const float pi = p[i] * decay;
-        const float gi = g[i] + l2 * p[i];
+        const float gi = g[i] * gs + l2 * p[i];
         m[i] = b1 * m[i] + (1.0f - b1) * gi;
         v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
         p[i] = pi - step_size * m[i] / (std::sqrt(v[i]) / bc2_sqrt + eps);
@@ -117,26 +117,18 @@ double clip_grad_norm(std::span<float> g, double max_norm) {
   return norm;
 }
 
-double scale_and_sumsq(std::span<float> g, float s) {
+double sum_squares(std::span<const float> g) {
   // Eight float partial sums per block of 1024 (vectorisable), blocks accumulated in double.
   double total = 0;
-  float* p = g.data();
+  const float* p = g.data();
   const std::size_t n = g.size();
   for (std::size_t at = 0; at < n; at += 1024) {
     const std::size_t end = std::min(n, at + 1024);
     float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     std::size_t i = at;
     for (; i + 8 <= end; i += 8)
-      for (std::size_t k = 0; k < 8; ++k) {
-        const float v = p[i + k] * s;
-        p[i + k] = v;
-        acc[k] += v * v;
-      }
-    for (; i < end; ++i) {
-      const float v = p[i] * s;
-      p[i] = v;
-      acc[0] += v * v;
-    }
+      for (std::size_t k = 0; k < 8; ++k) acc[k] += p[i + k] * p[i + k];
+    for (; i < end; ++i) acc[0] += p[i] * p[i];
     double block = 0;
     for (float a : acc) block += static_cast<double>(a);
     total += block;

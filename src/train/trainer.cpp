@@ -206,21 +206,27 @@ void Trainer::prefetch(const std::vector<std::uint32_t>& perm, std::size_t at, s
 }
 
 double Trainer::forward_backward(std::size_t first, std::size_t rows, std::uint64_t step, bool notify) {
-  if (rows == 0) return 0;
+  if (rows == 0) {  // nothing to compute: this rank's share of the gradient is zero
+    model_.zero_grad();
+    return 0;
+  }
   DropoutCtx drop{cfg_.dropout, cfg_.seed, step, ids_.data() + first};
   model_.forward(ConstMatView<float>(xbuf_.data() + first * train_.d, rows, train_.d), &drop);
   const Targets<float> tg{train_.regression() ? nullptr : ybuf_.data() + first,
                           train_.regression() ? tbuf_.data() + first * train_.target_dim : nullptr};
   const bool inject = comm_.rank() == cfg_.nan_rank && step == cfg_.nan_at_step;  // fault injection (tests)
-  return model_.backward(tg, 1.0f, [&](std::size_t l) {
-    if (inject && l + 1 == model_.num_layers()) model_.grad_weight(l)[1] = std::nanf("");
-    if (notify) reducer_->layer_ready(l);
-  });
+  // Overwrite, not accumulate: each step (each micro-shard) starts the gradients afresh.
+  return model_.backward(
+      tg, 1.0f,
+      [&](std::size_t l) {
+        if (inject && l + 1 == model_.num_layers()) model_.grad_weight(l)[1] = std::nanf("");
+        if (notify) reducer_->layer_ready(l);
+      },
+      false);
 }
 
 double Trainer::step_default(std::size_t g, std::uint64_t step, StepTimes& t) {
   auto t0 = Clock::now();
-  model_.zero_grad();
   reducer_->begin_step();
   double loss = forward_backward(0, local_range(g).size(), step, true);
   t.compute += since(t0);
@@ -239,7 +245,6 @@ double Trainer::step_deterministic(std::size_t g, std::uint64_t step, StepTimes&
   double loss = 0;
   for (std::size_t m = first; m < first + per; ++m) {
     Range r = shard(g, static_cast<int>(m), static_cast<int>(cfg_.micro_shards));
-    model_.zero_grad();
     loss += forward_backward(r.begin - base, r.size(), step, false);
     // Binary-counter merge: tree_[l] holds the pending left subtree of level l; the new gradient is
     // the right one, and equal levels combine as left + right, as a perfect binary tree would.
@@ -283,14 +288,15 @@ float Trainer::lr_at(std::uint64_t s) const {
   return static_cast<float>(lr);
 }
 
-bool Trainer::finish_gradients(std::size_t g, std::uint64_t step, int vote, std::uint64_t& ok_steps) {
-  // Average (the sums are weighted by sample counts already) and measure each layer in the same pass.
+bool Trainer::finish_gradients(std::size_t g, std::uint64_t step, int vote, std::uint64_t& ok_steps, float& grad_scale) {
+  // Measure each layer of the summed gradient (read only); the average is taken inside the optimizer.
   const std::size_t nl = model_.num_layers();
   const float inv = 1.0f / static_cast<float>(g);
+  const double inv2 = static_cast<double>(inv) * static_cast<double>(inv);
   double total = 0;
   bool finite = true;
   for (std::size_t l = 0; l < nl; ++l) {
-    layer_sq_[l] = scale_and_sumsq(model_.grads().subspan(model_.offset(l), model_.size(l)), inv);
+    layer_sq_[l] = sum_squares(model_.grads().subspan(model_.offset(l), model_.size(l))) * inv2;
     total += layer_sq_[l];
   }
   if (!std::isfinite(total)) {  // either a non-finite element, or float partial sums that overflowed
@@ -300,7 +306,8 @@ bool Trainer::finish_gradients(std::size_t g, std::uint64_t step, int vote, std:
         finite = false;
         if (bad_layer_ < 0) bad_layer_ = static_cast<long>(l);
       }
-      layer_sq_[l] = global_norm(gl) * global_norm(gl);
+      const double n = global_norm(gl);
+      layer_sq_[l] = n * n * inv2;
     }
     total = 0;
     for (double v : layer_sq_) total += v;
@@ -322,7 +329,12 @@ bool Trainer::finish_gradients(std::size_t g, std::uint64_t step, int vote, std:
     throw NumericError(what + " (lower --lr, clip with --clip-grad-norm, or --on-nonfinite skip)");
   }
   const double norm = std::sqrt(total);
-  clip_to_norm(model_.grads(), norm, cfg_.clip_grad_norm);
+  grad_scale = inv;
+  if (cfg_.clip_grad_norm > 0 && norm > cfg_.clip_grad_norm) {  // rare: average in place, then clip
+    for (float& v : model_.grads()) v *= inv;
+    clip_to_norm(model_.grads(), norm, cfg_.clip_grad_norm);
+    grad_scale = 1.0f;
+  }
   ++ok_steps;
   for (std::size_t l = 0; l < nl; ++l) {
     const double ln = std::sqrt(layer_sq_[l]);
@@ -482,8 +494,9 @@ TrainResult Trainer::run() {
       auto t0 = Clock::now();
       // One small vote per step carries the stop signal and whether any rank's loss went non-finite.
       vote.start((stop_flag_ && *stop_flag_ ? kVoteStop : 0) | (std::isfinite(l) ? 0 : kVoteBadLoss));
-      const bool ok = finish_gradients(g, st_.step, vote.wait(), grads_ok_total);
-      if (ok) opt_.step(model_.params(), model_.grads(), lr_at(st_.step));
+      float grad_scale = 1.0f;
+      const bool ok = finish_gradients(g, st_.step, vote.wait(), grads_ok_total, grad_scale);
+      if (ok) opt_.step(model_.params(), model_.grads(), lr_at(st_.step), grad_scale);
       times.optim += since(t0);
       if (!cfg_.profile.empty()) {  // this step's split: the differences of the running totals
         const double row[] = {double(epoch), double(st_.step), (times.compute - prev.compute) * 1e3,

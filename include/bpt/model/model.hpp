@@ -66,9 +66,11 @@ class BasicModel {
   ConstMatView<T> forward(ConstMatView<T> x, const DropoutCtx* drop = nullptr);
 
   // Requires forward() on the same batch first. Accumulates scale * dLoss/dθ into grads(), from the
-  // last layer to the first, calling layer_ready(l) as soon as layer l's gradients are final.
+  // last layer to the first, calling layer_ready(l) as soon as layer l's gradients are final
+  // (accumulate = false: overwrites grads() instead, so no zero_grad() is needed).
   // Returns the sum of per-sample losses over the batch.
-  double backward(Targets<T> t, T scale, const std::function<void(std::size_t)>& layer_ready = {});
+  double backward(Targets<T> t, T scale, const std::function<void(std::size_t)>& layer_ready = {},
+                  bool accumulate = true);
 
   // Loss sum of the last forward() without touching gradients.
   double loss_of_last(Targets<T> t) const;

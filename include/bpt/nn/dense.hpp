@@ -14,11 +14,12 @@ template <class T>
 void bias_activation(MatView<T> z, const T* b, Activation f, MatView<T> a);
 
 // Requires dense_forward on the same batch first (x, z, a as it left them).
-// delta: [B, out], on entry dL/da, on exit dL/dz.  Accumulates dW [out, in] += deltaᵀ x and db += Σ_rows delta.
+// delta: [B, out], on entry dL/da, on exit dL/dz.  Accumulates dW [out, in] += deltaᵀ x and db += Σ_rows delta
+// (accumulate = false: overwrites them instead, which saves zeroing and reading the gradient buffer).
 // dx: [B, in] = delta W (overwritten); pass an empty view (data == nullptr) to skip it (first layer).
 template <class T>
 void dense_backward(ConstMatView<T> x, const T* w, ConstMatView<T> z, ConstMatView<T> a, Activation f,
-                    MatView<T> delta, T* dw, T* db, MatView<T> dx);
+                    MatView<T> delta, T* dw, T* db, MatView<T> dx, bool accumulate = true);
 
 // Naive loops with the same contracts: the reference the fast versions are tested against.
 template <class T>

@@ -27,8 +27,9 @@ struct OptimConfig {
 class Optimizer {
  public:
   Optimizer(OptimConfig cfg, std::size_t n);
-  // params -= update(grads) with learning rate lr. grads are read only.
-  void step(std::span<float> params, std::span<const float> grads, float lr);
+  // params -= update(grads * grad_scale) with learning rate lr. grads are read only; grad_scale lets
+  // the caller average a sum without a pass of its own (g * grad_scale is computed once per element).
+  void step(std::span<float> params, std::span<const float> grads, float lr, float grad_scale = 1.0f);
   const OptimConfig& config() const { return cfg_; }
   std::uint64_t steps() const { return t_; }
   void set_steps(std::uint64_t t) { t_ = t; }
@@ -47,9 +48,9 @@ double global_norm(std::span<const float> g);
 double clip_grad_norm(std::span<float> g, double max_norm);
 // The same, given the norm already measured.
 void clip_to_norm(std::span<float> g, double norm, double max_norm);
-// g *= s, returning the sum of squares of the result (NaN or Inf if any element is not finite).
-// One pass, vectorised; the same bits on every rank for the same input.
-double scale_and_sumsq(std::span<float> g, float s);
+// Sum of squares (NaN or Inf if any element is not finite). One read-only pass, vectorised; the same
+// bits on every rank for the same input.
+double sum_squares(std::span<const float> g);
 
 enum class LrKind { Constant, Step, Cosine };
 LrKind parse_lr_schedule(std::string_view name);  // constant | step | cosine
