@@ -536,8 +536,9 @@ TrainResult Trainer::run() {
         window_rows = 0;
       }
     }
-    if (st_.position < steps_per_epoch_) {  // cut short by --max-steps
-      if (steps_this_epoch == 0) break;
+    if (st_.position < steps_per_epoch_ && steps_this_epoch == 0) {  // --max-steps reached before it began
+      carry = loss_sum;
+      break;
     }
     const double epoch_s = since(epoch_start);
     double sums[1] = {loss_sum};
