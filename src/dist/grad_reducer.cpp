@@ -7,13 +7,33 @@
 #include <algorithm>
 #include <chrono>
 #include <climits>
+#include <utility>
 
 #include "bpt/core/error.hpp"
 
 namespace bpt {
 
+namespace {
+// Chunk i of n elements split over p ranks (sizes differ by at most one).
+std::pair<std::size_t, std::size_t> chunk(std::size_t n, std::size_t i, std::size_t p) {
+  const std::size_t base = n / p, rem = n % p, lo = i * base + std::min(i, rem);
+  return {lo, lo + base + (i < rem ? 1 : 0)};
+}
+}  // namespace
+
+// Each started bucket runs a ring allreduce (reduce-scatter, then allgather) over point-to-point
+// messages, one stage at a time; poll() moves every bucket on as far as its messages allow. Open
+// MPI's point-to-point path is much faster here than its non-blocking collective (libnbc), and each
+// chunk is summed on one rank and copied to the others, so every rank gets the same bits.
 struct GradReducer::Requests {
-  std::vector<MPI_Request> active;
+  struct Ring {
+    std::size_t bucket = 0;
+    int stage = 0;  // [0, p-1): reduce-scatter; [p-1, 2(p-1)): allgather
+    MPI_Request req[2] = {MPI_REQUEST_NULL, MPI_REQUEST_NULL};
+  };
+  std::vector<Ring> active;
+  std::vector<float> scratch;           // receive space for reduce-scatter, per bucket
+  std::vector<std::size_t> scratch_at;  // offset of each bucket's space
 };
 
 GradReducer::GradReducer(const Comm& comm, std::span<float> grads, std::vector<std::size_t> off,
@@ -41,11 +61,19 @@ GradReducer::GradReducer(const Comm& comm, std::span<float> grads, std::vector<s
     }
   }
   if (hi > lo) buckets_.push_back({lo, hi, 0});
+  const auto p = static_cast<std::size_t>(comm_.size());
+  std::size_t at = 0;
+  for (const Bucket& k : buckets_) {
+    reqs_->scratch_at.push_back(at);
+    at += (k.hi - k.lo + p - 1) / p;
+  }
+  if (p > 1 && overlap_) reqs_->scratch.resize(at);
 }
 
 GradReducer::~GradReducer() {
-  // A step abandoned by an exception still owns live requests; let them finish before the buffer goes.
-  if (!reqs_->active.empty()) MPI_Waitall(static_cast<int>(reqs_->active.size()), reqs_->active.data(), MPI_STATUSES_IGNORE);
+  // A step abandoned by an exception still owns live messages; let the posted ones finish before the
+  // buffers go (the job is being aborted, so no further stage is posted).
+  for (auto& r : reqs_->active) MPI_Waitall(2, r.req, MPI_STATUSES_IGNORE);
 }
 
 void GradReducer::begin_step() {
@@ -53,20 +81,70 @@ void GradReducer::begin_step() {
   next_ = 0;
 }
 
+namespace {
+
+// Posts stage `stage` of bucket [lo, hi)'s ring: send one chunk to the right, receive one from the left.
+void post(float* data, std::size_t n, float* scratch, int stage, int rank, int p, int tag, MPI_Comm comm,
+          MPI_Request req[2]) {
+  const int right = (rank + 1) % p, left = (rank + p - 1) % p;
+  const bool rs = stage < p - 1;
+  const int s = rs ? stage : stage - (p - 1);
+  const auto send = static_cast<std::size_t>(((rs ? rank - s : rank + 1 - s) % p + p) % p);
+  const auto recv = static_cast<std::size_t>(((rs ? rank - s - 1 : rank - s) % p + p) % p);
+  const auto up = static_cast<std::size_t>(p);
+  auto [slo, shi] = chunk(n, send, up);
+  auto [rlo, rhi] = chunk(n, recv, up);
+  float* into = rs ? scratch : data + rlo;  // reduce-scatter adds what arrives; allgather keeps it
+  int rc = MPI_Irecv(into, static_cast<int>(rhi - rlo), MPI_FLOAT, left, tag, comm, &req[0]);
+  if (rc == MPI_SUCCESS) rc = MPI_Isend(data + slo, static_cast<int>(shi - slo), MPI_FLOAT, right, tag, comm, &req[1]);
+  if (rc != MPI_SUCCESS) throw Error("gradient ring: MPI_Isend/MPI_Irecv failed");
+}
+
+}  // namespace
+
 void GradReducer::start(std::size_t b) {
+  Requests::Ring r;
+  r.bucket = b;
   const Bucket& k = buckets_[b];
-  MPI_Request r;
-  int rc = MPI_Iallreduce(MPI_IN_PLACE, grads_.data() + k.lo, static_cast<int>(k.hi - k.lo), MPI_FLOAT, MPI_SUM,
-                          to_comm(comm_.handle()), &r);
-  if (rc != MPI_SUCCESS) throw Error("MPI_Iallreduce failed on a gradient bucket");
+  post(grads_.data() + k.lo, k.hi - k.lo, reqs_->scratch.data() + reqs_->scratch_at[b], 0, comm_.rank(), comm_.size(),
+       100 + static_cast<int>(b % 30000), to_comm(comm_.handle()), r.req);
   reqs_->active.push_back(r);
 }
 
 void GradReducer::poll() {
-  if (reqs_->active.empty()) return;
-  int done = 0;
-  MPI_Testall(static_cast<int>(reqs_->active.size()), reqs_->active.data(), &done, MPI_STATUSES_IGNORE);
-  if (done) reqs_->active.clear();
+  const int p = comm_.size();
+  auto& act = reqs_->active;
+  for (std::size_t i = 0; i < act.size();) {
+    Requests::Ring& r = act[i];
+    bool finished = false;
+    while (true) {
+      int done = 0;
+      if (MPI_Testall(2, r.req, &done, MPI_STATUSES_IGNORE) != MPI_SUCCESS)
+        throw Error("gradient ring: MPI_Testall failed");
+      if (!done) break;
+      const Bucket& k = buckets_[r.bucket];
+      const std::size_t n = k.hi - k.lo;
+      float* scratch = reqs_->scratch.data() + reqs_->scratch_at[r.bucket];
+      if (r.stage < p - 1) {  // add the chunk that arrived into ours
+        const int rank = comm_.rank();
+        auto [lo, hi] = chunk(n, static_cast<std::size_t>(((rank - r.stage - 1) % p + p) % p), static_cast<std::size_t>(p));
+        float* d = grads_.data() + k.lo + lo;
+        for (std::size_t j = 0; j < hi - lo; ++j) d[j] += scratch[j];
+      }
+      if (++r.stage == 2 * (p - 1)) {
+        finished = true;
+        break;
+      }
+      post(grads_.data() + k.lo, n, scratch, r.stage, comm_.rank(), p, 100 + static_cast<int>(r.bucket % 30000),
+           to_comm(comm_.handle()), r.req);
+    }
+    if (finished) {
+      act[i] = act.back();
+      act.pop_back();
+    } else {
+      ++i;
+    }
+  }
 }
 
 void GradReducer::layer_ready(std::size_t l) {
@@ -80,11 +158,7 @@ double GradReducer::finish() {
   if (comm_.size() > 1) {
     if (overlap_) {
       while (next_ < buckets_.size()) start(next_++);
-      if (!reqs_->active.empty()) {
-        int rc = MPI_Waitall(static_cast<int>(reqs_->active.size()), reqs_->active.data(), MPI_STATUSES_IGNORE);
-        reqs_->active.clear();
-        if (rc != MPI_SUCCESS) throw Error("MPI_Waitall failed on gradient buckets");
-      }
+      while (!reqs_->active.empty()) poll();
     } else {
       for (const Bucket& k : buckets_) comm_.allreduce_sum(grads_.subspan(k.lo, k.hi - k.lo));
     }
