@@ -7,7 +7,9 @@ on networks of 10, 25, 100 and 200 Gb/s, from figures measured on this machine:
     Rabenseifner model at p=2), which gives the per-message software overhead a.
 
 The model for p ranks, gradient bytes n, link bandwidth B:
-  T_allreduce(p) = 2 (p-1) (a + L) + 2 (p-1)/p * n * 8/B          (ring / Rabenseifner)
+  T_allreduce(p) = 2 log2(p) (a + L) + 2 (p-1)/p * n * 8/B        (Rabenseifner: reduce-scatter by
+                   recursive halving, allgather by recursive doubling; the ring has the same
+                   bandwidth term and 2 (p-1) latency terms)
   step(p)        = compute(batch_per_rank) + optimizer + T_allreduce(p)   (no overlap: a lower bound)
 with L = 5 us of network latency per message (an assumption, typical of InfiniBand/RoCE; Ethernet is
 worse). Strong: global batch fixed (16384: 16 samples per rank at 1024 ranks); weak: batch per rank
@@ -17,6 +19,7 @@ Usage: scripts/project_scaling.py [--batch 256] [--strong-batch 16384]
 (after scripts/setup.sh -DBPT_BUILD_BENCH=ON)"""
 import csv
 import json
+import math
 import os
 import subprocess
 import sys
@@ -29,6 +32,9 @@ NETS = [10, 25, 100, 200]
 RANKS = [2, 8, 32, 128, 512, 1024]
 MODELS = {"784-512-256-10": "512,256", "784-2048-2048-10": "2048,2048"}
 tmp = tempfile.mkdtemp()
+for k, v in {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
+             "OMPI_MCA_rmaps_base_oversubscribe": "1", "OPENBLAS_NUM_THREADS": "1"}.items():
+    os.environ.setdefault(k, v)  # what scripts/mpi_env.sh sets
 sh = lambda c: subprocess.run(c, shell=True, check=True, capture_output=True, text=True).stdout
 
 # Allreduce fit at np=2.
@@ -63,7 +69,7 @@ for name, hidden in MODELS.items():
         for p in RANKS:
             cells = []
             for bw in NETS:
-                t_ar = 2 * (p - 1) * (a + LAT) + 2 * (p - 1) / p * nbytes * 8 / (bw * 1e9)
+                t_ar = 2 * math.log2(p) * (a + LAT) + 2 * (p - 1) / p * nbytes * 8 / (bw * 1e9)
                 if mode == "strong":
                     t1 = STRONG * per_sample + opt
                     tp = STRONG / p * per_sample + opt + t_ar
