@@ -20,17 +20,23 @@ rank_pid() {  # pid of the given rank of the job whose command line holds $2
 }
 same_model() { h5diff -q "$1" "$2" /model /model >/dev/null && h5diff -q "$1" "$2" /optimizer /optimizer >/dev/null; }
 
-A="--train synthetic:12000,64,5 --hidden 256,128 --epochs 6 --batch-size 48 --dropout 0.1 --quiet --checkpoint-every 25"
+A="--train synthetic:24000,64,5 --hidden 256,128 --epochs 8 --batch-size 48 --dropout 0.1 --quiet --checkpoint-every 25"
 $mpiexec -n 3 $bptrain $A --checkpoint "$tmp/ref.h5" >/dev/null || bad "reference run"
 t0=$(now); $mpiexec -n 3 $bptrain $A --checkpoint "$tmp/time.h5" >/dev/null; span=$(echo "$(now) - $t0" | bc)
 echo "an uninterrupted run takes ${span}s"
 for i in $(seq 1 "$rounds"); do
   rm -f "$tmp"/k.h5*
-  $mpiexec -n 3 $bptrain $A --checkpoint "$tmp/k.h5" >/dev/null 2>"$tmp/err" &
-  job=$!
-  sleep "$(python3 -c "import random; print(round(random.uniform(0.3, 0.8) * $span, 2))")"
-  victim=$((RANDOM % 3)); pid=$(rank_pid $victim "$tmp/k.h5")
-  [ -n "$pid" ] || { bad "round $i: rank $victim not found"; wait $job; continue; }
+  victim=$((RANDOM % 3)) pid="" tries=0
+  while [ -z "$pid" ] && [ $tries -lt 5 ]; do  # a kill must land while the rank runs: retry if it was gone
+    tries=$((tries + 1))
+    rm -f "$tmp"/k.h5*
+    $mpiexec -n 3 $bptrain $A --checkpoint "$tmp/k.h5" >/dev/null 2>"$tmp/err" &
+    job=$!
+    sleep "$(python3 -c "import random; print(round(random.uniform(0.2, 0.6) * $span, 2))")"
+    pid=$(rank_pid $victim "$tmp/k.h5")
+    if [ -z "$pid" ]; then wait $job; fi
+  done
+  [ -n "$pid" ] || { bad "round $i: rank $victim was never found running"; continue; }
   kill -KILL "$pid"; killed=$(now)
   wait $job; rc=$?; took=$(echo "$(now) - $killed" | bc)
   if [ $rc -eq 0 ] || (( $(echo "$took > 10" | bc) )); then bad "round $i: rank $victim killed: exit $rc after ${took}s"; fi
@@ -49,7 +55,8 @@ for i in $(seq 1 "$rounds"); do
   job=$!
   sleep "$(python3 -c "import random; print(round(random.uniform(1.5, 3.0), 2))")"
   pid=$(rank_pid 0 "$tmp/w.h5")
-  [ -n "$pid" ] && kill -KILL "$pid"
+  [ -n "$pid" ] || { bad "round $i: rank 0 not found running"; wait $job; continue; }
+  kill -KILL "$pid"
   wait $job 2>/dev/null
   if $bptrain --evaluate "$tmp/w.h5" --train synthetic:2000,256,10 >/dev/null 2>&1; then
     echo "ok   round $i: rank 0 killed while checkpointing every step; the newest checkpoint loads"
