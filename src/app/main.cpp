@@ -51,11 +51,14 @@ bool parse_on_off(const std::string& v, const char* flag) {
   throw CollectiveError(std::string(flag) + ": expected on or off, got '" + v + "'");
 }
 
-std::string evaluate_path, predict;
-bool confusion = false;
+// What the command line asks for besides training: --evaluate and its options.
+struct EvalOptions {
+  std::string checkpoint, predict;
+  bool confusion = false;
+};
 
 // Returns false when the program should exit 0 without training (--help, --version).
-bool parse(int argc, char** argv, Config& c, bool root) {
+bool parse(int argc, char** argv, Config& c, EvalOptions& ev, bool root) {
   cxxopts::Options o("bptrain", "Data-parallel MLP trainer (backprop over MPI). Run as: mpirun -np N bptrain [options]");
   o.set_width(110);
   // clang-format off
@@ -201,9 +204,9 @@ bool parse(int argc, char** argv, Config& c, bool root) {
     c.checkpoint_every_epochs = r["checkpoint-every-epochs"].as<std::uint64_t>();
     c.keep = r["keep"].as<std::size_t>();
     c.resume = r["resume"].as<std::string>();
-    evaluate_path = r["evaluate"].as<std::string>();
-    confusion = r.count("confusion") > 0;
-    predict = r["predict"].as<std::string>();
+    ev.checkpoint = r["evaluate"].as<std::string>();
+    ev.confusion = r.count("confusion") > 0;
+    ev.predict = r["predict"].as<std::string>();
     const std::string nf = r["on-nonfinite"].as<std::string>();
     if (nf != "stop" && nf != "skip") throw CollectiveError("--on-nonfinite: expected stop or skip, got '" + nf + "'");
     c.on_nonfinite_skip = nf == "skip";
@@ -236,8 +239,8 @@ bool parse(int argc, char** argv, Config& c, bool root) {
 }
 
 // --evaluate: one JSON line on stdout from rank 0, the work split across ranks.
-void run_evaluate(const Config& cfg, const Comm& world) {
-  const Checkpoint ck = read_checkpoint(evaluate_path);
+void run_evaluate(const Config& cfg, const EvalOptions& ev, const Comm& world) {
+  const Checkpoint ck = read_checkpoint(ev.checkpoint);
   Dataset test = load_test(cfg.test, cfg.train, cfg.load);
   if (test.d != ck.spec.sizes.front())
     throw Error(test.source + ": has " + std::to_string(test.d) + " features per sample, the checkpoint's model takes " +
@@ -251,12 +254,12 @@ void run_evaluate(const Config& cfg, const Comm& world) {
   Model model(ck.spec);
   std::copy(ck.params.begin(), ck.params.end(), model.params().begin());
   EvalExtras ex;
-  ex.want_confusion = confusion && !test.regression();
-  ex.want_predictions = !predict.empty();
+  ex.want_confusion = ev.confusion && !test.regression();
+  ex.want_predictions = !ev.predict.empty();
   const EvalResult e = evaluate_model(model, test, nullptr, world, cfg.eval_batch, &ex);
   if (world.rank() != 0) return;
   JsonLine j;
-  j.add("checkpoint", evaluate_path).add("test", test.source).add("loss", e.loss);
+  j.add("checkpoint", ev.checkpoint).add("test", test.source).add("loss", e.loss);
   if (test.regression()) j.add("rmse", e.rmse); else j.add("accuracy", e.accuracy);
   j.add("samples", static_cast<std::uint64_t>(e.samples));
   if (ex.want_confusion) {
@@ -272,8 +275,8 @@ void run_evaluate(const Config& cfg, const Comm& world) {
     j.raw("confusion", m + "]");
   }
   if (ex.want_predictions) {
-    std::ofstream out(predict);
-    if (!out) throw Error(predict + ": cannot open for writing");
+    std::ofstream out(ev.predict);
+    if (!out) throw Error(ev.predict + ": cannot open for writing");
     const std::size_t w = test.regression() ? test.target_dim : 1;
     out << (test.regression() ? "index,prediction\n" : "index,prediction,label\n");
     for (std::size_t i = 0; i < test.n; ++i) {
@@ -282,7 +285,7 @@ void run_evaluate(const Config& cfg, const Comm& world) {
       if (!test.regression()) out << ',' << test.labels[i];
       out << '\n';
     }
-    if (!out) throw Error(predict + ": write failed");
+    if (!out) throw Error(ev.predict + ": write failed");
   }
   std::printf("%s\n", j.str().c_str());
 }
@@ -295,9 +298,10 @@ int main(int argc, char** argv) {
   const bool root = world.rank() == 0;
   try {
     Config cfg;
-    if (!parse(argc, argv, cfg, root)) return 0;
-    if (!evaluate_path.empty()) {
-      run_evaluate(cfg, world);
+    EvalOptions ev;
+    if (!parse(argc, argv, cfg, ev, root)) return 0;
+    if (!ev.checkpoint.empty()) {
+      run_evaluate(cfg, ev, world);
       return 0;
     }
     // SLURM and PBS send SIGTERM (or a chosen signal, often USR1) before a job's time runs out.

@@ -38,6 +38,14 @@ out=$($mpiexec -n 2 $bptrain $A --lr 0.01 --resume full.h5 2>&1); rc=$?
 out=$($bptrain ${A/synthetic:3000/synthetic:3001} --resume full.h5 2>&1); rc=$?
 { [ $rc -eq 2 ] && grep -q "not the training set" <<<"$out"; } && say "ok   resume-other-data" || bad "resume on other data: exit $rc: $out"
 
+# --evaluate split over 2 ranks: every sample counted once, predictions for every sample.
+out=$($mpiexec -n 2 $bptrain --evaluate full.h5 --train synthetic:3000,20,5 --confusion --predict pred.csv 2>&1)
+if grep -q '"samples":500' <<<"$out" && grep -q '"confusion":\[\[' <<<"$out" && [ "$(wc -l < pred.csv)" = 501 ]; then
+  say "ok   evaluate-np2-confusion-predict"
+else
+  bad "evaluate at np 2: $out / $(wc -l < pred.csv 2>/dev/null) prediction lines"
+fi
+
 # 4. Bad files: clear one-line errors, never a crash.
 check_bad() {  # name, file, pattern
   out=$($bptrain --evaluate "$2" --train synthetic:3000,20,5 2>&1); rc=$?
