@@ -100,6 +100,20 @@ std::uint64_t File::storage_bytes(const std::string& dset) const {
   return H5Dget_storage_size(d);
 }
 
+bool File::chunked_with_checksum(const std::string& dset) const {
+  Id d = open_dataset(dset);
+  Id dcpl(H5Dget_create_plist(d), H5Pclose);
+  if (dcpl.get() < 0 || H5Pget_layout(dcpl) != H5D_CHUNKED) return false;
+  const int nf = H5Pget_nfilters(dcpl);
+  for (int i = 0; i < nf; ++i) {
+    unsigned flags = 0, cd[8];
+    std::size_t ncd = 8;
+    if (H5Pget_filter2(dcpl, static_cast<unsigned>(i), &flags, &ncd, cd, 0, nullptr, nullptr) == H5Z_FILTER_FLETCHER32)
+      return true;
+  }
+  return false;
+}
+
 template <class T>
 void File::read(const std::string& dset, T* out, std::size_t count) const {
   Info in = info(dset);

@@ -168,7 +168,10 @@ Checkpoint read_checkpoint(const std::string& path) {
       bad("hidden layers with different activations");
   // Checkpoints are stored uncompressed: a dataset must hold every byte its shape claims, so no
   // allocation below comes from an unbacked claim.
+  // Every dataset must also be chunked with its Fletcher-32 checksum, as written: a file whose data
+  // is not checksummed is not a checkpoint to trust.
   auto stored = [&](const std::string& name, std::size_t count) {
+    if (!f.chunked_with_checksum(name)) bad(name + " is not stored chunked with a Fletcher-32 checksum");
     if (f.storage_bytes(name) < count * sizeof(float)) bad(name + " claims more data than the file stores");
   };
   for (std::size_t l = 0; l + 1 < c.spec.sizes.size(); ++l) {

@@ -62,6 +62,8 @@ class File {
   bool exists(const std::string& obj) const;
   Info info(const std::string& dset) const;  // throws Error if missing
   std::uint64_t storage_bytes(const std::string& dset) const;  // bytes allocated in the file
+  // Chunked with the Fletcher-32 filter, as every checkpoint dataset is written.
+  bool chunked_with_checksum(const std::string& dset) const;
 
   // Reads a whole dataset converted to T; throws unless it holds exactly `count` elements.
   template <class T>
