@@ -25,7 +25,7 @@ for t in idx csv hdf5; do
     # The first frame of the report that is not the sanitizer's own: inside libhdf5 is a bug of the
     # HDF5 library (1.10.8) on a malformed file, reported but not ours to fix; anywhere else fails.
     frame=$(sed -n '/ERROR: AddressSanitizer\|runtime error:\|ERROR: libFuzzer/,/^$/p' build-fuzz/fuzz_$t.log \
-            | grep -E '^ +#[0-9]+ ' | grep -vE '__interceptor_|__asan|__sanitizer|libasan|in (malloc|calloc|realloc|free|memcpy|memmove)' | head -1)
+            | grep -E '^ +#[0-9]+ ' | grep -vE '__interceptor_|__asan|__sanitizer|libasan|in (malloc|calloc|realloc|free|memcpy|memmove)|__mem(cpy|move|set)_|sysdeps' | head -1)
     if grep -q 'libhdf5' <<<"$frame"; then
       echo "fuzz_$t: a crash inside libhdf5 itself (known class of HDF5 1.10 bugs on malformed files; input kept in build-fuzz/crashes/$t/):"
       echo "  $frame"
