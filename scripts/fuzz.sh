@@ -29,18 +29,18 @@ for t in ${FUZZ_TARGETS:-idx csv hdf5}; do
   cp -n tests/fuzz/corpus/$t/* "$work"/ 2>/dev/null || true
   build-fuzz/tests/fuzz/fuzz_$t "$work" -fork=1 -ignore_crashes=1 -max_total_time="$secs" -max_len=65536 \
     -rss_limit_mb=0 -timeout=20 -artifact_prefix="$crashes/" > build-fuzz/fuzz_$t.log 2>&1 || true
-  runs=$(grep -oE '^#[0-9]+' build-fuzz/fuzz_$t.log | tail -1 | tr -d '#')
+  runs=$(grep -oE '^#[0-9]+' build-fuzz/fuzz_$t.log | tail -1 | tr -d '#' || true)
   ours=0 library=0
   for c in "$crashes"/crash-* "$crashes"/timeout-* "$crashes"/oom-*; do
     [ -e "$c" ] || continue
     report=$(timeout 120 build-fuzz/tests/fuzz/fuzz_$t "$c" 2>&1 || true)
     frame=$(sed -n '/ERROR: AddressSanitizer\|runtime error:\|ERROR: libFuzzer/,/^$/p' <<<"$report" | grep -E '^ +#[0-9]+ ' \
-            | grep -vE '__interceptor_|__asan|__sanitizer|libasan|in (malloc|calloc|realloc|free|memcpy|memmove)|__mem(cpy|move|set)_|sysdeps' | head -1)
+            | grep -vE '__interceptor_|__asan|__sanitizer|libasan|in (malloc|calloc|realloc|free|memcpy|memmove)|__mem(cpy|move|set)_|sysdeps' | head -1 || true)
     if [ -z "$frame" ] && ! grep -qE 'ERROR|runtime error|timeout' <<<"$report"; then continue; fi  # does not reproduce
     if grep -q libhdf5 <<<"$frame"; then
       library=$((library + 1))
     else
-      ours=$((ours + 1)); echo "fuzz_$t: crash outside libhdf5: $c"; sed -n '/ERROR\|runtime error/,/^$/p' <<<"$report" | head -25
+      ours=$((ours + 1)); echo "fuzz_$t: crash outside libhdf5: $c"; sed -n '/ERROR\|runtime error/,/^$/p' <<<"$report" | head -25 || true
     fi
   done
   echo "fuzz_$t: ${secs}s, ${runs:-0} executions, $ours crashes in bptrain, $library inside libhdf5 (reported, not failed)"
