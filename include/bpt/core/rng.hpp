@@ -37,7 +37,6 @@ class CounterRng {
     double u1 = 1.0 - uniform(), u2 = uniform();
     return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
   }
-  std::uint64_t counter() const { return counter_; }
 
  private:
   std::uint64_t key_, counter_;
