@@ -2,6 +2,9 @@
 
 #include <cmath>
 #include <filesystem>
+#include <string>
+
+#include <unistd.h>
 
 #include "bpt/core/error.hpp"
 #include "bpt/h5/h5.hpp"
@@ -12,7 +15,10 @@ namespace fs = std::filesystem;
 
 namespace {
 struct Fixture {
-  fs::path dir = fs::temp_directory_path() / "bpt_ckpt_unit";
+  // One directory per test and process: CTest may run the tests in parallel (ctest -j).
+  fs::path dir = fs::temp_directory_path() /
+                 ("bpt_ckpt_unit_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "_" +
+                  std::to_string(::getpid()));
   Fixture() { fs::create_directories(dir); }
   ~Fixture() { fs::remove_all(dir); }
   std::string path(const std::string& n) const { return (dir / n).string(); }
