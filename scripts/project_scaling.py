@@ -10,7 +10,8 @@ The model for p ranks, gradient bytes n, link bandwidth B:
   T_allreduce(p) = 2 log2(p) (a + L) + 2 (p-1)/p * n * 8/B        (Rabenseifner: reduce-scatter by
                    recursive halving, allgather by recursive doubling; the ring has the same
                    bandwidth term and 2 (p-1) latency terms)
-  step(p)        = compute(batch_per_rank) + optimizer + T_allreduce(p)   (no overlap: a lower bound)
+  step(p)        = compute(batch_per_rank) + optimizer/p + T_allreduce(p)   (no overlap: a lower bound;
+                   the optimizer is sharded, and its reduce-scatter + allgather move an allreduce's bytes)
 with L = 5 us of network latency per message (an assumption, typical of InfiniBand/RoCE; Ethernet is
 worse). Strong: global batch fixed (16384: 16 samples per rank at 1024 ranks); weak: batch per rank
 fixed (256). Compute per sample is taken as constant, though small per-rank batches run GEMMs less
@@ -72,11 +73,11 @@ for name, hidden in MODELS.items():
                 t_ar = 2 * math.log2(p) * (a + LAT) + 2 * (p - 1) / p * nbytes * 8 / (bw * 1e9)
                 if mode == "strong":
                     t1 = STRONG * per_sample + opt
-                    tp = STRONG / p * per_sample + opt + t_ar
+                    tp = STRONG / p * per_sample + opt / p + t_ar
                     eff = t1 / (p * tp)
                 else:
                     t1 = BATCH * per_sample + opt
-                    eff = t1 / (t1 + t_ar)
+                    eff = t1 / (BATCH * per_sample + opt / p + t_ar)
                 cells.append(f"{100 * eff:>14.1f}%")
             print(f"  {p:>5} " + "".join(cells))
     print()

@@ -99,7 +99,7 @@ bool parse(int argc, char** argv, Config& c, EvalOptions& ev, bool root) {
     ("tol", "stop when the training loss changes by less than this over an epoch (0: off)", cxxopts::value<double>()->default_value("0"));
   o.add_options("Parallel")
     ("bucket-mb", "gradient bucket size in MiB for the fused allreduce", cxxopts::value<double>()->default_value("2"))
-    ("overlap", "on: overlap the gradient sums with backward; off: blocking sums after backward", cxxopts::value<std::string>()->default_value("on"))
+    ("overlap", "on: overlap the gradient sums with backward and shard the optimizer step over the ranks; off: blocking sums after backward, every rank runs the whole step", cxxopts::value<std::string>()->default_value("on"))
     ("check-every", "compare a checksum of every rank's weights every N steps (0: only at the end)", cxxopts::value<std::uint64_t>()->default_value("100"))
     ("scale-lr", "none, or linear: lr x ranks, ramped up over --warmup-epochs (Goyal et al. 2017)", cxxopts::value<std::string>()->default_value("none"))
     ("warmup-epochs", "gradual warm-up for --scale-lr linear", cxxopts::value<double>()->default_value("5"))

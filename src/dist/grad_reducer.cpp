@@ -28,7 +28,9 @@ std::pair<std::size_t, std::size_t> chunk(std::size_t n, std::size_t i, std::siz
 struct GradReducer::Requests {
   struct Ring {
     std::size_t bucket = 0;
-    int stage = 0;  // [0, p-1): reduce-scatter; [p-1, 2(p-1)): allgather
+    float* base = nullptr;  // the buffer the bucket's range lives in
+    int stage = 0;          // [0, p-1): reduce-scatter; [p-1, 2(p-1)): allgather
+    int end = 0;            // the stage at which it is done
     MPI_Request req[2] = {MPI_REQUEST_NULL, MPI_REQUEST_NULL};
   };
   std::vector<Ring> active;
@@ -37,8 +39,8 @@ struct GradReducer::Requests {
 };
 
 GradReducer::GradReducer(const Comm& comm, std::span<float> grads, std::vector<std::size_t> off,
-                         std::size_t bucket_bytes, bool overlap, std::size_t max_count)
-    : comm_(comm), grads_(grads), overlap_(overlap), reqs_(std::make_unique<Requests>()) {
+                         std::size_t bucket_bytes, bool overlap, std::size_t max_count, bool shard)
+    : comm_(comm), grads_(grads), overlap_(overlap), shard_(shard), reqs_(std::make_unique<Requests>()) {
   require(off.size() >= 2 && off.front() == 0 && off.back() == grads.size(),
           "grad reducer: layer offsets must run from 0 to the gradient size");
   std::size_t cap = std::max<std::size_t>(1, bucket_bytes / sizeof(float));
@@ -67,7 +69,13 @@ GradReducer::GradReducer(const Comm& comm, std::span<float> grads, std::vector<s
     reqs_->scratch_at.push_back(at);
     at += (k.hi - k.lo + p - 1) / p;
   }
-  if (p > 1 && overlap_) reqs_->scratch.resize(at);
+  if (p > 1 && (overlap_ || shard_)) reqs_->scratch.resize(at);
+  // After the reduce-scatter stages of the ring, rank r holds the sum of chunk (r + 1) mod p.
+  const auto mine = (static_cast<std::size_t>(comm_.rank()) + 1) % p;
+  for (const Bucket& k : buckets_) {
+    auto [lo, hi] = shard_ ? chunk(k.hi - k.lo, mine, p) : std::pair<std::size_t, std::size_t>{0, k.hi - k.lo};
+    owned_.emplace_back(k.lo + lo, k.lo + hi);
+  }
 }
 
 GradReducer::~GradReducer() {
@@ -102,11 +110,15 @@ void post(float* data, std::size_t n, float* scratch, int stage, int rank, int p
 
 }  // namespace
 
-void GradReducer::start(std::size_t b) {
+void GradReducer::start(std::size_t b, float* base, int first_stage) {
+  const int p = comm_.size();
   Requests::Ring r;
   r.bucket = b;
+  r.base = base;
+  r.stage = first_stage;
+  r.end = first_stage == 0 && shard_ ? p - 1 : 2 * (p - 1);
   const Bucket& k = buckets_[b];
-  post(grads_.data() + k.lo, k.hi - k.lo, reqs_->scratch.data() + reqs_->scratch_at[b], 0, comm_.rank(), comm_.size(),
+  post(base + k.lo, k.hi - k.lo, reqs_->scratch.data() + reqs_->scratch_at[b], first_stage, comm_.rank(), p,
        100 + static_cast<int>(b % 30000), to_comm(comm_.handle()), r.req);
   reqs_->active.push_back(r);
 }
@@ -128,14 +140,14 @@ void GradReducer::poll() {
       if (r.stage < p - 1) {  // add the chunk that arrived into ours
         const int rank = comm_.rank();
         auto [lo, hi] = chunk(n, static_cast<std::size_t>(((rank - r.stage - 1) % p + p) % p), static_cast<std::size_t>(p));
-        float* d = grads_.data() + k.lo + lo;
+        float* d = r.base + k.lo + lo;
         for (std::size_t j = 0; j < hi - lo; ++j) d[j] += scratch[j];
       }
-      if (++r.stage == 2 * (p - 1)) {
+      if (++r.stage == r.end) {
         finished = true;
         break;
       }
-      post(grads_.data() + k.lo, n, scratch, r.stage, comm_.rank(), p, 100 + static_cast<int>(r.bucket % 30000),
+      post(r.base + k.lo, n, scratch, r.stage, comm_.rank(), p, 100 + static_cast<int>(r.bucket % 30000),
            to_comm(comm_.handle()), r.req);
     }
     if (finished) {
@@ -149,19 +161,32 @@ void GradReducer::poll() {
 
 void GradReducer::layer_ready(std::size_t l) {
   if (!overlap_ || comm_.size() == 1) return;
-  while (next_ < buckets_.size() && buckets_[next_].first_layer >= l) start(next_++);
+  while (next_ < buckets_.size() && buckets_[next_].first_layer >= l) start(next_++, grads_.data(), 0);
   poll();
 }
 
 double GradReducer::finish() {
   auto t0 = std::chrono::steady_clock::now();
   if (comm_.size() > 1) {
-    if (overlap_) {
-      while (next_ < buckets_.size()) start(next_++);
+    if (overlap_ || shard_) {
+      while (next_ < buckets_.size()) start(next_++, grads_.data(), 0);
       while (!reqs_->active.empty()) poll();
     } else {
       for (const Bucket& k : buckets_) comm_.allreduce_sum(grads_.subspan(k.lo, k.hi - k.lo));
     }
+  }
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+double GradReducer::gather(std::span<float> buf) {
+  require(shard_, "grad reducer: gather() needs the sharded mode");
+  require(buf.size() == grads_.size(), "grad reducer: gather() of a buffer laid out unlike the gradients");
+  require(reqs_->active.empty(), "grad reducer: gather() while sums are still outstanding");
+  auto t0 = std::chrono::steady_clock::now();
+  const int p = comm_.size();
+  if (p > 1) {
+    for (std::size_t b = 0; b < buckets_.size(); ++b) start(b, buf.data(), p - 1);
+    while (!reqs_->active.empty()) poll();
   }
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }

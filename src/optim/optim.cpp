@@ -43,22 +43,34 @@ std::vector<std::pair<std::string, std::span<float>>> Optimizer::state() {
 }
 
 void Optimizer::step(std::span<float> params, std::span<const float> grads, float lr, float gs) {
+  const std::pair<std::size_t, std::size_t> all{0, params.size()};
+  step(params, grads, lr, gs, std::span(&all, 1));
+}
+
+void Optimizer::step(std::span<float> params, std::span<const float> grads, float lr, float gs,
+                     std::span<const std::pair<std::size_t, std::size_t>> ranges) {
   require(params.size() == grads.size(), "optimizer: parameter and gradient sizes differ");
-  const std::size_t n = params.size();
-  float* __restrict p = params.data();
-  const float* __restrict g = grads.data();
-  const float wd = cfg_.weight_decay;
+  if (cfg_.kind != OptKind::Sgd) require(m_.size() == params.size(), "optimizer: state size mismatch");
+  if (cfg_.kind == OptKind::Adam || cfg_.kind == OptKind::AdamW) require(v_.size() == params.size(), "optimizer: state size mismatch");
   ++t_;
+  for (auto [lo, hi] : ranges) {
+    require(lo <= hi && hi <= params.size(), "optimizer: element range outside the parameters");
+    update(params.data() + lo, grads.data() + lo, m_.size() ? m_.data() + lo : nullptr, v_.size() ? v_.data() + lo : nullptr,
+           hi - lo, lr, gs);
+  }
+}
+
+void Optimizer::update(float* __restrict p, const float* __restrict g, float* __restrict m, float* __restrict v,
+                       std::size_t n, float lr, float gs) const {
+  const float wd = cfg_.weight_decay;
   switch (cfg_.kind) {
     case OptKind::Sgd:
       for (std::size_t i = 0; i < n; ++i) p[i] -= lr * (g[i] * gs + wd * p[i]);
       break;
     case OptKind::Momentum:
     case OptKind::Nesterov: {
-      require(m_.size() == n, "optimizer: state size mismatch");
       const float mu = t_ == 1 ? 0.0f : cfg_.momentum;  // PyTorch: the buffer starts as the first gradient
       const float nmu = cfg_.kind == OptKind::Nesterov ? cfg_.momentum : 0.0f;
-      float* __restrict m = m_.data();
       if (cfg_.kind == OptKind::Nesterov) {
         for (std::size_t i = 0; i < n; ++i) {
           const float gi = g[i] * gs + wd * p[i];
@@ -75,7 +87,6 @@ void Optimizer::step(std::span<float> params, std::span<const float> grads, floa
     }
     case OptKind::Adam:
     case OptKind::AdamW: {
-      require(m_.size() == n && v_.size() == n, "optimizer: state size mismatch");
       const float b1 = cfg_.beta1, b2 = cfg_.beta2, eps = cfg_.eps;
       const double td = static_cast<double>(t_);
       const float bc1 = static_cast<float>(1.0 - std::pow(static_cast<double>(b1), td));
@@ -84,8 +95,6 @@ void Optimizer::step(std::span<float> params, std::span<const float> grads, floa
       // AdamW decays the weights directly (decoupled); Adam adds the L2 term to the gradient.
       const float decay = cfg_.kind == OptKind::AdamW ? 1.0f - lr * wd : 1.0f;
       const float l2 = cfg_.kind == OptKind::AdamW ? 0.0f : wd;
-      float* __restrict m = m_.data();
-      float* __restrict v = v_.data();
       for (std::size_t i = 0; i < n; ++i) {
         const float pi = p[i] * decay;
         const float gi = g[i] * gs + l2 * p[i];

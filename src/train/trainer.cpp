@@ -109,7 +109,16 @@ Trainer::Trainer(const Config& cfg, const Comm& comm, Dataset train, Dataset tes
   std::vector<std::size_t> off;
   for (std::size_t l = 0; l <= model_.num_layers(); ++l)
     off.push_back(l < model_.num_layers() ? model_.offset(l) : model_.num_params());
-  reducer_ = std::make_unique<GradReducer>(comm_, model_.grads(), off, static_cast<std::size_t>(cfg_.bucket_mb * 1048576.0), cfg_.overlap);
+  sharded_ = cfg_.overlap && !cfg_.deterministic;
+  reducer_ = std::make_unique<GradReducer>(comm_, model_.grads(), off, static_cast<std::size_t>(cfg_.bucket_mb * 1048576.0),
+                                           cfg_.overlap, 0, sharded_);
+  held_ = sharded_ ? reducer_->owned() : std::vector<std::pair<std::size_t, std::size_t>>{{0, model_.num_params()}};
+  held_by_layer_.resize(model_.num_layers());
+  for (auto [lo, hi] : held_)
+    for (std::size_t l = 0; l < model_.num_layers(); ++l) {
+      const std::size_t a = std::max(lo, off[l]), b2 = std::min(hi, off[l + 1]);
+      if (a < b2) held_by_layer_[l].emplace_back(a, b2);
+    }
   if (cfg_.deterministic) {
     std::size_t levels = 1;
     for (std::size_t m = cfg_.micro_shards / world; m > 1; m /= 2) ++levels;
@@ -290,27 +299,40 @@ float Trainer::lr_at(std::uint64_t s) const {
 
 bool Trainer::finish_gradients(std::size_t g, std::uint64_t step, int vote, std::uint64_t& ok_steps, float& grad_scale) {
   // Measure each layer of the summed gradient (read only); the average is taken inside the optimizer.
+  // Sharded, each rank measures the chunks it holds and one small sum completes the figures.
   const std::size_t nl = model_.num_layers();
   const float inv = 1.0f / static_cast<float>(g);
   const double inv2 = static_cast<double>(inv) * static_cast<double>(inv);
+  const auto grads = model_.grads();
+  auto piece = [&](std::pair<std::size_t, std::size_t> r) { return grads.subspan(r.first, r.second - r.first); };
   double total = 0;
   bool finite = true;
   for (std::size_t l = 0; l < nl; ++l) {
-    layer_sq_[l] = sum_squares(model_.grads().subspan(model_.offset(l), model_.size(l))) * inv2;
-    total += layer_sq_[l];
+    layer_sq_[l] = 0;
+    for (auto r : held_by_layer_[l]) layer_sq_[l] += sum_squares(piece(r)) * inv2;
   }
+  if (sharded_ && comm_.size() > 1) comm_.allreduce_sum(std::span<double>(layer_sq_));
+  for (double v : layer_sq_) total += v;
   if (!std::isfinite(total)) {  // either a non-finite element, or float partial sums that overflowed
+    // Per layer: the count of non-finite elements and the sum of squares accumulated in double.
+    std::vector<double> again(2 * nl, 0.0);
+    for (std::size_t l = 0; l < nl; ++l)
+      for (auto r : held_by_layer_[l]) {
+        auto gl = piece(r);
+        again[l] += static_cast<double>(std::count_if(gl.begin(), gl.end(), [](float v) { return !std::isfinite(v); }));
+        const double n = global_norm(gl);
+        again[nl + l] += n * n * inv2;
+      }
+    if (sharded_ && comm_.size() > 1) comm_.allreduce_sum(std::span<double>(again));
+    total = 0;
     for (std::size_t l = 0; l < nl; ++l) {
-      auto gl = model_.grads().subspan(model_.offset(l), model_.size(l));
-      if (std::any_of(gl.begin(), gl.end(), [](float v) { return !std::isfinite(v); })) {
+      if (again[l] > 0) {
         finite = false;
         if (bad_layer_ < 0) bad_layer_ = static_cast<long>(l);
       }
-      const double n = global_norm(gl);
-      layer_sq_[l] = n * n * inv2;
+      layer_sq_[l] = again[nl + l];
+      total += layer_sq_[l];
     }
-    total = 0;
-    for (double v : layer_sq_) total += v;
   }
   const bool bad_loss = vote & kVoteBadLoss;
   if (bad_loss || !finite) {
@@ -331,8 +353,10 @@ bool Trainer::finish_gradients(std::size_t g, std::uint64_t step, int vote, std:
   const double norm = std::sqrt(total);
   grad_scale = inv;
   if (cfg_.clip_grad_norm > 0 && norm > cfg_.clip_grad_norm) {  // rare: average in place, then clip
-    for (float& v : model_.grads()) v *= inv;
-    clip_to_norm(model_.grads(), norm, cfg_.clip_grad_norm);
+    for (auto r : held_) {
+      for (float& v : piece(r)) v *= inv;
+      clip_to_norm(piece(r), norm, cfg_.clip_grad_norm);
+    }
     grad_scale = 1.0f;
   }
   ++ok_steps;
@@ -419,6 +443,8 @@ void Trainer::resume(const Checkpoint& c) {
 void Trainer::save_checkpoint(double local_loss_sum, double elapsed) {
   if (cfg_.checkpoint.empty()) return;
   if (pending_.valid()) pending_.wait();
+  if (sharded_)  // each rank's part of the optimizer state to every rank, so rank 0 writes all of it
+    for (auto& [name, tensor] : opt_.state()) reducer_->gather(tensor);
   double sum = local_loss_sum;
   comm_.allreduce_sum(std::span<double>(&sum, 1));
   if (comm_.rank() != 0) return;
@@ -496,8 +522,9 @@ TrainResult Trainer::run() {
       vote.start((stop_flag_ && *stop_flag_ ? kVoteStop : 0) | (std::isfinite(l) ? 0 : kVoteBadLoss));
       float grad_scale = 1.0f;
       const bool ok = finish_gradients(g, st_.step, vote.wait(), grads_ok_total, grad_scale);
-      if (ok) opt_.step(model_.params(), model_.grads(), lr_at(st_.step), grad_scale);
+      if (ok) opt_.step(model_.params(), model_.grads(), lr_at(st_.step), grad_scale, held_);
       times.optim += since(t0);
+      if (ok && sharded_) times.comm += reducer_->gather(model_.params());  // each rank's new weights to all
       if (!cfg_.profile.empty()) {  // this step's split: the differences of the running totals
         const double row[] = {double(epoch), double(st_.step), (times.compute - prev.compute) * 1e3,
                               (times.comm - prev.comm) * 1e3, (times.optim - prev.optim) * 1e3,

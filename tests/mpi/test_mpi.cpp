@@ -75,6 +75,35 @@ TEST(GradReducer, ChunksAboveTheCountLimit) {
 
 TEST(GradReducer, BlockingPathEqualsPlainSum) { run_reducer(1001, {0, 3, 500, 1001}, 400, false, 0); }
 
+TEST(GradReducer, ShardedOwnersHoldTheSumAndGatherCopiesTheirChunksToAll) {
+  // Odd sizes and more buckets than elements per rank, so some ranks own empty chunks.
+  for (auto [n, bucket] : {std::pair<std::size_t, std::size_t>{1001, 100}, {7, 3}, {3, 2}}) {
+    std::vector<float> g(n), w(n);
+    const std::vector<std::size_t> off = {0, n / 3, n};
+    GradReducer red(world(), g, off, bucket * sizeof(float), true, 0, true);
+    // Every element is owned by exactly one rank.
+    std::vector<double> owners(n, 0.0);
+    for (auto [lo, hi] : red.owned())
+      for (std::size_t i = lo; i < hi; ++i) owners[i] += 1;
+    world().allreduce_sum(std::span<double>(owners));
+    for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(owners[i], 1.0) << "element " << i << " of " << n;
+    for (int rep = 0; rep < 3; ++rep) {  // step after step
+      fill(g, world().rank());
+      red.begin_step();
+      for (std::size_t l = off.size() - 1; l-- > 0;) red.layer_ready(l);
+      red.finish();
+      for (auto [lo, hi] : red.owned())
+        for (std::size_t i = lo; i < hi; ++i) ASSERT_EQ(g[i], expected_sum(i, world().size())) << "element " << i;
+      // The owner writes its elements (from the sum it holds); everything else is stale until gather().
+      std::fill(w.begin(), w.end(), -1.0f);
+      for (auto [lo, hi] : red.owned())
+        for (std::size_t i = lo; i < hi; ++i) w[i] = g[i] + static_cast<float>(rep);
+      red.gather(w);
+      for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(w[i], expected_sum(i, world().size()) + static_cast<float>(rep)) << "element " << i;
+    }
+  }
+}
+
 TEST(GradReducer, NoLayerReadyStillReducesEverything) {
   // A rank with no samples in the last, partial batch never runs backward.
   std::vector<float> g(50);

@@ -90,6 +90,38 @@ TEST(Optim, AdamWDecaysWeightsDirectly) {
   EXPECT_NEAR(p[0], 2 * (1 - 0.05f), 1e-6);
 }
 
+TEST(Optim, StepOnRangesUpdatesThoseElementsExactlyAsAWholeStepAndNothingElse) {
+  // The sharded optimizer: each rank steps its own ranges. Over three steps, the elements in the
+  // ranges must get the same bits as a whole-buffer step; the others (and their state) stay as they were.
+  for (OptKind k : {OptKind::Sgd, OptKind::Momentum, OptKind::Nesterov, OptKind::Adam, OptKind::AdamW}) {
+    OptimConfig c{k};
+    c.weight_decay = 0.01f;
+    const std::size_t n = 37;
+    Optimizer whole(c, n), part(c, n);
+    std::vector<float> pw(n), pp(n), g(n);
+    for (std::size_t i = 0; i < n; ++i) pw[i] = pp[i] = 0.1f * static_cast<float>(i % 7) - 0.3f;
+    const std::vector<std::pair<std::size_t, std::size_t>> ranges = {{0, 5}, {5, 5}, {20, 37}};
+    for (int step = 0; step < 3; ++step) {
+      for (std::size_t i = 0; i < n; ++i) g[i] = std::sin(static_cast<float>(i + 11 * step));
+      whole.step(pw, g, 0.01f, 0.5f);
+      part.step(pp, g, 0.01f, 0.5f, ranges);
+    }
+    EXPECT_EQ(part.steps(), 3u);
+    auto sw = whole.state(), sp = part.state();
+    for (std::size_t i = 0; i < n; ++i) {
+      const bool in = i < 5 || i >= 20;
+      if (in) {
+        ASSERT_EQ(pp[i], pw[i]) << to_string(k) << " element " << i;
+        for (std::size_t t = 0; t < sw.size(); ++t) ASSERT_EQ(sp[t].second[i], sw[t].second[i]) << to_string(k);
+      } else {
+        ASSERT_EQ(pp[i], 0.1f * static_cast<float>(i % 7) - 0.3f) << to_string(k) << " element " << i;
+        for (std::size_t t = 0; t < sp.size(); ++t) ASSERT_EQ(sp[t].second[i], 0.0f) << to_string(k);
+      }
+    }
+    EXPECT_THROW(part.step(pp, g, 0.01f, 1.0f, std::vector<std::pair<std::size_t, std::size_t>>{{30, 38}}), Error);
+  }
+}
+
 TEST(Optim, ClipGradNorm) {
   std::vector<float> g = {3, 4};
   EXPECT_NEAR(clip_grad_norm(g, 1.0), 5.0, 1e-9);

@@ -3,8 +3,15 @@
 // buffer is cut once, at start-up, into contiguous buckets of at most bucket_bytes, in reverse layer
 // order. A bucket's non-blocking sum starts as soon as backward has finished every layer it touches,
 // and outstanding sums are polled between layers so they progress while backward goes on.
+//
+// Sharded use (ZeRO stage 1: Rajbhandari et al., 2020): with shard = true, finish() runs only the
+// reduce-scatter half of each bucket's ring, so each rank holds the complete sum of its own chunk of
+// every bucket (owned()); the caller updates just those elements and gather() then copies each
+// owner's chunks of a buffer (the new weights) to every rank. Same traffic as an allreduce, and each
+// rank's optimizer step touches 1/N of the weights.
 #include <cstddef>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "bpt/dist/comm.hpp"
@@ -16,7 +23,7 @@ class GradReducer {
   // layer_offsets: L+1 ascending offsets into grads (layer l = [off[l], off[l+1])).
   // max_count caps the elements of one MPI call (INT_MAX normally; smaller in tests of the chunking).
   GradReducer(const Comm& comm, std::span<float> grads, std::vector<std::size_t> layer_offsets,
-              std::size_t bucket_bytes, bool overlap, std::size_t max_count = 0);
+              std::size_t bucket_bytes, bool overlap, std::size_t max_count = 0, bool shard = false);
   ~GradReducer();
   GradReducer(const GradReducer&) = delete;
   GradReducer& operator=(const GradReducer&) = delete;
@@ -25,8 +32,15 @@ class GradReducer {
   void begin_step();
   // Layer l's gradients are final: start every bucket that is now complete; poll the others.
   void layer_ready(std::size_t l);
-  // Starts what is left, waits for every sum. Returns the seconds spent waiting here.
+  // Starts what is left, waits for every sum (sharded: for every sum of an owned chunk). Returns the
+  // seconds spent waiting here.
   double finish();
+  // Sharded: the element ranges [lo, hi) whose sum this rank holds after finish(), one per bucket;
+  // over all ranks they cover the buffer exactly once. Unsharded: every bucket whole.
+  const std::vector<std::pair<std::size_t, std::size_t>>& owned() const { return owned_; }
+  // Sharded: gives every rank each owner's chunks of buf (laid out like the gradients). Returns the
+  // seconds it took.
+  double gather(std::span<float> buf);
 
   struct Bucket {
     std::size_t lo, hi;       // element range in grads
@@ -36,13 +50,14 @@ class GradReducer {
   const Bucket& bucket(std::size_t i) const { return buckets_[i]; }  // in the order they start
 
  private:
-  void start(std::size_t b);
+  void start(std::size_t b, float* base, int first_stage);
   void poll();
 
   const Comm& comm_;
   std::span<float> grads_;
   std::vector<Bucket> buckets_;  // in reverse layer order
-  bool overlap_;
+  bool overlap_, shard_;
+  std::vector<std::pair<std::size_t, std::size_t>> owned_;
   std::size_t next_ = 0;  // first bucket not yet started
   struct Requests;
   std::unique_ptr<Requests> reqs_;

@@ -30,6 +30,10 @@ class Optimizer {
   // params -= update(grads * grad_scale) with learning rate lr. grads are read only; grad_scale lets
   // the caller average a sum without a pass of its own (g * grad_scale is computed once per element).
   void step(std::span<float> params, std::span<const float> grads, float lr, float grad_scale = 1.0f);
+  // One step that updates only the elements in `ranges` ([lo, hi) pairs) of params and of the state:
+  // a sharded optimizer, where each rank updates its own part and the parts are then exchanged.
+  void step(std::span<float> params, std::span<const float> grads, float lr, float grad_scale,
+            std::span<const std::pair<std::size_t, std::size_t>> ranges);
   const OptimConfig& config() const { return cfg_; }
   std::uint64_t steps() const { return t_; }
   void set_steps(std::uint64_t t) { t_ = t; }
@@ -37,6 +41,7 @@ class Optimizer {
   std::vector<std::pair<std::string, std::span<float>>> state();
 
  private:
+  void update(float* p, const float* g, float* m, float* v, std::size_t n, float lr, float gs) const;
   OptimConfig cfg_;
   std::uint64_t t_ = 0;
   Buffer<float> m_, v_;

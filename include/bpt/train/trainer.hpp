@@ -83,6 +83,12 @@ class Trainer {
   Optimizer opt_;
   LrSchedule sched_;
   std::unique_ptr<GradReducer> reducer_;
+  // The optimizer is sharded (ZeRO-1) unless --deterministic or --overlap off: each rank holds the
+  // summed gradient of, and updates, only held_ (its chunks of every bucket); held_by_layer_[l] is
+  // held_ cut at layer l's bounds. Replicated: the whole buffer.
+  bool sharded_ = false;
+  std::vector<std::pair<std::size_t, std::size_t>> held_;
+  std::vector<std::vector<std::pair<std::size_t, std::size_t>>> held_by_layer_;
   std::size_t steps_per_epoch_ = 0;
   Buffer<float> xbuf_, tbuf_;
   std::vector<std::int32_t> ybuf_;
