@@ -57,7 +57,19 @@ void Dataset::gather(const std::uint32_t* idx, std::size_t count, float* out) co
     }
     return;
   }
+  // Rows are scattered over the whole set: ask for row r + 4 while row r is converted, so the
+  // memory latency of one row overlaps the work on the ones before it.
+  const std::size_t row_bytes = d * (xf.empty() ? sizeof(std::uint8_t) : sizeof(float));
+  const auto* base = xf.empty() ? static_cast<const char*>(static_cast<const void*>(x.data()))
+                                : static_cast<const char*>(static_cast<const void*>(xf.data()));
+  auto prefetch = [&](std::size_t r) {
+    const char* p = base + static_cast<std::size_t>(idx[r]) * row_bytes;
+    for (std::size_t b = 0; b < row_bytes; b += 64) __builtin_prefetch(p + b);
+  };
+  constexpr std::size_t ahead = 4;
+  for (std::size_t r = 0; r < std::min(count, ahead); ++r) prefetch(r);
   for (std::size_t r = 0; r < count; ++r) {
+    if (r + ahead < count) prefetch(r + ahead);
     float* dst = out + r * d;
     if (!xf.empty()) {
       const float* src = xf.data() + static_cast<std::size_t>(idx[r]) * d;
