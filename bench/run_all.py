@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""The benchmark table (called by bench/run_all.sh after the build). Options: --quick (shorter runs)."""
+"""The benchmark table (called by bench/run_all.sh after the build). Options: --quick (shorter runs, one
+of each instead of the best of three)."""
 import json
 import os
 import re
@@ -9,6 +10,7 @@ import tempfile
 import time
 
 QUICK = "--quick" in sys.argv
+REPS = 1 if QUICK else 3
 BIN, FLOOR, COMM = "build/bptrain", "build/bench/bench_floor", "build/bench/bench_comm"
 MODELS = {"784-512-256-10": ("512,256", 300), "784-2048-2048-10": ("2048,2048", 60)}
 BATCH = 256
@@ -53,19 +55,39 @@ def main():
     have_torch = subprocess.run("/usr/bin/python3 -c 'import torch'", shell=True, capture_output=True).returncode == 0
     if not have_torch:
         print("PyTorch (python3-torch) is not installed: the PyTorch comparison is skipped")
+    print(f"each figure: the best of {REPS} interleaved runs")
     results = {}
     for name, (hidden, steps) in MODELS.items():
+        rss_max = {}
         sizes = name.replace("-", ",")
         steps = steps // 3 if QUICK else steps
-        r1, rss1 = bptrain(1, hidden, steps)
-        r2, rss2 = bptrain(2, hidden, steps)
-        f1, gf1, sgemm = floor(sizes, 1)
-        f2, gf2, _ = floor(sizes, 2)
+        # Each measurement REPS times, interleaved, keeping each one's best run: the machine is shared,
+        # and the best of several runs is the steadiest estimate of what each side can do (timeit's
+        # rule). Every side gets the same treatment, so the ratios stay fair.
+        best = {}
+        def keep(key, value, rate):
+            if key not in best or rate > best[key][1]:
+                best[key] = (value, rate)
+        for _ in range(REPS):
+            for np_ in (1, 2):
+                rec, rss = bptrain(np_, hidden, steps)
+                keep(f"b{np_}", (rec, rss), rec["samples_per_second"])
+                rss_max[np_] = max(rss_max.get(np_, 0), rss)
+                f = floor(sizes, np_)
+                keep(f"f{np_}", f, f[0])
+            if have_torch:
+                t = torch_rate(sizes, 3 if QUICK else 6)
+                if t is not None:
+                    keep("t", t, t)
+        (r1, _), (r2, _) = best["b1"][0], best["b2"][0]
+        rss1, rss2 = rss_max[1], rss_max[2]
+        f1, gf1, sgemm = best["f1"][0]
+        f2, gf2, _ = best["f2"][0]
         s1, s2 = r1["samples_per_second"], r2["samples_per_second"]
         results[name] = (r1, r2, rss1, rss2)
         row(f"{name}: bptrain samples/s, np=1 / np=2", f"{s1:.0f} / {s2:.0f}")
-        if have_torch:
-            t = torch_rate(sizes, 3 if QUICK else 6)
+        if "t" in best:
+            t = best["t"][0]
             target = 1.2 if name.startswith("784-512") else 1.1
             row(f"{name}: bptrain / PyTorch (1 process, 1 thread; torch {t:.0f}/s)", f"{s1 / t:.2f}x", f"target >= {target}x")
         row(f"{name}: bptrain / GEMM floor, np=1 (floor {f1:.0f}/s)", f"{100 * s1 / f1:.1f}%", "target >= 93%")
@@ -103,6 +125,8 @@ def main():
             continue
         for line in out.splitlines():
             d = dict(kv.split("=") for kv in line.split()[1:])
+            # Every run times the reducer too: both sides keep their best of the same number of runs.
+            ours[d["mb"]] = (min(ours[d["mb"]][0], float(d["reducer_ms"])), ours[d["mb"]][1])
             if float(d["allreduce_ms"]) < best[d["mb"]][0]:
                 best[d["mb"]] = (float(d["allreduce_ms"]), f"algorithm {k}")
     for mb in ("2", "24"):
