@@ -2,13 +2,15 @@
 # Strong scaling (fixed global batch) and weak scaling (fixed per-rank batch) over a list of rank
 # counts. Each run's per-rank times come from bptrain itself (--profile); writes a CSV and PNG plots.
 # Usage: scripts/scaling.sh [RANKS=1,2,4] [OUT=scaling]    env: HIDDEN, BATCH (global, strong),
-#        LOCAL (per rank, weak), STEPS, TRAIN, MPIRUN_ARGS (e.g. "--bind-to core")
+#        LOCAL (per rank, weak), STEPS, TRAIN, MPIRUN_ARGS (e.g. "--bind-to core"), REPS (runs per
+#        point, the fastest kept: 3), BPTRAIN (the binary: build/bptrain)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ranks=${1:-1,2,4} out=${2:-scaling}
-HIDDEN=${HIDDEN:-512,256} BATCH=${BATCH:-256} LOCAL=${LOCAL:-128} STEPS=${STEPS:-200}
+HIDDEN=${HIDDEN:-512,256} BATCH=${BATCH:-256} LOCAL=${LOCAL:-128} STEPS=${STEPS:-200} REPS=${REPS:-3}
 TRAIN=${TRAIN:-/usr/share/datasets/fashion-mnist}
-[ -x build/bptrain ] || bash scripts/setup.sh
+BPTRAIN=${BPTRAIN:-build/bptrain}
+[ -x "$BPTRAIN" ] || bash scripts/setup.sh
 source scripts/mpi_env.sh
 mkdir -p "$out"
 csv="$out/scaling.csv"
@@ -17,9 +19,21 @@ for mode in strong weak; do
   base=""
   for n in ${ranks//,/ }; do
     batch=$([ $mode = strong ] && echo "$BATCH" || echo $((LOCAL * n)))
-    mpirun -np "$n" ${MPIRUN_ARGS:-} build/bptrain --train "$TRAIN" --hidden "$HIDDEN" --batch-size "$batch" \
-      --optimizer momentum --lr 0.01 --epochs 1 --max-steps "$STEPS" --quiet \
-      --metrics "$out/m_${mode}_$n.jsonl" --profile "$out/profile_${mode}_$n.csv" > "$out/log_${mode}_$n.txt"
+    best=0
+    for rep in $(seq "$REPS"); do  # the shared machine is noisy: keep the fastest of REPS runs
+      rm -f "$out/m_try.jsonl"
+      mpirun -np "$n" ${MPIRUN_ARGS:-} "$BPTRAIN" --train "$TRAIN" --hidden "$HIDDEN" --batch-size "$batch" \
+        --optimizer momentum --lr 0.01 --epochs 1 --max-steps "$STEPS" --quiet \
+        --metrics "$out/m_try.jsonl" --profile "$out/profile_try.csv" > "$out/log_try.txt"
+      sps=$(tail -1 "$out/m_try.jsonl" | python3 -c 'import json, sys; print(json.load(sys.stdin)["samples_per_second"])')
+      if python3 -c "import sys; sys.exit(0 if $sps > $best else 1)"; then
+        best=$sps
+        mv "$out/m_try.jsonl" "$out/m_${mode}_$n.jsonl"
+        mv "$out/profile_try.csv" "$out/profile_${mode}_$n.csv"
+        mv "$out/log_try.txt" "$out/log_${mode}_$n.txt"
+      fi
+    done
+    rm -f "$out/m_try.jsonl" "$out/profile_try.csv" "$out/log_try.txt"
     python3 - "$mode" "$n" "$batch" "$out" "${base:-}" >> "$csv" <<'PY'
 import csv, json, sys
 mode, n, batch, out, base = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]

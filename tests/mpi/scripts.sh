@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The user-facing experiment scripts run end to end on a small synthetic problem: scaling.sh writes
+# its CSV (strong and weak, ranks 1 and 2) and plots; plot_metrics.sh draws a run's learning curves.
+set -u
+bptrain=$1
+scripts=$(cd "$(dirname "$0")/../../scripts" && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+bad() { echo "FAIL $*"; fail=1; }
+
+TRAIN=synthetic:3000,20,5 HIDDEN=16 STEPS=14 REPS=2 BPTRAIN=$bptrain bash "$scripts/scaling.sh" 1,2 "$tmp/sc" > "$tmp/log" 2>&1 \
+  || { bad "scaling.sh exited non-zero"; tail -5 "$tmp/log"; }
+csv=$tmp/sc/scaling.csv
+if [ -f "$csv" ] && [ "$(wc -l < "$csv")" = 5 ] && python3 - "$csv" <<'PY'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+assert [(r["mode"], r["ranks"]) for r in rows] == [("strong", "1"), ("strong", "2"), ("weak", "1"), ("weak", "2")]
+for r in rows:
+    assert float(r["samples_per_s"]) > 0 and float(r["compute_ms"]) > 0, r
+    assert r["slowest_rank"] in ("0", "1") if r["ranks"] == "2" else r["slowest_rank"] == "0", r
+assert rows[0]["speedup"] == "1.000" and rows[2]["speedup"] == "1.000"
+PY
+then echo "ok   scaling-csv"; else bad "scaling.csv: $(cat "$csv" 2>/dev/null)"; fi
+if command -v gnuplot >/dev/null; then
+  [ -s "$tmp/sc/strong.png" ] && [ -s "$tmp/sc/weak.png" ] && echo "ok   scaling-plots" || bad "no scaling plots"
+  bash "$scripts/plot_metrics.sh" "$tmp/sc/m_strong_1.jsonl" "$tmp/curves.png" > /dev/null 2>&1 \
+    && [ -s "$tmp/curves.png" ] && echo "ok   plot-metrics" || bad "plot_metrics.sh drew nothing"
+else
+  echo "SKIP plots: gnuplot is not installed"
+fi
+exit $fail
