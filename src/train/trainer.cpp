@@ -297,7 +297,14 @@ float Trainer::lr_at(std::uint64_t s) const {
   return static_cast<float>(lr);
 }
 
-bool Trainer::finish_gradients(std::size_t g, std::uint64_t step, int vote, std::uint64_t& ok_steps, float& grad_scale) {
+bool Trainer::finish_gradients(std::size_t g, std::uint64_t step, int vote, std::uint64_t& ok_steps, float& grad_scale,
+                               double& comm_s) {
+  // The small sums' time moves from the caller's optimizer time to comm_s.
+  auto reduce = [&](std::span<double> v) {
+    auto t0 = Clock::now();
+    comm_.allreduce_sum(v);
+    comm_s += since(t0);
+  };
   // Measure each layer of the summed gradient (read only); the average is taken inside the optimizer.
   // Sharded, each rank measures the chunks it holds and one small sum completes the figures.
   const std::size_t nl = model_.num_layers();
@@ -311,7 +318,7 @@ bool Trainer::finish_gradients(std::size_t g, std::uint64_t step, int vote, std:
     layer_sq_[l] = 0;
     for (auto r : held_by_layer_[l]) layer_sq_[l] += sum_squares(piece(r)) * inv2;
   }
-  if (sharded_ && comm_.size() > 1) comm_.allreduce_sum(std::span<double>(layer_sq_));
+  if (sharded_ && comm_.size() > 1) reduce(layer_sq_);
   for (double v : layer_sq_) total += v;
   if (!std::isfinite(total)) {  // either a non-finite element, or float partial sums that overflowed
     // Per layer: the count of non-finite elements and the sum of squares accumulated in double.
@@ -323,7 +330,7 @@ bool Trainer::finish_gradients(std::size_t g, std::uint64_t step, int vote, std:
         const double n = global_norm(gl);
         again[nl + l] += n * n * inv2;
       }
-    if (sharded_ && comm_.size() > 1) comm_.allreduce_sum(std::span<double>(again));
+    if (sharded_ && comm_.size() > 1) reduce(again);
     total = 0;
     for (std::size_t l = 0; l < nl; ++l) {
       if (again[l] > 0) {
@@ -517,11 +524,15 @@ TrainResult Trainer::run() {
         prefetch(perm, at2, std::min(cfg_.batch_size, ntrain - at2));
       }
       const double l = cfg_.deterministic ? step_deterministic(g, st_.step, times) : step_default(g, st_.step, times);
-      auto t0 = Clock::now();
       // One small vote per step carries the stop signal and whether any rank's loss went non-finite.
+      // Waiting on it (and on the other small sums) is waiting for the slowest rank: counted as comm.
+      auto t0 = Clock::now();
       vote.start((stop_flag_ && *stop_flag_ ? kVoteStop : 0) | (std::isfinite(l) ? 0 : kVoteBadLoss));
+      const int voted = vote.wait();
+      times.comm += since(t0);
+      t0 = Clock::now();
       float grad_scale = 1.0f;
-      const bool ok = finish_gradients(g, st_.step, vote.wait(), grads_ok_total, grad_scale);
+      const bool ok = finish_gradients(g, st_.step, voted, grads_ok_total, grad_scale, times.comm);
       if (ok) opt_.step(model_.params(), model_.grads(), lr_at(st_.step), grad_scale, held_);
       times.optim += since(t0);
       if (ok && sharded_) times.comm += reducer_->gather(model_.params());  // each rank's new weights to all

@@ -68,8 +68,10 @@ class Trainer {
   float lr_at(std::uint64_t step) const;
   // After the sums: measure each layer, check finiteness (vote: the ranks' verdict on their losses),
   // clip, warn about vanishing/exploding layers; grad_scale: what the optimizer must multiply the
-  // gradients by to average them. False: skip this step (--on-nonfinite skip).
-  bool finish_gradients(std::size_t g, std::uint64_t step, int vote, std::uint64_t& ok_steps, float& grad_scale);
+  // gradients by to average them. False: skip this step (--on-nonfinite skip). Sharded, it sums the
+  // per-layer figures over the ranks, and adds the seconds that takes to comm_s.
+  bool finish_gradients(std::size_t g, std::uint64_t step, int vote, std::uint64_t& ok_steps, float& grad_scale,
+                        double& comm_s);
   std::string layer_stats_json(std::uint64_t ok_steps) const;
   void write_profile();  // collective
   // Collective: sums the epoch's loss so far; rank 0 writes cfg.checkpoint from st_.
