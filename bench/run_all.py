@@ -55,7 +55,7 @@ def main():
     have_torch = subprocess.run("/usr/bin/python3 -c 'import torch'", shell=True, capture_output=True).returncode == 0
     if not have_torch:
         print("PyTorch (python3-torch) is not installed: the PyTorch comparison is skipped")
-    print(f"each figure: the best of {REPS} interleaved runs")
+    print(f"each figure: the best of {REPS} interleaved runs" if REPS > 1 else "each figure: one run (--quick)")
     results = {}
     for name, (hidden, steps) in MODELS.items():
         rss_max = {}
