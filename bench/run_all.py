@@ -11,7 +11,7 @@ import time
 
 QUICK = "--quick" in sys.argv
 REPS = 1 if QUICK else 3
-BIN, FLOOR, COMM = "build/bptrain", "build/bench/bench_floor", "build/bench/bench_comm"
+BIN, FLOOR, COMM, CEILING = "build/bptrain", "build/bench/bench_floor", "build/bench/bench_comm", "build/bench/bench_ceiling"
 MODELS = {"784-512-256-10": ("512,256", 300), "784-2048-2048-10": ("2048,2048", 60)}
 BATCH = 256
 TMP = tempfile.mkdtemp(prefix="bptrain_bench_")
@@ -50,6 +50,13 @@ def floor(sizes, np_):
     return float(d["samples_per_s"]), float(d["train_gflops_per_rank"]), float(d["sgemm_1t_gflops"])
 
 
+def ceiling(sizes):
+    """The copy-free data-parallel step at np=2 (shared-memory windows, sharded momentum, no loss,
+    no checks): what removing every message copy from bptrain's step could reach at best."""
+    out = run(f"mpirun -np 2 {CEILING} {sizes} {BATCH // 2} {2 if QUICK else 4} shm")
+    return float(re.search(r"samples_per_s=([\d.]+)", out).group(1))
+
+
 def main():
     print(f"bptrain benchmarks, {time.strftime('%Y-%m-%d')}, {os.uname().nodename}, {os.cpu_count()} cores")
     have_torch = subprocess.run("/usr/bin/python3 -c 'import torch'", shell=True, capture_output=True).returncode == 0
@@ -75,6 +82,8 @@ def main():
                 rss_max[np_] = max(rss_max.get(np_, 0), rss)
                 f = floor(sizes, np_)
                 keep(f"f{np_}", f, f[0])
+            c = ceiling(sizes)
+            keep("c", c, c)
             if have_torch:
                 t = torch_rate(sizes, 3 if QUICK else 6)
                 if t is not None:
@@ -92,6 +101,9 @@ def main():
             row(f"{name}: bptrain / PyTorch (1 process, 1 thread; torch {t:.0f}/s)", f"{s1 / t:.2f}x", f"target >= {target}x")
         row(f"{name}: bptrain / GEMM floor, np=1 (floor {f1:.0f}/s)", f"{100 * s1 / f1:.1f}%", "target >= 93%")
         row(f"{name}: bptrain / GEMM floor, np=2 (floor {f2:.0f}/s)", f"{100 * s2 / f2:.1f}%", "target >= 93%")
+        c = best["c"][0]
+        row(f"{name}: copy-free shared-memory step at np=2 (bench_ceiling, {c:.0f}/s) / GEMM floor", f"{100 * c / f2:.1f}%")
+        row(f"{name}: bptrain / that copy-free step, np=2", f"{100 * s2 / c:.1f}%")
         flops = sum((4 if i == 0 else 6) * a * b for i, (a, b) in enumerate(zip(
             [int(v) for v in sizes.split(",")][:-1], [int(v) for v in sizes.split(",")][1:])))
         row(f"{name}: training GFLOP/s at np=1 vs 1-thread sgemm ({sgemm:.0f})", f"{flops * s1 / 1e9:.1f} ({100 * flops * s1 / 1e9 / sgemm:.0f}%)")

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Sets up bptrain and runs every test:
-#  1. unit tests, MPI tests at np 1-4, command-line, checkpoint and fault-injection checks (build/);
+#  1. unit tests, MPI tests at np 1-4, command-line, checkpoint and fault-injection checks, and a
+#     brief run of each MPI benchmark (build/);
 #  2. the unit and np=2 MPI tests again under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/);
 #  3. the MPI tests (np 1-4, fail-fast) built against MPICH instead of Open MPI (build-mpich/);
 #  4. each libFuzzer target for a short, fixed time (build-fuzz/; FUZZ_SECONDS, default 15).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh -DBPT_BUILD_TESTS=ON
+bash scripts/setup.sh -DBPT_BUILD_TESTS=ON -DBPT_BUILD_BENCH=ON  # the benchmarks get a brief smoke run
 source scripts/mpi_env.sh
 (cd build && ctest --output-on-failure -j1 --timeout 600)
 
