@@ -47,16 +47,36 @@ void Optimizer::step(std::span<float> params, std::span<const float> grads, floa
   step(params, grads, lr, gs, std::span(&all, 1));
 }
 
+void Optimizer::keep_only(std::vector<std::pair<std::size_t, std::size_t>> ranges) {
+  std::size_t total = 0;
+  for (auto [lo, hi] : ranges) {
+    require(lo <= hi, "optimizer: an element range ends before it starts");
+    total += hi - lo;
+  }
+  if (cfg_.kind != OptKind::Sgd) m_.resize(total);
+  if (cfg_.kind == OptKind::Adam || cfg_.kind == OptKind::AdamW) v_.resize(total);
+  kept_ = std::move(ranges);
+}
+
 void Optimizer::step(std::span<float> params, std::span<const float> grads, float lr, float gs,
                      std::span<const std::pair<std::size_t, std::size_t>> ranges) {
   require(params.size() == grads.size(), "optimizer: parameter and gradient sizes differ");
-  if (cfg_.kind != OptKind::Sgd) require(m_.size() == params.size(), "optimizer: state size mismatch");
-  if (cfg_.kind == OptKind::Adam || cfg_.kind == OptKind::AdamW) require(v_.size() == params.size(), "optimizer: state size mismatch");
+  const bool packed = !kept_.empty();
+  if (packed)
+    require(std::equal(ranges.begin(), ranges.end(), kept_.begin(), kept_.end()),
+            "optimizer: a step on other ranges than the state was kept for");
+  if (!packed) {  // packed state is sized by keep_only() for exactly its ranges
+    if (cfg_.kind != OptKind::Sgd) require(m_.size() == params.size(), "optimizer: state size mismatch");
+    if (cfg_.kind == OptKind::Adam || cfg_.kind == OptKind::AdamW) require(v_.size() == params.size(), "optimizer: state size mismatch");
+  }
   ++t_;
+  std::size_t at = 0;  // where a range's state starts: packed, one after another; else at lo
   for (auto [lo, hi] : ranges) {
     require(lo <= hi && hi <= params.size(), "optimizer: element range outside the parameters");
-    update(params.data() + lo, grads.data() + lo, m_.size() ? m_.data() + lo : nullptr, v_.size() ? v_.data() + lo : nullptr,
+    const std::size_t s = packed ? at : lo;
+    update(params.data() + lo, grads.data() + lo, m_.size() ? m_.data() + s : nullptr, v_.size() ? v_.data() + s : nullptr,
            hi - lo, lr, gs);
+    at += hi - lo;
   }
 }
 

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iterator>
+#include <optional>
 
 #include <sys/resource.h>
 
@@ -113,6 +114,9 @@ Trainer::Trainer(const Config& cfg, const Comm& comm, Dataset train, Dataset tes
   reducer_ = std::make_unique<GradReducer>(comm_, model_.grads(), off, static_cast<std::size_t>(cfg_.bucket_mb * 1048576.0),
                                            cfg_.overlap, 0, sharded_);
   held_ = sharded_ ? reducer_->owned() : std::vector<std::pair<std::size_t, std::size_t>>{{0, model_.num_params()}};
+  // Sharded over several ranks, each keeps only its part of the optimizer state (ZeRO stage 1).
+  split_ = sharded_ && world > 1;
+  if (split_) opt_.keep_only(held_);
   held_by_layer_.resize(model_.num_layers());
   for (auto [lo, hi] : held_)
     for (std::size_t l = 0; l < model_.num_layers(); ++l) {
@@ -318,7 +322,7 @@ bool Trainer::finish_gradients(std::size_t g, std::uint64_t step, int vote, std:
     layer_sq_[l] = 0;
     for (auto r : held_by_layer_[l]) layer_sq_[l] += sum_squares(piece(r)) * inv2;
   }
-  if (sharded_ && comm_.size() > 1) reduce(layer_sq_);
+  if (split_) reduce(layer_sq_);
   for (double v : layer_sq_) total += v;
   if (!std::isfinite(total)) {  // either a non-finite element, or float partial sums that overflowed
     // Per layer: the count of non-finite elements and the sum of squares accumulated in double.
@@ -330,7 +334,7 @@ bool Trainer::finish_gradients(std::size_t g, std::uint64_t step, int vote, std:
         const double n = global_norm(gl);
         again[nl + l] += n * n * inv2;
       }
-    if (sharded_ && comm_.size() > 1) reduce(again);
+    if (split_) reduce(again);
     total = 0;
     for (std::size_t l = 0; l < nl; ++l) {
       if (again[l] > 0) {
@@ -436,7 +440,19 @@ void Trainer::resume(const Checkpoint& c) {
   std::copy(c.params.begin(), c.params.end(), model_.params().begin());
   auto state = opt_.state();
   require(state.size() == c.optim_state.size(), "--resume: optimizer state does not match");
-  for (std::size_t i = 0; i < state.size(); ++i) std::copy(c.optim_state[i].second.begin(), c.optim_state[i].second.end(), state[i].second.begin());
+  for (std::size_t i = 0; i < state.size(); ++i) {
+    const std::vector<float>& full = c.optim_state[i].second;
+    if (!split_) {
+      std::copy(full.begin(), full.end(), state[i].second.begin());
+    } else {  // sharded: this rank's ranges, packed as keep_only() laid them out
+      std::size_t at = 0;
+      for (auto [lo, hi] : held_) {
+        std::copy(full.begin() + static_cast<std::ptrdiff_t>(lo), full.begin() + static_cast<std::ptrdiff_t>(hi),
+                  state[i].second.begin() + static_cast<std::ptrdiff_t>(at));
+        at += hi - lo;
+      }
+    }
+  }
   opt_.set_steps(c.optim_steps);
   train_.tf.offset = c.offset;
   train_.tf.scale = c.scale;
@@ -450,8 +466,23 @@ void Trainer::resume(const Checkpoint& c) {
 void Trainer::save_checkpoint(double local_loss_sum, double elapsed) {
   if (cfg_.checkpoint.empty()) return;
   if (pending_.valid()) pending_.wait();
-  if (sharded_)  // each rank's part of the optimizer state to every rank, so rank 0 writes all of it
-    for (auto& [name, tensor] : opt_.state()) reducer_->gather(tensor);
+  // Sharded, each rank holds its part of the optimizer state, packed: rank 0 writes a whole copy,
+  // assembled for the occasion (every rank unpacks its part into the full layout; one gather).
+  std::optional<Optimizer> whole;
+  if (split_) {
+    whole.emplace(cfg_.optim, model_.num_params());
+    whole->set_steps(opt_.steps());
+    auto mine = opt_.state(), all = whole->state();
+    for (std::size_t i = 0; i < mine.size(); ++i) {
+      std::size_t at = 0;
+      for (auto [lo, hi] : held_) {
+        std::copy_n(mine[i].second.begin() + static_cast<std::ptrdiff_t>(at), hi - lo,
+                    all[i].second.begin() + static_cast<std::ptrdiff_t>(lo));
+        at += hi - lo;
+      }
+      reducer_->gather(all[i].second);
+    }
+  }
   double sum = local_loss_sum;
   comm_.allreduce_sum(std::span<double>(&sum, 1));
   if (comm_.rank() != 0) return;
@@ -467,7 +498,7 @@ void Trainer::save_checkpoint(double local_loss_sum, double elapsed) {
   st.lr_schedule = to_string(sched_.kind) + " base_lr=" + std::to_string(sched_.base_lr) +
                    " warmup_steps=" + std::to_string(sched_.warmup_steps) + " step_size=" + std::to_string(sched_.step_size) +
                    " gamma=" + std::to_string(sched_.gamma) + " total_steps=" + std::to_string(sched_.total_steps);
-  write_checkpoint(cfg_.checkpoint, model_, opt_, train_.tf.offset, train_.tf.scale, st, cfg_.keep);
+  write_checkpoint(cfg_.checkpoint, model_, whole ? *whole : opt_, train_.tf.offset, train_.tf.scale, st, cfg_.keep);
 }
 
 TrainResult Trainer::run() {

@@ -97,16 +97,30 @@ TEST(Optim, StepOnRangesUpdatesThoseElementsExactlyAsAWholeStepAndNothingElse) {
     OptimConfig c{k};
     c.weight_decay = 0.01f;
     const std::size_t n = 37;
-    Optimizer whole(c, n), part(c, n);
-    std::vector<float> pw(n), pp(n), g(n);
-    for (std::size_t i = 0; i < n; ++i) pw[i] = pp[i] = 0.1f * static_cast<float>(i % 7) - 0.3f;
-    const std::vector<std::pair<std::size_t, std::size_t>> ranges = {{0, 5}, {5, 5}, {20, 37}};
+    Optimizer whole(c, n), part(c, n), packed(c, n);
+    std::vector<float> pw(n), pp(n), pk(n), g(n);
+    for (std::size_t i = 0; i < n; ++i) pw[i] = pp[i] = pk[i] = 0.1f * static_cast<float>(i % 7) - 0.3f;
+    // Not in ascending order: the packed state follows the order given (the reducer's buckets run
+    // from the last layer down).
+    const std::vector<std::pair<std::size_t, std::size_t>> ranges = {{20, 37}, {5, 5}, {0, 5}};
+    packed.keep_only(ranges);
     for (int step = 0; step < 3; ++step) {
       for (std::size_t i = 0; i < n; ++i) g[i] = std::sin(static_cast<float>(i + 11 * step));
       whole.step(pw, g, 0.01f, 0.5f);
       part.step(pp, g, 0.01f, 0.5f, ranges);
+      packed.step(pk, g, 0.01f, 0.5f, ranges);
     }
     EXPECT_EQ(part.steps(), 3u);
+    // Packed state: the same weights, and the whole step's state of those elements, in range order.
+    ASSERT_EQ(pk, pp) << to_string(k);
+    auto sk = packed.state(), sw0 = whole.state();
+    for (std::size_t t = 0; t < sk.size(); ++t) {
+      ASSERT_EQ(sk[t].second.size(), 22u);
+      std::vector<float> expect(sw0[t].second.begin() + 20, sw0[t].second.end());
+      expect.insert(expect.end(), sw0[t].second.begin(), sw0[t].second.begin() + 5);
+      ASSERT_TRUE(std::equal(expect.begin(), expect.end(), sk[t].second.begin())) << to_string(k);
+    }
+    EXPECT_THROW(packed.step(pk, g, 0.01f, 1.0f, std::vector<std::pair<std::size_t, std::size_t>>{{0, 5}}), Error);
     auto sw = whole.state(), sp = part.state();
     for (std::size_t i = 0; i < n; ++i) {
       const bool in = i < 5 || i >= 20;

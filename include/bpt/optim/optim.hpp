@@ -32,12 +32,17 @@ class Optimizer {
   void step(std::span<float> params, std::span<const float> grads, float lr, float grad_scale = 1.0f);
   // One step that updates only the elements in `ranges` ([lo, hi) pairs) of params and of the state:
   // a sharded optimizer, where each rank updates its own part and the parts are then exchanged.
+  // After keep_only(), ranges must be exactly the ranges given to it.
   void step(std::span<float> params, std::span<const float> grads, float lr, float grad_scale,
             std::span<const std::pair<std::size_t, std::size_t>> ranges);
+  // Keeps state only for these ranges of the layout, packed one after another in the order given
+  // (the state is zeroed): the sharded optimizer's memory is 1/N too. state() is then packed.
+  void keep_only(std::vector<std::pair<std::size_t, std::size_t>> ranges);
   const OptimConfig& config() const { return cfg_; }
   std::uint64_t steps() const { return t_; }
   void set_steps(std::uint64_t t) { t_ = t; }
-  // Named state tensors (for checkpoints): "momentum_buffer", or "exp_avg" and "exp_avg_sq".
+  // Named state tensors (for checkpoints): "momentum_buffer", or "exp_avg" and "exp_avg_sq"; in the
+  // full layout, or packed after keep_only().
   std::vector<std::pair<std::string, std::span<float>>> state();
 
  private:
@@ -45,6 +50,7 @@ class Optimizer {
   OptimConfig cfg_;
   std::uint64_t t_ = 0;
   Buffer<float> m_, v_;
+  std::vector<std::pair<std::size_t, std::size_t>> kept_;  // keep_only()'s ranges; empty: full layout
 };
 
 // Euclidean norm, accumulated in double.

@@ -87,10 +87,9 @@ class Trainer {
   std::unique_ptr<GradReducer> reducer_;
   // The optimizer is sharded (ZeRO-1) unless --deterministic or --overlap off: each rank holds the
   // summed gradient of, and updates, only held_ (its chunks of every bucket); held_by_layer_[l] is
-  // held_ cut at layer l's bounds. Replicated: the whole buffer. The optimizer state keeps its full
-  // size on every rank (only the held parts are current; a checkpoint gathers the rest first): the
-  // time is sharded, the memory is not.
-  bool sharded_ = false;
+  // held_ cut at layer l's bounds. Replicated: the whole buffer. split_: sharded over more than one
+  // rank; then the optimizer keeps state for held_ only, packed (a checkpoint assembles it whole).
+  bool sharded_ = false, split_ = false;
   std::vector<std::pair<std::size_t, std::size_t>> held_;
   std::vector<std::vector<std::pair<std::size_t, std::size_t>>> held_by_layer_;
   std::size_t steps_per_epoch_ = 0;
