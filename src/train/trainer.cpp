@@ -31,6 +31,19 @@ double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock:
 
 bool is_pow2(std::size_t v) { return v && !(v & (v - 1)); }
 
+// The packed layout (the ranges one after another, as Optimizer::keep_only lays out its state) from
+// the full one, and back.
+using Ranges = std::vector<std::pair<std::size_t, std::size_t>>;
+void pack(const Ranges& ranges, const float* full, float* packed) {
+  for (auto [lo, hi] : ranges) packed = std::copy(full + lo, full + hi, packed);
+}
+void unpack(const Ranges& ranges, const float* packed, float* full) {
+  for (auto [lo, hi] : ranges) {
+    std::copy(packed, packed + (hi - lo), full + lo);
+    packed += hi - lo;
+  }
+}
+
 ModelSpec spec_for(const Config& c, const Dataset& train) {
   ModelSpec s;
   s.sizes.push_back(train.d);
@@ -445,12 +458,7 @@ void Trainer::resume(const Checkpoint& c) {
     if (!split_) {
       std::copy(full.begin(), full.end(), state[i].second.begin());
     } else {  // sharded: this rank's ranges, packed as keep_only() laid them out
-      std::size_t at = 0;
-      for (auto [lo, hi] : held_) {
-        std::copy(full.begin() + static_cast<std::ptrdiff_t>(lo), full.begin() + static_cast<std::ptrdiff_t>(hi),
-                  state[i].second.begin() + static_cast<std::ptrdiff_t>(at));
-        at += hi - lo;
-      }
+      pack(held_, full.data(), state[i].second.data());
     }
   }
   opt_.set_steps(c.optim_steps);
@@ -474,12 +482,7 @@ void Trainer::save_checkpoint(double local_loss_sum, double elapsed) {
     whole->set_steps(opt_.steps());
     auto mine = opt_.state(), all = whole->state();
     for (std::size_t i = 0; i < mine.size(); ++i) {
-      std::size_t at = 0;
-      for (auto [lo, hi] : held_) {
-        std::copy_n(mine[i].second.begin() + static_cast<std::ptrdiff_t>(at), hi - lo,
-                    all[i].second.begin() + static_cast<std::ptrdiff_t>(lo));
-        at += hi - lo;
-      }
+      unpack(held_, mine[i].second.data(), all[i].second.data());
       reducer_->gather(all[i].second);
     }
   }
