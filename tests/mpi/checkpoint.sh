@@ -20,6 +20,12 @@ $mpiexec -n 2 $bptrain $A --checkpoint full.h5 >/dev/null || bad "full run"
 $mpiexec -n 2 $bptrain $A --checkpoint part.h5 --max-steps 70 >/dev/null || bad "partial run"
 $mpiexec -n 2 $bptrain $A --checkpoint part.h5 --resume part.h5 >/dev/null || bad "resume"
 same_model full.h5 part.h5 && say "ok   resume-same-n-bitwise" || bad "resume at the same N differs from the uninterrupted run"
+# The same at np 3 with many small buckets: each rank's packed optimizer state spans many ranges.
+M="$A --bucket-mb 0.001"
+$mpiexec -n 3 $bptrain $M --checkpoint mfull.h5 >/dev/null || bad "many-bucket run"
+$mpiexec -n 3 $bptrain $M --checkpoint mpart.h5 --max-steps 70 >/dev/null || bad "many-bucket partial run"
+$mpiexec -n 3 $bptrain $M --checkpoint mpart.h5 --resume mpart.h5 >/dev/null || bad "many-bucket resume"
+same_model mfull.h5 mpart.h5 && say "ok   resume-many-buckets-bitwise" || bad "resume with many buckets differs from the uninterrupted run"
 
 # 2. Written at np 4, continued at np 2, --deterministic: bitwise equal to an uninterrupted np 2 run.
 D="$A --deterministic --micro-shards 8"
