@@ -16,11 +16,11 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "bpt/core/gemm.hpp"
+#include "mlp_gemms.hpp"
 
 using namespace bpt;
 using Clock = std::chrono::steady_clock;
@@ -36,9 +36,6 @@ int main(int argc, char** argv) {
     return 2;
   }
   set_blas_threads(1);
-  std::vector<std::size_t> sz;
-  std::stringstream ss(argv[1]);
-  for (std::string t; std::getline(ss, t, ',');) sz.push_back(std::stoul(t));
   const std::size_t b = std::stoul(argv[2]);
   const double secs = std::atof(argv[3]);
   const std::string mode = argv[4];
@@ -56,15 +53,8 @@ int main(int argc, char** argv) {
     MPI_Finalize();
     return 2;
   }
-  const std::size_t nl = sz.size() - 1;
-  std::vector<std::size_t> off(nl + 1, 0);
-  for (std::size_t l = 0; l < nl; ++l) off[l + 1] = off[l] + sz[l + 1] * sz[l];
-  const std::size_t n = off[nl];
-  std::vector<std::vector<float>> act(nl + 1), delta(nl + 1);
-  for (std::size_t l = 0; l <= nl; ++l) {
-    act[l].assign(b * sz[l], 0.01f);
-    delta[l].assign(b * sz[l], 0.01f);
-  }
+  bench::MlpGemms mlp(bench::parse_sizes(argv[1]), b);
+  const std::size_t n = mlp.num_weights();
   std::vector<float> own_w, own_g, mom(n, 0.0f);
   float *w = nullptr, *g = nullptr;
   std::vector<float*> g_of(static_cast<std::size_t>(world));
@@ -95,16 +85,7 @@ int main(int argc, char** argv) {
   const std::size_t hi = n * (static_cast<std::size_t>(rank) + 1) / static_cast<std::size_t>(world);
   const float lr = 1e-9f, mu = 0.9f;  // tiny: the weights stay put, the work is the same
   auto iteration = [&] {
-    for (std::size_t l = 0; l < nl; ++l)
-      gemm(Trans::No, Trans::Yes, 1.0f, ConstMatView<float>(act[l].data(), b, sz[l]),
-           ConstMatView<float>(w + off[l], sz[l + 1], sz[l]), 0.0f, MatView<float>(act[l + 1].data(), b, sz[l + 1]));
-    for (std::size_t l = nl; l-- > 0;) {
-      gemm(Trans::Yes, Trans::No, 1.0f, ConstMatView<float>(delta[l + 1].data(), b, sz[l + 1]),
-           ConstMatView<float>(act[l].data(), b, sz[l]), 0.0f, MatView<float>(g + off[l], sz[l + 1], sz[l]));
-      if (l > 0)
-        gemm(Trans::No, Trans::No, 1.0f, ConstMatView<float>(delta[l + 1].data(), b, sz[l + 1]),
-             ConstMatView<float>(w + off[l], sz[l + 1], sz[l]), 0.0f, MatView<float>(delta[l].data(), b, sz[l]));
-    }
+    mlp.run(w, g);
     float* m = mom.data();
     if (mode == "allreduce") {
       MPI_Allreduce(MPI_IN_PLACE, g, static_cast<int>(n), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);

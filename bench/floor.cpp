@@ -7,11 +7,11 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "bpt/core/gemm.hpp"
+#include "mlp_gemms.hpp"
 
 using namespace bpt;
 using Clock = std::chrono::steady_clock;
@@ -22,35 +22,12 @@ int main(int argc, char** argv) {
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &world);
   set_blas_threads(1);
-  std::vector<std::size_t> sz;
-  std::stringstream ss(argc > 1 ? argv[1] : "784,512,256,10");
-  for (std::string t; std::getline(ss, t, ',');) sz.push_back(std::stoul(t));
   const std::size_t b = argc > 2 ? std::stoul(argv[2]) : 256;
   const double secs = argc > 3 ? std::atof(argv[3]) : 3.0;
-  const std::size_t nl = sz.size() - 1;
-  std::vector<std::vector<float>> w(nl), dw(nl), act(nl + 1), delta(nl + 1);
-  for (std::size_t l = 0; l <= nl; ++l) {
-    act[l].assign(b * sz[l], 0.01f);
-    delta[l].assign(b * sz[l], 0.01f);
-  }
-  double flop = 0;
-  for (std::size_t l = 0; l < nl; ++l) {
-    w[l].assign(sz[l + 1] * sz[l], 0.01f);
-    dw[l].assign(sz[l + 1] * sz[l], 0.0f);
-    flop += (l == 0 ? 4.0 : 6.0) * double(b * sz[l] * sz[l + 1]);
-  }
-  auto iteration = [&] {
-    for (std::size_t l = 0; l < nl; ++l)
-      gemm(Trans::No, Trans::Yes, 1.0f, ConstMatView<float>(act[l].data(), b, sz[l]),
-           ConstMatView<float>(w[l].data(), sz[l + 1], sz[l]), 0.0f, MatView<float>(act[l + 1].data(), b, sz[l + 1]));
-    for (std::size_t l = nl; l-- > 0;) {
-      gemm(Trans::Yes, Trans::No, 1.0f, ConstMatView<float>(delta[l + 1].data(), b, sz[l + 1]),
-           ConstMatView<float>(act[l].data(), b, sz[l]), 0.0f, MatView<float>(dw[l].data(), sz[l + 1], sz[l]));
-      if (l > 0)
-        gemm(Trans::No, Trans::No, 1.0f, ConstMatView<float>(delta[l + 1].data(), b, sz[l + 1]),
-             ConstMatView<float>(w[l].data(), sz[l + 1], sz[l]), 0.0f, MatView<float>(delta[l].data(), b, sz[l]));
-    }
-  };
+  bench::MlpGemms mlp(bench::parse_sizes(argc > 1 ? argv[1] : "784,512,256,10"), b);
+  std::vector<float> w(mlp.num_weights(), 0.01f), dw(mlp.num_weights(), 0.0f);
+  const double flop = mlp.flop();
+  auto iteration = [&] { mlp.run(w.data(), dw.data()); };
   for (int i = 0; i < 5; ++i) iteration();  // warm-up
   MPI_Barrier(MPI_COMM_WORLD);
   long iters = 0;
