@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "bpt/dist/comm.hpp"
-#include "bpt/dist/grad_reducer.hpp"
+#include "bpt/comm/comm.hpp"
+#include "bpt/comm/grad_reducer.hpp"
 
 using namespace bpt;
 using Clock = std::chrono::steady_clock;

@@ -5,8 +5,8 @@
 
 #include "bpt/core/gemm.hpp"
 #include "bpt/core/rng.hpp"
-#include "bpt/dist/comm.hpp"
-#include "bpt/dist/grad_reducer.hpp"
+#include "bpt/comm/comm.hpp"
+#include "bpt/comm/grad_reducer.hpp"
 #include "bpt/nn/dense.hpp"
 #include "bpt/nn/loss.hpp"
 

@@ -10,7 +10,7 @@
 
 #include "bpt/core/error.hpp"
 #include "bpt/data/dataset.hpp"
-#include "bpt/dist/comm.hpp"
+#include "bpt/comm/comm.hpp"
 #include "bpt/io/checkpoint.hpp"
 #include "bpt/io/json.hpp"
 #include "bpt/train/trainer.hpp"

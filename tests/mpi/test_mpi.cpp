@@ -6,8 +6,8 @@
 
 #include "bpt/core/error.hpp"
 #include "bpt/data/dataset.hpp"
-#include "bpt/dist/comm.hpp"
-#include "bpt/dist/grad_reducer.hpp"
+#include "bpt/comm/comm.hpp"
+#include "bpt/comm/grad_reducer.hpp"
 #include "bpt/train/trainer.hpp"
 
 using namespace bpt;

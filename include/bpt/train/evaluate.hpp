@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "bpt/data/dataset.hpp"
-#include "bpt/dist/comm.hpp"
+#include "bpt/comm/comm.hpp"
 #include "bpt/model/model.hpp"
 
 namespace bpt {

@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "bpt/data/dataset.hpp"
-#include "bpt/dist/comm.hpp"
-#include "bpt/dist/grad_reducer.hpp"
+#include "bpt/comm/comm.hpp"
+#include "bpt/comm/grad_reducer.hpp"
 #include "bpt/io/checkpoint.hpp"
 #include "bpt/model/model.hpp"
 #include "bpt/optim/optim.hpp"

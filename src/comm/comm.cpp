@@ -1,4 +1,4 @@
-#include "bpt/dist/comm.hpp"
+#include "bpt/comm/comm.hpp"
 
 #include <mpi.h>
 

@@ -1,4 +1,4 @@
-#include "bpt/dist/grad_reducer.hpp"
+#include "bpt/comm/grad_reducer.hpp"
 
 #include <mpi.h>
 

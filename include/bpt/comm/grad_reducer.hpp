@@ -14,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-#include "bpt/dist/comm.hpp"
+#include "bpt/comm/comm.hpp"
 
 namespace bpt {
 

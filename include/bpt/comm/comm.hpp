@@ -1,5 +1,5 @@
 #pragma once
-// Typed wrappers over MPI. The header is MPI-free: modules that use dist never see mpi.h.
+// Typed wrappers over MPI. The header is MPI-free: modules that use comm never see mpi.h.
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -39,7 +39,7 @@ class Comm {
   // Ends every rank of the job. Never returns.
   [[noreturn]] void abort(int code) const;
 
-  // The MPI_Comm, as an opaque integer handle for dist's own implementation files.
+  // The MPI_Comm, as an opaque integer handle for the comm module's own implementation files.
   std::uintptr_t handle() const { return handle_; }
 
  private:
