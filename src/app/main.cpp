@@ -5,6 +5,7 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <thread>
 
@@ -238,17 +239,36 @@ bool parse(int argc, char** argv, Config& c, EvalOptions& ev, bool root) {
   return true;
 }
 
+// Input that cannot be used (a missing or malformed file, data that does not fit) is a usage error:
+// exit 2, like a bad flag.
+void as_input_error(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const CollectiveError&) {
+    throw;
+  } catch (const Error& e) {
+    throw CollectiveError(e.what());
+  }
+}
+
 // --evaluate: one JSON line on stdout from rank 0, the work split across ranks.
 void run_evaluate(const Config& cfg, const EvalOptions& ev, const Comm& world) {
-  const Checkpoint ck = read_checkpoint(ev.checkpoint);
-  Dataset test = load_test(cfg.test, cfg.train, cfg.load);
-  if (test.d != ck.spec.sizes.front())
-    throw Error(test.source + ": has " + std::to_string(test.d) + " features per sample, the checkpoint's model takes " +
-                std::to_string(ck.spec.sizes.front()));
+  Checkpoint ck;
+  Dataset test;
+  agree_on_errors(world, [&] {
+    as_input_error([&] {
+      ck = read_checkpoint(ev.checkpoint);
+      test = load_test(cfg.test, cfg.train, cfg.load);
+      if (test.d != ck.spec.sizes.front())
+        throw Error(test.source + ": has " + std::to_string(test.d) +
+                    " features per sample, the checkpoint's model takes " + std::to_string(ck.spec.sizes.front()));
+      const std::size_t outs = ck.spec.sizes.back();
+      if (test.regression() ? test.target_dim != outs : test.classes > outs)
+        throw Error(test.source + ": its " + (test.regression() ? "targets" : "labels") + " do not fit the model's " +
+                    std::to_string(outs) + " outputs");
+    });
+  });
   const std::size_t outs = ck.spec.sizes.back();
-  if (test.regression() ? test.target_dim != outs : test.classes > outs)
-    throw Error(test.source + ": its " + (test.regression() ? "targets" : "labels") + " do not fit the model's " +
-                std::to_string(outs) + " outputs");
   test.tf.offset = ck.offset;
   test.tf.scale = ck.scale;
   Model model(ck.spec);
@@ -290,12 +310,35 @@ void run_evaluate(const Config& cfg, const EvalOptions& ev, const Comm& world) {
   std::printf("%s\n", j.str().c_str());
 }
 
+// The one exit for errors. An error every rank saw is printed once (by rank 0, or after agreement by
+// the rank that speaks for each group of ranks); an error of one rank is printed by that rank. Then
+// MPI_Abort, so that no rank is left waiting.
+// Returns (the exit code) only in a one-rank job.
+int fail(const Comm& world, int code, bool agreed) {
+  if (world.size() == 1) return code;
+  if (agreed) {
+    try {
+      world.barrier();  // every rank is here (they agreed): let each speaker finish its line first
+    } catch (const std::exception&) {
+    }
+  }
+  if (world.rank() == 0 || !agreed) world.abort(code);
+  std::this_thread::sleep_for(std::chrono::seconds(10));  // rank 0's abort ends us first
+  world.abort(code);
+}
+
+void say(const std::string& where, const char* what) {
+  std::fprintf(stderr, "bptrain: error%s%s: %s\n", where.empty() ? "" : " ", where.c_str(), what);
+  std::fflush(stderr);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   MpiEnv env(&argc, &argv);
   const Comm world = Comm::world();
   const bool root = world.rank() == 0;
+  const std::string all_ranks = world.size() > 1 ? "(all " + std::to_string(world.size()) + " ranks)" : "";
   try {
     Config cfg;
     EvalOptions ev;
@@ -307,35 +350,27 @@ int main(int argc, char** argv) {
     // SLURM and PBS send SIGTERM (or a chosen signal, often USR1) before a job's time runs out.
     std::signal(SIGTERM, on_stop_signal);
     std::signal(SIGUSR1, on_stop_signal);
-    Dataset train = load_train(cfg.train, cfg.load);
-    Dataset test = load_test(cfg.test, cfg.train, cfg.load);
+    Dataset train, test;
+    agree_on_errors(world, [&] {
+      as_input_error([&] {
+        train = load_train(cfg.train, cfg.load);
+        test = load_test(cfg.test, cfg.train, cfg.load);
+      });
+    });
     Trainer trainer(cfg, world, std::move(train), std::move(test));
     if (!cfg.resume.empty()) {
       Checkpoint ck;
-      try {
-        ck = read_checkpoint(cfg.resume);
-      } catch (const Error& e) {
-        throw CollectiveError(e.what());  // every rank reads the same file
-      }
+      agree_on_errors(world, [&] { as_input_error([&] { ck = read_checkpoint(cfg.resume); }); });
       trainer.resume(ck);
     }
     trainer.set_stop_flag(&g_stop);
     if (trainer.run().stop_reason == "signal") return kExitCheckpointed;
   } catch (const CollectiveError& e) {
-    // Every rank saw it: rank 0 speaks for all and ends the job.
-    if (root) {
-      std::fprintf(stderr, "bptrain: error: %s\n", e.what());
-      std::fflush(stderr);
-      if (world.size() == 1) return e.exit_code();
-      world.abort(e.exit_code());
-    }
-    std::this_thread::sleep_for(std::chrono::seconds(10));  // rank 0's abort ends us first
-    world.abort(e.exit_code());
+    if (e.agreed() ? e.speaks() : root) say(e.agreed() ? e.where() : all_ranks, e.what());
+    return fail(world, e.exit_code(), e.agreed());
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "bptrain: error on rank %d: %s\n", world.rank(), e.what());
-    std::fflush(stderr);
-    if (world.size() == 1) return kExitError;
-    world.abort(kExitError);
+    say(world.size() > 1 ? "on rank " + std::to_string(world.rank()) : "", e.what());
+    return fail(world, kExitError, false);
   }
   return 0;
 }

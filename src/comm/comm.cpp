@@ -8,6 +8,7 @@
 #include <climits>
 
 #include "bpt/core/error.hpp"
+#include "bpt/core/hash.hpp"
 
 namespace bpt {
 namespace {
@@ -109,6 +110,54 @@ void Comm::sendrecv(std::span<const float> mine, std::span<float> theirs, int pa
 void Comm::abort(int code) const {
   MPI_Abort(mpi(handle_), code);
   std::abort();
+}
+
+double wall_time() { return MPI_Wtime(); }
+
+std::string rank_list(const std::vector<int>& ranks) {
+  std::string out;
+  for (std::size_t i = 0; i < ranks.size();) {
+    std::size_t j = i;
+    while (j + 1 < ranks.size() && ranks[j + 1] == ranks[j] + 1) ++j;
+    if (!out.empty()) out += ", ";
+    out += std::to_string(ranks[i]);
+    if (j > i) out += (j == i + 1 ? ", " : "-") + std::to_string(ranks[j]);
+    i = j + 1;
+  }
+  return out;
+}
+
+void agree_on_errors(const Comm& comm, const std::function<void()>& f) {
+  std::string what;
+  int code = 0;
+  try {
+    f();
+  } catch (const CollectiveError& e) {
+    what = e.what();
+    code = e.exit_code();
+  } catch (const std::exception& e) {
+    what = e.what();
+    code = 1;
+  }
+  // One word per rank: 0 for success, else the message's hash with the exit code in its low byte.
+  const std::uint64_t mine = code == 0 ? 0 : ((fnv1a(what) | 0x100) & ~std::uint64_t{0xff}) | static_cast<std::uint8_t>(code);
+  const std::vector<std::uint64_t> all = comm.allgather(mine);
+  int worst = 0;
+  for (std::uint64_t v : all) worst = std::max(worst, static_cast<int>(v & 0xff));
+  if (worst == 0) return;
+  if (mine == 0) throw CollectiveError("", worst).agreed_as(false, "");  // another rank speaks
+  std::vector<int> group;
+  for (std::size_t r = 0; r < all.size(); ++r)
+    if (all[r] == mine) group.push_back(static_cast<int>(r));
+  const int n = comm.size();
+  std::string where;
+  if (static_cast<int>(group.size()) == n)
+    where = n > 1 ? "(all " + std::to_string(n) + " ranks)" : "";
+  else if (group.size() == 1)
+    where = "on rank " + std::to_string(group[0]) + " (of " + std::to_string(n) + ")";
+  else
+    where = "on ranks " + rank_list(group) + " (" + std::to_string(group.size()) + " of " + std::to_string(n) + ")";
+  throw CollectiveError(what, worst).agreed_as(group.front() == comm.rank(), where);
 }
 
 std::string ranks_differing(const std::vector<std::uint64_t>& values) {

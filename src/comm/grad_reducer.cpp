@@ -5,21 +5,12 @@
 #include "handle.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <climits>
 #include <utility>
 
 #include "bpt/core/error.hpp"
 
 namespace bpt {
-
-namespace {
-// Chunk i of n elements split over p ranks (sizes differ by at most one).
-std::pair<std::size_t, std::size_t> chunk(std::size_t n, std::size_t i, std::size_t p) {
-  const std::size_t base = n / p, rem = n % p, lo = i * base + std::min(i, rem);
-  return {lo, lo + base + (i < rem ? 1 : 0)};
-}
-}  // namespace
 
 // Each started bucket runs a ring allreduce (reduce-scatter, then allgather) over point-to-point
 // messages, one stage at a time; poll() moves every bucket on as far as its messages allow. Open
@@ -73,8 +64,8 @@ GradReducer::GradReducer(const Comm& comm, std::span<float> grads, std::vector<s
   // After the reduce-scatter stages of the ring, rank r holds the sum of chunk (r + 1) mod p.
   const auto mine = (static_cast<std::size_t>(comm_.rank()) + 1) % p;
   for (const Bucket& k : buckets_) {
-    auto [lo, hi] = shard_ ? chunk(k.hi - k.lo, mine, p) : std::pair<std::size_t, std::size_t>{0, k.hi - k.lo};
-    owned_.emplace_back(k.lo + lo, k.lo + hi);
+    const Range c = shard_ ? bpt::shard(k.hi - k.lo, mine, p) : Range{0, k.hi - k.lo};
+    owned_.push_back({k.lo + c.begin, k.lo + c.end});
   }
 }
 
@@ -100,8 +91,8 @@ void post(float* data, std::size_t n, float* scratch, int stage, int rank, int p
   const auto send = static_cast<std::size_t>(((rs ? rank - s : rank + 1 - s) % p + p) % p);
   const auto recv = static_cast<std::size_t>(((rs ? rank - s - 1 : rank - s) % p + p) % p);
   const auto up = static_cast<std::size_t>(p);
-  auto [slo, shi] = chunk(n, send, up);
-  auto [rlo, rhi] = chunk(n, recv, up);
+  auto [slo, shi] = shard(n, send, up);
+  auto [rlo, rhi] = shard(n, recv, up);
   float* into = rs ? scratch : data + rlo;  // reduce-scatter adds what arrives; allgather keeps it
   int rc = MPI_Irecv(into, static_cast<int>(rhi - rlo), MPI_FLOAT, left, tag, comm, &req[0]);
   if (rc == MPI_SUCCESS) rc = MPI_Isend(data + slo, static_cast<int>(shi - slo), MPI_FLOAT, right, tag, comm, &req[1]);
@@ -139,7 +130,7 @@ void GradReducer::poll() {
       float* scratch = reqs_->scratch.data() + reqs_->scratch_at[r.bucket];
       if (r.stage < p - 1) {  // add the chunk that arrived into ours
         const int rank = comm_.rank();
-        auto [lo, hi] = chunk(n, static_cast<std::size_t>(((rank - r.stage - 1) % p + p) % p), static_cast<std::size_t>(p));
+        auto [lo, hi] = shard(n, static_cast<std::size_t>(((rank - r.stage - 1) % p + p) % p), static_cast<std::size_t>(p));
         float* d = r.base + k.lo + lo;
         for (std::size_t j = 0; j < hi - lo; ++j) d[j] += scratch[j];
       }
@@ -166,7 +157,7 @@ void GradReducer::layer_ready(std::size_t l) {
 }
 
 double GradReducer::finish() {
-  auto t0 = std::chrono::steady_clock::now();
+  const double t0 = wall_time();
   if (comm_.size() > 1) {
     if (overlap_ || shard_) {
       while (next_ < buckets_.size()) start(next_++, grads_.data(), 0);
@@ -175,20 +166,20 @@ double GradReducer::finish() {
       for (const Bucket& k : buckets_) comm_.allreduce_sum(grads_.subspan(k.lo, k.hi - k.lo));
     }
   }
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return wall_time() - t0;
 }
 
 double GradReducer::gather(std::span<float> buf) {
   require(shard_, "grad reducer: gather() needs the sharded mode");
   require(buf.size() == grads_.size(), "grad reducer: gather() of a buffer laid out unlike the gradients");
   require(reqs_->active.empty(), "grad reducer: gather() while sums are still outstanding");
-  auto t0 = std::chrono::steady_clock::now();
+  const double t0 = wall_time();
   const int p = comm_.size();
   if (p > 1) {
     for (std::size_t b = 0; b < buckets_.size(); ++b) start(b, buf.data(), p - 1);
     while (!reqs_->active.empty()) poll();
   }
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return wall_time() - t0;
 }
 
 }  // namespace bpt

@@ -82,9 +82,8 @@ void Dataset::gather(const std::uint32_t* idx, std::size_t count, float* out) co
 }
 
 std::uint64_t Dataset::fingerprint() const {
-  std::uint64_t h = 0xcbf29ce484222325ULL;
-  auto add = [&h](std::uint64_t v) { h = (h ^ v) * 0x100000001b3ULL; };
-  add(n);
+  std::uint64_t h = fnv1a_word(n);
+  auto add = [&h](std::uint64_t v) { h = fnv1a_word(v, h); };
   add(d);
   add(classes);
   add(target_dim);
@@ -147,13 +146,6 @@ Transform compute_transform(const Dataset& ds, Normalize how) {
     }
   }
   return t;
-}
-
-Range shard(std::size_t n, int rank, int world) {
-  const auto r = static_cast<std::size_t>(rank), w = static_cast<std::size_t>(world);
-  const std::size_t base = n / w, rem = n % w;
-  const std::size_t begin = r * base + std::min(r, rem);
-  return {begin, begin + base + (r < rem ? 1 : 0)};
 }
 
 std::vector<std::uint32_t> epoch_permutation(std::size_t n, std::uint64_t seed, std::uint64_t epoch) {

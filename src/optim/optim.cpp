@@ -43,23 +43,18 @@ std::vector<std::pair<std::string, std::span<float>>> Optimizer::state() {
 }
 
 void Optimizer::step(std::span<float> params, std::span<const float> grads, float lr, float gs) {
-  const std::pair<std::size_t, std::size_t> all{0, params.size()};
-  step(params, grads, lr, gs, std::span(&all, 1));
+  step(params, grads, lr, gs, Ranges{{0, params.size()}});
 }
 
-void Optimizer::keep_only(std::vector<std::pair<std::size_t, std::size_t>> ranges) {
-  std::size_t total = 0;
-  for (auto [lo, hi] : ranges) {
-    require(lo <= hi, "optimizer: an element range ends before it starts");
-    total += hi - lo;
-  }
+void Optimizer::keep_only(Ranges ranges) {
+  for (const Range& r : ranges) require(r.begin <= r.end, "optimizer: an element range ends before it starts");
+  const std::size_t total = total_size(ranges);
   if (cfg_.kind != OptKind::Sgd) m_.resize(total);
   if (cfg_.kind == OptKind::Adam || cfg_.kind == OptKind::AdamW) v_.resize(total);
   kept_ = std::move(ranges);
 }
 
-void Optimizer::step(std::span<float> params, std::span<const float> grads, float lr, float gs,
-                     std::span<const std::pair<std::size_t, std::size_t>> ranges) {
+void Optimizer::step(std::span<float> params, std::span<const float> grads, float lr, float gs, const Ranges& ranges) {
   require(params.size() == grads.size(), "optimizer: parameter and gradient sizes differ");
   const bool packed = !kept_.empty();
   if (packed)
@@ -124,6 +119,25 @@ void Optimizer::update(float* __restrict p, const float* __restrict g, float* __
       }
       break;
     }
+  }
+}
+
+void pack(const Ranges& ranges, std::span<const float> full, std::span<float> packed) {
+  require(packed.size() == total_size(ranges), "pack: the packed buffer does not fit the ranges");
+  float* out = packed.data();
+  for (const Range& r : ranges) {
+    require(r.begin <= r.end && r.end <= full.size(), "pack: a range outside the full layout");
+    out = std::copy(full.begin() + static_cast<std::ptrdiff_t>(r.begin), full.begin() + static_cast<std::ptrdiff_t>(r.end), out);
+  }
+}
+
+void unpack(const Ranges& ranges, std::span<const float> packed, std::span<float> full) {
+  require(packed.size() == total_size(ranges), "unpack: the packed buffer does not fit the ranges");
+  const float* in = packed.data();
+  for (const Range& r : ranges) {
+    require(r.begin <= r.end && r.end <= full.size(), "unpack: a range outside the full layout");
+    std::copy(in, in + r.size(), full.begin() + static_cast<std::ptrdiff_t>(r.begin));
+    in += r.size();
   }
 }
 

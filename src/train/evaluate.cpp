@@ -10,8 +10,13 @@ namespace bpt {
 
 EvalResult evaluate_model(Model& model, const Dataset& ds, const std::vector<std::uint32_t>* rows, const Comm& comm,
                           std::size_t batch, EvalExtras* ex) {
+  // The samples are cut into blocks of `batch` by position, the same blocks whatever the rank count;
+  // each rank evaluates a contiguous run of blocks. A block's figures are the same bits on any rank,
+  // each block's entry is filled by one rank (so the sums over ranks are exact), and the blocks are
+  // added up in order: the metrics do not depend on the rank count.
   const std::size_t total = rows ? rows->size() : ds.n;
-  const Range mine = shard(total, comm.rank(), comm.size());
+  const std::size_t nblocks = (total + batch - 1) / batch;
+  const Range mine = shard(nblocks, static_cast<std::size_t>(comm.rank()), static_cast<std::size_t>(comm.size()));
   const std::size_t k = ds.target_dim, outs = model.out(model.num_layers() - 1);
   std::vector<std::uint32_t> idx(batch);
   std::vector<std::int32_t> labels(batch);
@@ -19,9 +24,11 @@ EvalResult evaluate_model(Model& model, const Dataset& ds, const std::vector<std
   if (ex && ex->want_confusion) ex->confusion.assign(ds.regression() ? 0 : outs * outs, 0.0);
   const std::size_t pw = ds.regression() ? k : 1;
   if (ex && ex->want_predictions) ex->predictions.assign(total * pw, 0.0f);
-  double acc[3] = {0, 0, 0};  // loss sum, correct, samples
-  for (std::size_t at = mine.begin; at < mine.end; at += batch) {
-    const std::size_t count = std::min(batch, mine.end - at);
+  std::vector<double> fig(2 * nblocks, 0.0);  // per block: loss sum, then (after nblocks) hits
+  double* loss = fig.data();
+  double* correct = fig.data() + nblocks;
+  for (std::size_t b = mine.begin; b < mine.end; ++b) {
+    const std::size_t at = b * batch, count = std::min(batch, total - at);
     for (std::size_t r = 0; r < count; ++r) {
       idx[r] = rows ? (*rows)[at + r] : static_cast<std::uint32_t>(at + r);
       if (ds.regression())
@@ -31,9 +38,8 @@ EvalResult evaluate_model(Model& model, const Dataset& ds, const std::vector<std
     }
     ds.gather(idx.data(), count, x.data());
     ConstMatView<float> y = model.forward(ConstMatView<float>(x.data(), count, ds.d));
-    acc[0] += model.loss_of_last(ds.regression() ? Targets<float>{nullptr, t.data()} : Targets<float>{labels.data(), nullptr});
-    if (!ds.regression()) acc[1] += static_cast<double>(count_correct(y, labels.data()));
-    acc[2] += static_cast<double>(count);
+    loss[b] = model.loss_of_last(ds.regression() ? Targets<float>{nullptr, t.data()} : Targets<float>{labels.data(), nullptr});
+    if (!ds.regression()) correct[b] = static_cast<double>(count_correct(y, labels.data()));
     if (!ex) continue;
     for (std::size_t r = 0; r < count; ++r) {
       const float* yr = y.row(r);
@@ -46,15 +52,20 @@ EvalResult evaluate_model(Model& model, const Dataset& ds, const std::vector<std
       if (ex->want_predictions) ex->predictions[at + r] = static_cast<float>(pred);
     }
   }
-  comm.allreduce_sum(std::span<double>(acc, 3));
+  comm.allreduce_sum(std::span<double>(fig));
   if (ex) {  // each entry was filled by exactly one rank, so the sums are exact
     comm.allreduce_sum(std::span<double>(ex->confusion));
     comm.allreduce_sum(std::span<float>(ex->predictions));
   }
+  double loss_sum = 0, hits = 0;
+  for (std::size_t b = 0; b < nblocks; ++b) {
+    loss_sum += loss[b];
+    hits += correct[b];
+  }
   EvalResult e;
-  e.samples = static_cast<std::size_t>(acc[2]);
-  e.loss = e.samples ? acc[0] / acc[2] : 0;
-  e.accuracy = e.samples ? acc[1] / acc[2] : 0;
+  e.samples = total;
+  e.loss = total ? loss_sum / double(total) : 0;
+  e.accuracy = total ? hits / double(total) : 0;
   // MSE's per-sample loss is the mean squared error over the outputs, so this is the RMSE over all.
   e.rmse = std::sqrt(e.loss);
   return e;

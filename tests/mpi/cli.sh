@@ -36,7 +36,7 @@ check bad-hidden nonzero "--hidden: 'x' is not a positive integer" "$bptrain" --
 check missing-train nonzero "/nonexistent: no such file or directory" "$bptrain" --train /nonexistent
 printf 'garbage!' > "$tmp/train-images-idx3-ubyte"; printf '\0\0\10\1\0\0\0\1x' > "$tmp/train-labels-idx1-ubyte"
 check bad-magic nonzero "train-images-idx3-ubyte: wrong magic" "$bptrain" --train "$tmp"
-check mpi-bad-flag nonzero "bptrain: error: unknown activation" "$mpiexec" -n 2 "$bptrain" --activation nope
+check mpi-bad-flag nonzero "bptrain: error \(all 2 ranks\): unknown activation" "$mpiexec" -n 2 "$bptrain" --activation nope
 check det-np3 nonzero "power-of-two rank count" "$mpiexec" -n 3 "$bptrain" --train synthetic:300,8,3 --deterministic
 check tiny-run 0 "done: 1 epochs" "$mpiexec" -n 2 "$bptrain" --train synthetic:300,8,3 --hidden 8 --epochs 1 --metrics "$tmp/m.jsonl"
 check sgd-batch-1 0 "done: 1 epochs" "$bptrain" --train synthetic:200,8,3 --hidden 8 --epochs 1 --batch-size 1 --quiet

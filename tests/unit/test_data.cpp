@@ -138,9 +138,9 @@ TEST(Idx, CountsThatDisagree) {
 
 TEST(Data, ShardsCoverExactlyOnceAndDifferByAtMostOne) {
   for (std::size_t n : {0u, 1u, 7u, 128u, 129u})
-    for (int w : {1, 2, 3, 4, 7}) {
+    for (std::size_t w : {1u, 2u, 3u, 4u, 7u}) {
       std::size_t next = 0, lo = n, hi = 0;
-      for (int r = 0; r < w; ++r) {
+      for (std::size_t r = 0; r < w; ++r) {
         Range s = shard(n, r, w);
         EXPECT_EQ(s.begin, next);
         next = s.end;

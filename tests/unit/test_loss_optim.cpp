@@ -102,7 +102,7 @@ TEST(Optim, StepOnRangesUpdatesThoseElementsExactlyAsAWholeStepAndNothingElse) {
     for (std::size_t i = 0; i < n; ++i) pw[i] = pp[i] = pk[i] = 0.1f * static_cast<float>(i % 7) - 0.3f;
     // Not in ascending order: the packed state follows the order given (the reducer's buckets run
     // from the last layer down).
-    const std::vector<std::pair<std::size_t, std::size_t>> ranges = {{20, 37}, {5, 5}, {0, 5}};
+    const Ranges ranges = {{20, 37}, {5, 5}, {0, 5}};
     packed.keep_only(ranges);
     for (int step = 0; step < 3; ++step) {
       for (std::size_t i = 0; i < n; ++i) g[i] = std::sin(static_cast<float>(i + 11 * step));
@@ -120,7 +120,7 @@ TEST(Optim, StepOnRangesUpdatesThoseElementsExactlyAsAWholeStepAndNothingElse) {
       expect.insert(expect.end(), sw0[t].second.begin(), sw0[t].second.begin() + 5);
       ASSERT_TRUE(std::equal(expect.begin(), expect.end(), sk[t].second.begin())) << to_string(k);
     }
-    EXPECT_THROW(packed.step(pk, g, 0.01f, 1.0f, std::vector<std::pair<std::size_t, std::size_t>>{{0, 5}}), Error);
+    EXPECT_THROW(packed.step(pk, g, 0.01f, 1.0f, Ranges{{0, 5}}), Error);
     auto sw = whole.state(), sp = part.state();
     for (std::size_t i = 0; i < n; ++i) {
       const bool in = i < 5 || i >= 20;
@@ -132,8 +132,22 @@ TEST(Optim, StepOnRangesUpdatesThoseElementsExactlyAsAWholeStepAndNothingElse) {
         for (std::size_t t = 0; t < sp.size(); ++t) ASSERT_EQ(sp[t].second[i], 0.0f) << to_string(k);
       }
     }
-    EXPECT_THROW(part.step(pp, g, 0.01f, 1.0f, std::vector<std::pair<std::size_t, std::size_t>>{{30, 38}}), Error);
+    EXPECT_THROW(part.step(pp, g, 0.01f, 1.0f, Ranges{{30, 38}}), Error);
   }
+}
+
+TEST(Optim, PackedLayoutIsTheRangesInTheOrderGiven) {
+  std::vector<float> full(10);
+  for (std::size_t i = 0; i < full.size(); ++i) full[i] = static_cast<float>(i);
+  const Ranges r = {{6, 9}, {0, 2}, {4, 4}};  // not sorted, one empty
+  std::vector<float> packed(total_size(r));
+  pack(r, full, packed);
+  EXPECT_EQ(packed, (std::vector<float>{6, 7, 8, 0, 1}));
+  std::vector<float> back(10, -1.0f);
+  unpack(r, packed, back);
+  EXPECT_EQ(back, (std::vector<float>{0, 1, -1, -1, -1, -1, 6, 7, 8, -1}));
+  EXPECT_THROW(pack(r, full, std::span<float>(packed).first(4)), Error);   // too small for the ranges
+  EXPECT_THROW(unpack(Ranges{{8, 11}}, std::span<const float>(packed).first(3), back), Error);  // outside
 }
 
 TEST(Optim, ClipGradNorm) {

@@ -1,6 +1,7 @@
 #pragma once
 // Typed wrappers over MPI. The header is MPI-free: modules that use comm never see mpi.h.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -47,6 +48,19 @@ class Comm {
   std::uintptr_t handle_;
   int rank_, size_;
 };
+
+// Runs f on every rank, then compares the outcomes in one collective: if f threw on any rank, every
+// rank throws an agreed CollectiveError, its where() grouping the ranks by their message ("(all 1024
+// ranks)", "on ranks 3, 17-19 (4 of 1024)"), so each distinct message is printed once, by the first
+// rank of its group. Its exit code is the largest any rank had
+// (an Error: 1; a CollectiveError: its own). f must not call collectives.
+void agree_on_errors(const Comm& comm, const std::function<void()>& f);
+// "0-3, 7, 9-10" for ascending ranks.
+std::string rank_list(const std::vector<int>& ranks);
+
+// Seconds from MPI_Wtime: the one clock behind every time bptrain reports, so that under a simulator
+// (SimGrid's SMPI) the figures are simulated time, not the host's.
+double wall_time();
 
 // Ranks whose value differs from rank 0's, e.g. "1, 3" (empty when all agree).
 std::string ranks_differing(const std::vector<std::uint64_t>& values);

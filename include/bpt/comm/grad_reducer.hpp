@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "bpt/comm/comm.hpp"
+#include "bpt/core/range.hpp"
 
 namespace bpt {
 
@@ -35,9 +36,10 @@ class GradReducer {
   // Starts what is left, waits for every sum (sharded: for every sum of an owned chunk). Returns the
   // seconds spent waiting here.
   double finish();
-  // Sharded: the element ranges [lo, hi) whose sum this rank holds after finish(), one per bucket;
-  // over all ranks they cover the buffer exactly once. Unsharded: every bucket whole.
-  const std::vector<std::pair<std::size_t, std::size_t>>& owned() const { return owned_; }
+  // Sharded: the element ranges whose complete sum this rank holds after finish(), one per bucket (in
+  // the buckets' order); over all ranks they cover the buffer exactly once. Everywhere else this rank's
+  // buffer holds partial sums until the next step. Unsharded: every bucket whole.
+  const Ranges& owned() const { return owned_; }
   // Sharded: gives every rank each owner's chunks of buf (laid out like the gradients). Returns the
   // seconds it took.
   double gather(std::span<float> buf);
@@ -46,6 +48,7 @@ class GradReducer {
     std::size_t lo, hi;       // element range in grads
     std::size_t first_layer;  // lowest layer touching it: the bucket is complete once it is done
   };
+  int ranks() const { return comm_.size(); }
   std::size_t num_buckets() const { return buckets_.size(); }
   const Bucket& bucket(std::size_t i) const { return buckets_[i]; }  // in the order they start
 
@@ -57,7 +60,7 @@ class GradReducer {
   std::span<float> grads_;
   std::vector<Bucket> buckets_;  // in reverse layer order
   bool overlap_, shard_;
-  std::vector<std::pair<std::size_t, std::size_t>> owned_;
+  Ranges owned_;
   std::size_t next_ = 0;  // first bucket not yet started
   struct Requests;
   std::unique_ptr<Requests> reqs_;

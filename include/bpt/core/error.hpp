@@ -26,9 +26,24 @@ class CollectiveError : public Error {
  public:
   explicit CollectiveError(const std::string& what, int exit_code = 2) : Error(what), exit_code_(exit_code) {}
   int exit_code() const { return exit_code_; }
+  // Set by agree_on_errors() (comm module) once every rank has compared its outcome: where() names
+  // the ranks the message concerns ("on ranks 3, 5 (2 of 8)"), and only the rank that speaks for
+  // them prints it. Not agreed: every rank saw it, and rank 0 speaks for all.
+  bool agreed() const { return agreed_; }
+  bool speaks() const { return speaks_; }
+  const std::string& where() const { return where_; }
+  CollectiveError agreed_as(bool speaks, std::string where) const {
+    CollectiveError e(*this);
+    e.agreed_ = true;
+    e.speaks_ = speaks;
+    e.where_ = std::move(where);
+    return e;
+  }
 
  private:
   int exit_code_;
+  bool agreed_ = false, speaks_ = false;
+  std::string where_;
 };
 
 // The loss or the gradients stopped being finite (a collective verdict: every rank sees it).

@@ -12,6 +12,10 @@ inline std::uint64_t fnv1a_bytes(const void* data, std::size_t n, std::uint64_t 
   for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ULL;
   return h;
 }
+// FNV-1a's step applied to a whole word at once (faster than bytes; fingerprints of sizes and values).
+inline std::uint64_t fnv1a_word(std::uint64_t v, std::uint64_t h = 0xcbf29ce484222325ULL) {
+  return (h ^ v) * 0x100000001b3ULL;
+}
 inline std::uint64_t fnv1a(std::string_view s, std::uint64_t h = 0xcbf29ce484222325ULL) {
   return fnv1a_bytes(s.data(), s.size(), h);
 }
@@ -22,7 +26,7 @@ inline std::uint64_t checksum(std::span<const float> v) {
   for (float f : v) {
     std::uint32_t u;
     std::memcpy(&u, &f, sizeof u);
-    h = (h ^ u) * 0x100000001b3ULL;
+    h = fnv1a_word(u, h);
   }
   return h;
 }

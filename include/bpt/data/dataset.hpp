@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "bpt/core/range.hpp"
+
 namespace bpt {
 
 enum class Format { Auto, Idx, Csv, Hdf5, Synthetic };
@@ -100,13 +102,6 @@ Dataset load_test(const std::string& test_path, const std::string& train_path, c
 
 // Writes ds as HDF5 (/X chunked and, at deflate > 0, compressed; /y; /meta): `bptrain-data convert`.
 void write_hdf5(const Dataset& ds, const std::string& path, int deflate = 4);
-
-struct Range {
-  std::size_t begin = 0, end = 0;
-  std::size_t size() const { return end - begin; }
-};
-// Rank r's contiguous slice of n items over w ranks; slice sizes differ by at most one.
-Range shard(std::size_t n, int rank, int world);
 
 // The same permutation of [0, n) on every rank: a pure function of (seed, epoch).
 std::vector<std::uint32_t> epoch_permutation(std::size_t n, std::uint64_t seed, std::uint64_t epoch);

@@ -10,6 +10,7 @@
 
 #include "bpt/core/buffer.hpp"
 #include "bpt/core/error.hpp"
+#include "bpt/core/range.hpp"
 
 namespace bpt {
 
@@ -30,14 +31,13 @@ class Optimizer {
   // params -= update(grads * grad_scale) with learning rate lr. grads are read only; grad_scale lets
   // the caller average a sum without a pass of its own (g * grad_scale is computed once per element).
   void step(std::span<float> params, std::span<const float> grads, float lr, float grad_scale = 1.0f);
-  // One step that updates only the elements in `ranges` ([lo, hi) pairs) of params and of the state:
-  // a sharded optimizer, where each rank updates its own part and the parts are then exchanged.
-  // After keep_only(), ranges must be exactly the ranges given to it.
-  void step(std::span<float> params, std::span<const float> grads, float lr, float grad_scale,
-            std::span<const std::pair<std::size_t, std::size_t>> ranges);
-  // Keeps state only for these ranges of the layout, packed one after another in the order given
-  // (the state is zeroed): the sharded optimizer's memory is 1/N too. state() is then packed.
-  void keep_only(std::vector<std::pair<std::size_t, std::size_t>> ranges);
+  // One step that updates only the elements in `ranges` of params and of the state: a sharded
+  // optimizer, where each rank updates its own part and the parts are then exchanged. After
+  // keep_only(), ranges must be exactly the ranges given to it.
+  void step(std::span<float> params, std::span<const float> grads, float lr, float grad_scale, const Ranges& ranges);
+  // Keeps state only for these ranges of the layout, in the packed layout (pack() below; the state
+  // is zeroed): the sharded optimizer's memory is 1/N too. state() is then packed.
+  void keep_only(Ranges ranges);
   const OptimConfig& config() const { return cfg_; }
   std::uint64_t steps() const { return t_; }
   void set_steps(std::uint64_t t) { t_ = t; }
@@ -50,8 +50,13 @@ class Optimizer {
   OptimConfig cfg_;
   std::uint64_t t_ = 0;
   Buffer<float> m_, v_;
-  std::vector<std::pair<std::size_t, std::size_t>> kept_;  // keep_only()'s ranges; empty: full layout
+  Ranges kept_;  // keep_only()'s ranges; empty: full layout
 };
+
+// The packed layout of a state tensor kept for `ranges` only: the ranges' elements one after another,
+// in the order given (not sorted). packed.size() == total_size(ranges); full is the whole layout.
+void pack(const Ranges& ranges, std::span<const float> full, std::span<float> packed);
+void unpack(const Ranges& ranges, std::span<const float> packed, std::span<float> full);
 
 // Euclidean norm, accumulated in double.
 double global_norm(std::span<const float> g);

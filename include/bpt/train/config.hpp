@@ -78,4 +78,9 @@ struct Config {
   std::string resume_key() const;
 };
 
+// "--lr 0.001 in the checkpoint, 0.002 now, ..." for two Config::resume_key() texts.
+std::string diff_settings(const std::string& then, const std::string& now);
+// "784-512-256-10 relu cross_entropy"
+std::string describe(const ModelSpec& spec);
+
 }  // namespace bpt

@@ -1,0 +1,46 @@
+#pragma once
+// The gradient's health after the sums, every step: each layer's norm of the averaged gradient,
+// the non-finite guard, clipping, and the vanishing/exploding warnings; per-layer figures for
+// --grad-stats. Measured on the ranges this rank owns (sharded: one small sum completes them).
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "bpt/comm/comm.hpp"
+#include "bpt/model/model.hpp"
+#include "bpt/train/config.hpp"
+#include "bpt/train/sharded_optimizer.hpp"
+
+namespace bpt {
+
+class GradHealth {
+ public:
+  GradHealth(const Config& cfg, const Comm& comm, std::size_t layers);
+
+  // The one place where the summed gradient's average and clipping are decided: returns the factor
+  // the optimizer multiplies the sum by, 1/g (g: samples in the global batch) times, when the
+  // average's norm exceeds --clip-grad-norm, PyTorch's clip factor. Collective when opt.split().
+  // bad_loss: some rank's loss was not finite (the step's vote). A non-finite loss or gradient throws
+  // NumericError naming the step and the layer, or with --on-nonfinite skip returns nothing (the step
+  // is skipped; rank 0 warns). Adds the seconds spent in the small sums to comm_s.
+  std::optional<float> check(std::span<const float> grads, std::span<const float> params, const ShardedOptimizer& opt,
+                             std::size_t g, std::uint64_t step, bool bad_loss, double& comm_s);
+  // Zeroes the per-epoch figures.
+  void begin_epoch();
+  // --grad-stats: per layer, the mean gradient norm over this epoch's good steps and the weight norm.
+  std::string layer_stats_json(const Model& model) const;
+
+ private:
+  void warn_if_stuck(std::size_t layer, double norm);
+
+  const Config& cfg_;
+  const Comm& comm_;
+  std::vector<double> sq_;        // this step, per layer: squared norm of the averaged gradient
+  std::vector<double> norm_sum_;  // this epoch, per layer: sum of the norms over good steps
+  std::vector<std::uint64_t> low_run_, high_run_;
+  std::uint64_t ok_steps_ = 0;    // this epoch
+};
+
+}  // namespace bpt

@@ -1,0 +1,116 @@
+// The configuration as text: what ranks must agree on (canonical), what a resume must match
+// (resume_key), and the differences between two such texts, named as flags.
+#include "bpt/train/config.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "bpt/core/text.hpp"
+
+namespace bpt {
+namespace {
+
+using Settings = std::vector<std::pair<std::string, std::string>>;
+
+// Settings that decide the trajectory of the weights: a resume must match them.
+Settings trajectory_settings(const Config& c) {
+  auto g = [](double v) { return format_number("%.9g", v); };
+  std::string hidden;
+  for (std::size_t h : c.hidden) {
+    if (!hidden.empty()) hidden += ',';
+    hidden += std::to_string(h);
+  }
+  Settings s = {{"hidden", hidden},
+                {"activation", to_string(c.activation)},
+                {"loss", to_string(c.loss)},
+                {"init", to_string(c.init)},
+                {"dropout", g(c.dropout)},
+                {"optimizer", to_string(c.optim.kind)},
+                {"momentum", g(c.optim.momentum)},
+                {"beta1", g(c.optim.beta1)},
+                {"beta2", g(c.optim.beta2)},
+                {"eps", g(c.optim.eps)},
+                {"weight-decay", g(c.optim.weight_decay)},
+                {"lr", g(c.lr)},
+                {"lr-schedule", to_string(c.lr_schedule)},
+                {"lr-warmup-epochs", g(c.warmup_epochs_lr)},
+                {"lr-step-epochs", std::to_string(c.lr_step_epochs)},
+                {"lr-gamma", g(c.lr_gamma)},
+                {"clip-grad-norm", g(c.clip_grad_norm)},
+                {"batch-size", std::to_string(c.batch_size)},
+                {"seed", std::to_string(c.seed)},
+                {"normalize", to_string(c.normalize)},
+                {"val-fraction", g(c.val_fraction)},
+                {"task", std::to_string(int(c.load.task))},
+                {"scale-lr", c.scale_lr_linear ? "linear" : "none"},
+                {"warmup-epochs", g(c.warmup_epochs)},
+                {"deterministic", c.deterministic ? "on" : "off"},
+                {"micro-shards", std::to_string(c.micro_shards)}};
+  // The cosine schedule decays over all epochs, so there they shape the trajectory too.
+  if (c.lr_schedule == LrKind::Cosine) s.emplace_back("epochs", std::to_string(c.epochs));
+  return s;
+}
+
+std::string join(const Settings& s) {
+  std::string out;
+  for (auto& [k, v] : s) out += k + "=" + v + ";";
+  return out;
+}
+
+Settings parse(const std::string& text) {
+  Settings s;
+  std::size_t at = 0;
+  while (at < text.size()) {
+    std::size_t semi = text.find(';', at), eq = text.find('=', at);
+    if (semi == std::string::npos || eq == std::string::npos || eq > semi) break;
+    s.emplace_back(text.substr(at, eq - at), text.substr(eq + 1, semi - eq - 1));
+    at = semi + 1;
+  }
+  return s;
+}
+
+}  // namespace
+
+std::string Config::resume_key() const { return join(trajectory_settings(*this)); }
+
+std::string Config::canonical() const {
+  Settings s = trajectory_settings(*this);
+  s.insert(s.end(), {{"train", train},
+                     {"test", test},
+                     {"format", std::to_string(int(load.format))},
+                     {"label-column", load.label_column},
+                     {"stream", load.stream ? "on" : "off"},
+                     {"epochs", std::to_string(epochs)},
+                     {"patience", std::to_string(patience)},
+                     {"min-delta", format_number("%.9g", min_delta)},
+                     {"tol", format_number("%.9g", tol)},
+                     {"max-steps", std::to_string(max_steps)},
+                     {"checkpoint", checkpoint},
+                     {"checkpoint-every", std::to_string(checkpoint_every)},
+                     {"checkpoint-every-epochs", std::to_string(checkpoint_every_epochs)}});
+  return join(s);
+}
+
+std::string diff_settings(const std::string& then, const std::string& now) {
+  Settings a = parse(then), b = parse(now);
+  std::string out;
+  for (auto& [k, v] : b) {
+    auto it = std::find_if(a.begin(), a.end(), [&](auto& p) { return p.first == k; });
+    const std::string old = it == a.end() ? "(absent)" : it->second;
+    if (old == v) continue;
+    if (!out.empty()) out += ", ";
+    out += "--" + k + " " + old + " in the checkpoint, " + v + " now";
+  }
+  return out.empty() ? "(none found)" : out;
+}
+
+std::string describe(const ModelSpec& spec) {
+  std::string s;
+  for (std::size_t v : spec.sizes) {
+    if (!s.empty()) s += '-';
+    s += std::to_string(v);
+  }
+  return s + " " + to_string(spec.hidden) + " " + to_string(spec.loss);
+}
+
+}  // namespace bpt

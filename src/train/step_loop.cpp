@@ -1,0 +1,270 @@
+// The training loop: epochs of steps, each step data -> forward -> backward (the sums start) ->
+// finish the sums -> vote -> check the gradient -> update -> gather -> bookkeeping.
+//
+// The rules this file relies on. Every rank runs this same code; break one and ranks deadlock or
+// drift apart.
+//  1. Threads. MPI is initialised at MPI_THREAD_FUNNELED: only the main thread calls MPI. The one
+//     other thread, the --stream reader (BatchLoader::prefetch), reads the training file into the
+//     loader's spare buffer and touches nothing else; it is joined before that buffer is read (the
+//     next load()), before evaluation and checkpoints, and in the loader's destructor.
+//  2. Same steps everywhere. Every rank draws the same permutation from (seed, epoch) and runs the
+//     same number of steps; a rank with no rows in a partial last batch still takes part in every
+//     collective of the step, with a zero gradient.
+//  3. Collectives in one order. Each step every rank reaches, in this order: the gradient sums (the
+//     reducer's buckets in their fixed order, or the tree sum), the vote, the per-layer sums of
+//     squares (when the optimizer is split), the weight gather (sharded), the replica checksum
+//     (every --check-every steps), the checkpoint's sums and gathers (when due, or signalled), the
+//     progress line's loss sum (unless --quiet). At an epoch's end: the loss sum, then evaluation.
+//  4. Collective decisions only. Whether a step stops the run, is skipped or fails is decided from
+//     figures every rank holds alike: the vote (the stop signal and every rank's loss verdict) and the
+//     summed gradient figures. A rank that throws on its own ends the job through main's MPI_Abort.
+//  5. Partial sums. Between finish() and the next step, the gradient buffer is complete only on the
+//     ranges this rank owns (ShardedOptimizer::owned()); elsewhere it holds partial sums (sharded
+//     mode). Only the gradient check and the optimizer step read it, and only there. The weights
+//     are identical on every rank after gather(), and nowhere between the update and gather().
+//  6. Buffer ownership. From begin_step() until finish() returns the reducer owns the gradient
+//     buffer: backward writes a layer's gradients before layer_ready(l), and nothing else touches a
+//     started bucket.
+#include <algorithm>
+#include <cmath>
+
+#include <sys/resource.h>
+
+#include "bpt/core/error.hpp"
+#include "bpt/train/trainer.hpp"
+
+namespace bpt {
+namespace {
+
+constexpr int kVoteStop = 1, kVoteBadLoss = 2;
+
+double peak_rss_mb() {
+  struct rusage u {};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) / 1024.0;
+}
+
+StepTimes scaled(const StepTimes& t, double by) { return {t.compute * by, t.comm * by, t.optim * by, t.data * by}; }
+StepTimes minus(const StepTimes& a, const StepTimes& b) {
+  return {a.compute - b.compute, a.comm - b.comm, a.optim - b.optim, a.data - b.data};
+}
+
+}  // namespace
+
+TrainResult Trainer::run() {
+  Reporter out(cfg_, comm_, resumed_);
+  out.banner(describe(model_.spec()), model_.num_params(), train_rows_.size(), val_rows_.size(), test_.n,
+             steps_per_epoch_, resumed_, st_.epoch, st_.position, st_.step);
+  const double start = wall_time() - st_.elapsed_s;  // a resumed run's time counts on
+  TrainResult res;
+  res.stop_reason = "epochs";
+  FlagVote vote(comm_);
+  Tally t;
+  std::vector<double> carry;  // the loss parts of an epoch cut short by --max-steps
+  while (st_.epoch < cfg_.epochs) {
+    if (!run_epoch(vote, out, t, res, start)) {  // a signal: the checkpoint is written
+      res.steps = st_.step;
+      res.seconds = wall_time() - start;
+      return res;
+    }
+    const bool unfinished = st_.position < steps_per_epoch_;  // --max-steps
+    if (unfinished && t.steps == 0) {  // reached before the epoch began: nothing to report
+      carry = t.loss;
+      break;
+    }
+    const bool stop = end_epoch(out, t, res, start);
+    if (unfinished) {
+      carry = t.loss;
+      break;
+    }
+    ++st_.epoch;  // the next epoch, from its first step
+    st_.position = 0;
+    if (stop) break;
+    if (st_.epoch < cfg_.epochs && cfg_.checkpoint_every_epochs && st_.epoch % cfg_.checkpoint_every_epochs == 0)
+      save_checkpoint({}, wall_time() - start);
+  }
+  verify_replicas(st_.step);
+  res.steps = st_.step;
+  res.seconds = wall_time() - start;
+  out.write_profile();
+  res.peak_rss_mb = static_cast<double>(comm_.allreduce_max(static_cast<long>(peak_rss_mb() * 1024.0))) / 1024.0;
+  // The final checkpoint: where this run ended, resumable with a larger --epochs or --max-steps.
+  save_checkpoint(carry, res.seconds);
+  out.done(res.epochs, res.steps, res.test, train_.regression(), res.seconds, res.stop_reason, res.peak_rss_mb);
+  return res;
+}
+
+bool Trainer::run_epoch(FlagVote& vote, Reporter& out, Tally& t, TrainResult& res, double start) {
+  const std::size_t parts = cfg_.deterministic ? cfg_.micro_shards : static_cast<std::size_t>(comm_.size());
+  t = Tally{};
+  t.loss.assign(parts, 0.0);
+  t.window.assign(parts, 0.0);
+  t.loss[0] = st_.epoch_loss_sum;  // a resumed epoch's loss so far (rank 0 carries it; part 0 is rank 0's)
+  st_.epoch_loss_sum = 0;
+  t.start = wall_time();
+  health_.begin_epoch();
+  const auto perm = epoch_permutation(train_rows_.size(), cfg_.seed, st_.epoch);
+  const std::size_t print_every = std::max<std::size_t>(1, steps_per_epoch_ / 10);
+  for (std::size_t s = st_.position; s < steps_per_epoch_; ++s) {
+    if (cfg_.max_steps && st_.step >= cfg_.max_steps) {
+      res.stop_reason = "max_steps";
+      return true;
+    }
+    if (comm_.rank() == cfg_.fail_rank && st_.step == cfg_.fail_at_step)  // fault injection (tests)
+      throw Error("injected failure at step " + std::to_string(st_.step) + " (--fail-rank)");
+    const bool signalled = step(perm, s, vote, out, t);
+    if (cfg_.check_every && st_.step % cfg_.check_every == 0) verify_replicas(st_.step);
+    if (signalled || (cfg_.checkpoint_every && st_.step % cfg_.checkpoint_every == 0 && s + 1 < steps_per_epoch_))
+      save_checkpoint(t.loss, wall_time() - start);
+    if (signalled) {
+      out.signalled(st_.step);
+      res.stop_reason = "signal";
+      return false;
+    }
+    if (!cfg_.quiet && (s + 1) % print_every == 0 && s + 1 < steps_per_epoch_) {
+      const double loss = agreed_sum(t.window) / double(std::max<std::size_t>(1, t.window_samples));
+      const double el = wall_time() - t.start, done = double(s + 1) / double(steps_per_epoch_);
+      out.progress(st_.epoch + 1, s + 1, steps_per_epoch_, loss, double(t.steps * cfg_.batch_size) / el,
+                   el / done * (1 - done) + el / done * double(cfg_.epochs - st_.epoch - 1));
+      std::fill(t.window.begin(), t.window.end(), 0.0);
+      t.window_samples = 0;
+    }
+  }
+  return true;
+}
+
+bool Trainer::step(const std::vector<std::uint32_t>& perm, std::size_t s, FlagVote& vote, Reporter& out, Tally& t) {
+  const std::size_t ntrain = train_rows_.size(), at = s * cfg_.batch_size, g = std::min(cfg_.batch_size, ntrain - at);
+  // Data: this rank's rows (and, streamed, the next step's read ahead).
+  t.times.data += loader_->load(perm, at, g);
+  if (train_.streamed() && s + 1 < steps_per_epoch_)
+    loader_->prefetch(perm, at + cfg_.batch_size, std::min(cfg_.batch_size, ntrain - at - cfg_.batch_size));
+  // Forward, backward, and the gradient sum over the ranks.
+  const double loss = compute_gradients(g, t);
+  // The vote: a stop signal on any rank, a non-finite loss on any rank. Waiting on it is waiting for
+  // the slowest rank: communication.
+  double t0 = wall_time();
+  vote.start((stop_flag_ && *stop_flag_ ? kVoteStop : 0) | (std::isfinite(loss) ? 0 : kVoteBadLoss));
+  const int voted = vote.wait();
+  t.times.comm += wall_time() - t0;
+  // Check the gradient (average, clip) and update the weights this rank owns; then every rank gets them.
+  t0 = wall_time();
+  const double comm_before = t.times.comm;
+  const auto scale = health_.check(model_.grads(), model_.params(), *opt_, g, st_.step, voted & kVoteBadLoss, t.times.comm);
+  if (scale) opt_->step(model_.params(), model_.grads(), lr_at(st_.step), *scale);
+  t.times.optim += wall_time() - t0 - (t.times.comm - comm_before);
+  if (scale)
+    t.times.comm += opt_->gather(model_.params());
+  else
+    ++t.skipped;
+  // Bookkeeping.
+  out.step_times(st_.epoch, st_.step, scaled(minus(t.times, t.profiled), 1000.0));
+  t.profiled = t.times;
+  ++st_.step;
+  st_.position = s + 1;
+  ++t.steps;
+  t.window_samples += g;
+  return voted & kVoteStop;
+}
+
+double Trainer::compute_gradients(std::size_t g, Tally& t) {
+  const double t0 = wall_time();
+  double loss = 0;
+  if (!cfg_.deterministic) {
+    // The bucketed sum: each bucket's sum starts as backward finishes its layers.
+    reducer_->begin_step();
+    loss = forward_backward(0, loader_->local(g).size(), st_.step, true);
+    const auto me = static_cast<std::size_t>(comm_.rank());
+    t.loss[me] += loss;
+    t.window[me] += loss;
+    t.times.compute += wall_time() - t0;
+    t.times.comm += reducer_->finish();
+    return loss;
+  }
+  // --deterministic: this rank's micro-shards, one backward each, into the fixed tree.
+  const std::size_t base = loader_->local(g).begin, first = loader_->first_micro_shard();
+  tree_->begin();
+  for (std::size_t m = first; m < first + loader_->micro_shards_per_rank(); ++m) {
+    const Range r = loader_->micro_shard(g, m);
+    const double l = forward_backward(r.begin - base, r.size(), st_.step, false);
+    t.loss[m] += l;
+    t.window[m] += l;
+    loss += l;
+    tree_->add(model_.grads());
+  }
+  t.times.compute += wall_time() - t0;
+  t.times.comm += tree_->finish(model_.grads());
+  return loss;
+}
+
+double Trainer::forward_backward(std::size_t first, std::size_t rows, std::uint64_t step, bool notify) {
+  if (rows == 0) {  // nothing to compute: this rank's share of the gradient is zero
+    model_.zero_grad();
+    return 0;
+  }
+  const std::size_t d = train_.d;
+  DropoutCtx drop{cfg_.dropout, cfg_.seed, step, loader_->ids(first)};
+  model_.forward(ConstMatView<float>(loader_->x(first), rows, d), &drop);
+  const Targets<float> tg{train_.regression() ? nullptr : loader_->labels(first),
+                          train_.regression() ? loader_->targets(first) : nullptr};
+  const bool inject = comm_.rank() == cfg_.nan_rank && step == cfg_.nan_at_step;  // fault injection (tests)
+  // Overwrite, not accumulate: each step (each micro-shard) starts the gradients afresh.
+  return model_.backward(
+      tg, 1.0f,
+      [&](std::size_t l) {
+        if (inject && l + 1 == model_.num_layers()) model_.grad_weight(l)[1] = std::nanf("");
+        if (notify) reducer_->layer_ready(l);
+      },
+      false);
+}
+
+bool Trainer::end_epoch(Reporter& out, Tally& t, TrainResult& res, double start) {
+  const double epoch_s = wall_time() - t.start;
+  const std::size_t ntrain = train_rows_.size();
+  const std::size_t seen = std::min(ntrain, std::size_t(st_.position) * cfg_.batch_size);
+  res.train_loss = agreed_sum(t.loss) / double(seen);
+  loader_->wait();
+  const bool has_val = !val_rows_.empty(), regression = train_.regression();
+  res.test = evaluate(test_);
+  if (has_val) res.val = evaluate(train_, &val_rows_);
+  res.epochs = st_.epoch + 1;
+  res.steps = st_.step;
+  EpochFigures f;
+  f.epoch = st_.epoch + 1;
+  f.step = st_.step;
+  f.train_loss = res.train_loss;
+  f.test = res.test;
+  f.val = res.val;
+  f.has_val = has_val;
+  f.regression = regression;
+  f.samples_per_s = double(std::min(ntrain, t.steps * cfg_.batch_size)) / epoch_s;
+  f.elapsed_s = wall_time() - start;
+  f.epoch_s = epoch_s;
+  f.lr = static_cast<double>(lr_at(st_.step ? st_.step - 1 : 0));
+  f.per_step = scaled(t.times, 1000.0 / double(std::max<std::size_t>(1, t.steps)));
+  f.skipped = t.skipped;
+  if (cfg_.grad_stats) f.layers = health_.layer_stats_json(model_);
+  out.epoch(f);
+  if (st_.position < steps_per_epoch_) return false;  // unfinished (--max-steps): no verdict on it
+  // Early stopping watches the validation set when there is one, else the test set.
+  const EvalResult& watched = has_val ? res.val : res.test;
+  const double score = regression ? -watched.rmse : watched.accuracy;
+  bool stop = false;
+  if (cfg_.patience > 0) {
+    if (score > st_.best_score + cfg_.min_delta) {
+      st_.best_score = score;
+      st_.bad_epochs = 0;
+    } else if (++st_.bad_epochs >= cfg_.patience) {
+      res.stop_reason = "patience";
+      stop = true;
+    }
+  }
+  if (cfg_.tol > 0 && std::isfinite(st_.prev_train_loss) && std::fabs(st_.prev_train_loss - res.train_loss) < cfg_.tol) {
+    res.stop_reason = "tol";
+    stop = true;
+  }
+  st_.prev_train_loss = res.train_loss;
+  return stop;
+}
+
+}  // namespace bpt
