@@ -11,7 +11,11 @@ import time
 
 QUICK = "--quick" in sys.argv
 REPS = 1 if QUICK else 3
-BIN, FLOOR, COMM, CEILING = "build/bptrain", "build/bench/bench_floor", "build/bench/bench_comm", "build/bench/bench_ceiling"
+# The binaries: BPTRAIN (default build/bptrain) and the benchmarks beside it (BPT_BENCH_DIR, default the
+# bench/ folder of BPTRAIN's build).
+BIN = os.environ.get("BPTRAIN", "build/bptrain")
+BENCH = os.environ.get("BPT_BENCH_DIR", os.path.join(os.path.dirname(BIN), "bench"))
+FLOOR, COMM, CEILING = (os.path.join(BENCH, b) for b in ("bench_floor", "bench_comm", "bench_ceiling"))
 MODELS = {"784-512-256-10": ("512,256", 300), "784-2048-2048-10": ("2048,2048", 60)}
 BATCH = 256
 TMP = tempfile.mkdtemp(prefix="bptrain_bench_")

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 N=${1:-2500000} D=${2:-1024} STEPS=${STEPS:-300}
 dir=${BENCH_DIR:-/tmp/bptrain_bench}; mkdir -p "$dir"
 source scripts/mpi_env.sh
-bin=build/bptrain data=build/bptrain-data
+bin=${BPTRAIN:-build/bptrain} data=${BPTRAIN_DATA:-build/bptrain-data}
 [ -f "$dir/test_$D.h5" ] || $data convert "synthetic:2000,$D,10" "$dir/test_$D.h5" --seed 7 >/dev/null
 rate() {  # samples/s from the epoch summary line
   $bin --train "$1" --test "$dir/test_$D.h5" --hidden 512,256 --epochs 1 --max-steps "$STEPS" --batch-size 128 \

@@ -37,11 +37,13 @@ for k, v in {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1
              "OMPI_MCA_rmaps_base_oversubscribe": "1", "OPENBLAS_NUM_THREADS": "1"}.items():
     os.environ.setdefault(k, v)  # what scripts/mpi_env.sh sets
 sh = lambda c: subprocess.run(c, shell=True, check=True, capture_output=True, text=True).stdout
+BIN = os.environ.get("BPTRAIN", "build/bptrain")  # the binaries: BPTRAIN, and the benchmarks in BPT_BENCH_DIR
+BENCH = os.environ.get("BPT_BENCH_DIR", os.path.join(os.path.dirname(BIN), "bench"))
 
 # Allreduce fit at np=2.
 sizes = [0.0625, 0.25, 1, 4, 16]
 pts = []
-for line in sh(f"mpirun -np 2 build/bench/bench_comm {','.join(map(str, sizes))}").splitlines():
+for line in sh(f"mpirun -np 2 {BENCH}/bench_comm {','.join(map(str, sizes))}").splitlines():
     d = dict(kv.split("=") for kv in line.split()[1:])
     pts.append((float(d["mb"]) * 2**20, float(d["allreduce_ms"]) / 1e3))
 n = len(pts)
@@ -55,7 +57,7 @@ for name, hidden in MODELS.items():
     dims = [int(v) for v in name.split("-")]
     params = sum((i + 1) * o for i, o in zip(dims[:-1], dims[1:]))
     prof = os.path.join(tmp, "p.csv")
-    sh(f"mpirun -np 1 build/bptrain --hidden {hidden} --batch-size {BATCH} --optimizer momentum --lr 0.01 "
+    sh(f"mpirun -np 1 {BIN} --hidden {hidden} --batch-size {BATCH} --optimizer momentum --lr 0.01 "
        f"--epochs 1 --max-steps {120 if '2048' in name else 300} --quiet --profile {prof}")
     rows = [r for r in csv.DictReader(open(prof)) if int(r["step"]) >= 10]
     mean = lambda k: sum(float(r[k]) for r in rows) / len(rows) / 1e3

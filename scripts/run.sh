@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 source scripts/mpi_env.sh
-exec mpirun -np "${NP:-2}" build/bptrain --metrics "${METRICS:-metrics.jsonl}" "$@"
+exec mpirun -np "${NP:-2}" "${BPTRAIN:-build/bptrain}" --metrics "${METRICS:-metrics.jsonl}" "$@"

@@ -3,13 +3,14 @@
 # counts. Each run's per-rank times come from bptrain itself (--profile); writes a CSV and PNG plots.
 # Usage: scripts/scaling.sh [RANKS=1,2,4] [OUT=scaling]    env: HIDDEN, BATCH (global, strong),
 #        LOCAL (per rank, weak), STEPS, TRAIN, MPIRUN_ARGS (e.g. "--bind-to core"), REPS (runs per
-#        point, the fastest kept: 3), BPTRAIN (the binary: build/bptrain)
+#        point, the fastest kept: 3), BPTRAIN (the binary: build/bptrain), MPIEXEC (the launcher, given
+#        "-n N": mpirun by default; srun inside a SLURM allocation, mpiexec.mpich for MPICH)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ranks=${1:-1,2,4} out=${2:-scaling}
 HIDDEN=${HIDDEN:-512,256} BATCH=${BATCH:-256} LOCAL=${LOCAL:-128} STEPS=${STEPS:-200} REPS=${REPS:-3}
 TRAIN=${TRAIN:-/usr/share/datasets/fashion-mnist}
-BPTRAIN=${BPTRAIN:-build/bptrain}
+BPTRAIN=${BPTRAIN:-build/bptrain} MPIEXEC=${MPIEXEC:-mpirun}
 [ -x "$BPTRAIN" ] || bash scripts/setup.sh
 source scripts/mpi_env.sh
 mkdir -p "$out"
@@ -22,7 +23,7 @@ for mode in strong weak; do
     best=0
     for rep in $(seq "$REPS"); do  # the shared machine is noisy: keep the fastest of REPS runs
       rm -f "$out/m_try.jsonl"
-      mpirun -np "$n" ${MPIRUN_ARGS:-} "$BPTRAIN" --train "$TRAIN" --hidden "$HIDDEN" --batch-size "$batch" \
+      $MPIEXEC -n "$n" ${MPIRUN_ARGS:-} "$BPTRAIN" --train "$TRAIN" --hidden "$HIDDEN" --batch-size "$batch" \
         --optimizer momentum --lr 0.01 --epochs 1 --max-steps "$STEPS" --quiet \
         --metrics "$out/m_try.jsonl" --profile "$out/profile_try.csv" > "$out/log_try.txt"
       sps=$(tail -1 "$out/m_try.jsonl" | python3 -c 'import json, sys; print(json.load(sys.stdin)["samples_per_second"])')

@@ -2,7 +2,7 @@
 # Rewrites the --help block of README.md from the built binary (the cli test fails when they differ).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-help=$(build/bptrain --help)
+help=$("${BPTRAIN:-build/bptrain}" --help)
 python3 - "$help" <<'PY'
 import re, sys
 readme = open("README.md").read()

@@ -137,9 +137,11 @@ IdxPaths resolve_idx(const std::string& path, const std::string& prefix) {
     return {first_existing(path, prefix + "-images-idx3-ubyte"), first_existing(path, prefix + "-labels-idx1-ubyte")};
   if (!fs::exists(path, ec)) throw Error(path + ": no such file or directory");
   std::string labels = replace_once(path, "images-idx3", "labels-idx1");
-  if (labels.empty())
+  if (labels.empty()) {
+    read_idx(path);  // a file that is not IDX at all fails on its magic number first
     throw Error(path + ": cannot find the labels file (expected a name containing 'images-idx3', with the labels "
                        "beside it named 'labels-idx1')");
+  }
   return {path, labels};
 }
 

@@ -1,4 +1,6 @@
 #include <algorithm>
+#include <cctype>
+#include <string_view>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -41,11 +43,30 @@ SyntheticSpec parse_synthetic(const std::string& path) {
 
 bool is_synthetic(const std::string& p) { return p.rfind(kSynthetic, 0) == 0; }
 
+bool ends_with(const std::string& s, std::string_view tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+// The format a file's name says (Auto: it says none), so that a file called junk.idx fails as an IDX
+// file would, on its magic number, and not as a CSV file.
+Format format_of_name(const std::string& path) {
+  std::string name = std::filesystem::path(path).filename().string();
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (ends_with(name, ".gz")) name.resize(name.size() - 3);
+  if (ends_with(name, ".idx") || ends_with(name, "-ubyte") || name.find(".idx1") != std::string::npos ||
+      name.find(".idx3") != std::string::npos)
+    return Format::Idx;
+  if (ends_with(name, ".csv")) return Format::Csv;
+  if (ends_with(name, ".h5") || ends_with(name, ".hdf5") || ends_with(name, ".he5")) return Format::Hdf5;
+  return Format::Auto;
+}
+
 Format detect(const std::string& path) {
   if (is_synthetic(path)) return Format::Synthetic;
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) return Format::Idx;
   if (!std::filesystem::exists(path, ec)) throw Error(path + ": no such file or directory");
+  if (const Format named = format_of_name(path); named != Format::Auto) return named;
   if (h5::is_hdf5(path)) return Format::Hdf5;
   std::ifstream f(path, std::ios::binary);
   unsigned char m[4] = {1, 1, 1, 1};

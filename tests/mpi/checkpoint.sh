@@ -3,7 +3,7 @@
 # errors, the signal path writes a checkpoint and exits 75, and PyTorch's accuracy on a checkpoint
 # equals --evaluate's. (Kills during a write: fault_injection.sh.)
 set -u
-mpiexec=$1 bptrain=$2
+mpiexec=$1 bptrain=$2 bptdata=$3
 data=$(cd "$(dirname "$0")/../data" && pwd)
 scripts=$(cd "$(dirname "$0")/../../scripts" && pwd)
 tmp=$(mktemp -d)
@@ -74,7 +74,7 @@ PY
 check_bad corrupt flip.h5 "checksum|corrupt|read failed"
 echo "not hdf5" > text.h5
 check_bad foreign text.h5 "not an HDF5 file"
-$scripts/../build/bptrain-data convert "$data/blobs.csv" data.h5 --label-column class >/dev/null 2>&1 || "$(dirname "$bptrain")/bptrain-data" convert "$data/blobs.csv" data.h5 --label-column class >/dev/null
+"$bptdata" convert "$data/blobs.csv" data.h5 --label-column class >/dev/null
 check_bad not-a-checkpoint data.h5 "not a valid bptrain checkpoint"
 check_bad missing nothere.h5 "nothere.h5: file not found"
 out=$($bptrain --evaluate full.h5 --train "$data/blobs.csv" --test "$data/blobs.csv" --label-column class 2>&1); rc=$?

@@ -2,14 +2,14 @@
 # The user-facing experiment scripts run end to end on a small synthetic problem: scaling.sh writes
 # its CSV (strong and weak, ranks 1 and 2) and plots; plot_metrics.sh draws a run's learning curves.
 set -u
-bptrain=$1
+bptrain=$1 mpiexec=${2:-mpirun}
 scripts=$(cd "$(dirname "$0")/../../scripts" && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail=0
 bad() { echo "FAIL $*"; fail=1; }
 
-TRAIN=synthetic:3000,20,5 HIDDEN=16 STEPS=14 REPS=2 BPTRAIN=$bptrain bash "$scripts/scaling.sh" 1,2 "$tmp/sc" > "$tmp/log" 2>&1 \
+TRAIN=synthetic:3000,20,5 HIDDEN=16 STEPS=14 REPS=2 BPTRAIN=$bptrain MPIEXEC=$mpiexec bash "$scripts/scaling.sh" 1,2 "$tmp/sc" > "$tmp/log" 2>&1 \
   || { bad "scaling.sh exited non-zero"; tail -5 "$tmp/log"; }
 csv=$tmp/sc/scaling.csv
 if [ -f "$csv" ] && [ "$(wc -l < "$csv")" = 5 ] && python3 - "$csv" <<'PY'

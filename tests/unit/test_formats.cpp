@@ -203,6 +203,22 @@ TEST(Formats, DetectedFromPathAndContent) {
   expect_error([&] { load_test("", t.path("x.txt"), LoadOptions{}); }, "give --test");
 }
 
+TEST(Formats, ANameThatSaysItsFormatIsReadAsThatFormat) {
+  Tmp t;
+  const std::string junk = "\x7f\x13q9\n\x01z,\xff\n";  // random-looking bytes, no format's magic
+  // The error is the named format's, never a CSV parser's "line 2: 1 fields".
+  expect_error([&] { load_train(t.file("junk.idx", junk), opts()); }, "not an IDX file");
+  expect_error([&] { load_train(t.file("train-images-idx3-ubyte", junk), opts()); }, "not an IDX file");
+  expect_error([&] { load_train(t.file("junk.IDX.gz", junk), opts()); }, "not an IDX file");
+  expect_error([&] { load_train(t.file("junk.h5", junk), opts()); }, "not an HDF5 file");
+  expect_error([&] { load_train(t.file("junk.hdf5", junk), opts()); }, "not an HDF5 file");
+  // A CSV named so is read as CSV even when its first bytes look like an IDX magic number.
+  expect_error([&] { load_train(t.file("zeros.csv", std::string("\0\0\x08\x01,1\n5,x\n", 12)), opts()); }, "zeros.csv: line 2");
+  // No format in the name: the content decides, as before.
+  Dataset c = load_train(t.file("blob", "1,2,0\n3,4,1\n"), opts());
+  EXPECT_EQ(c.n, 2u);
+}
+
 TEST(Normalize, UnitStandardNone) {
   Dataset b = make_synthetic(100, 6, 3, 5);
   Transform u = compute_transform(b, Normalize::Unit);
