@@ -61,8 +61,21 @@ def ceiling(sizes):
     return float(re.search(r"samples_per_s=([\d.]+)", out).group(1))
 
 
+def openblas_core():
+    """The kernel set OpenBLAS picks on this CPU (it prints it with OPENBLAS_VERBOSE=2)."""
+    out = subprocess.run(f"OPENBLAS_VERBOSE=2 {BIN} --version", shell=True, capture_output=True, text=True)
+    m = re.search(r"Core: (\S+)", out.stdout + out.stderr)
+    return m.group(1) if m else "unknown"
+
+
 def main():
-    print(f"bptrain benchmarks, {time.strftime('%Y-%m-%d')}, {os.uname().nodename}, {os.cpu_count()} cores")
+    # Measured as users run it: OpenBLAS picks its kernels for this CPU. Some machines of this workplace
+    # set OPENBLAS_CORETYPE (and OPENBLAS_L2_SIZE) for the sake of old OpenBLAS builds; that would hold
+    # bptrain to older kernels than PyTorch's oneDNN uses, so the benchmark runs without them (the tests
+    # keep them).
+    dropped = [v for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if os.environ.pop(v, None) is not None]
+    print(f"bptrain benchmarks, {time.strftime('%Y-%m-%d')}, {os.uname().nodename}, {os.cpu_count()} cores, "
+          f"OpenBLAS core {openblas_core()}" + (f" ({' and '.join(dropped)} unset for the benchmark)" if dropped else ""))
     have_torch = subprocess.run("/usr/bin/python3 -c 'import torch'", shell=True, capture_output=True).returncode == 0
     if not have_torch:
         print("PyTorch (python3-torch) is not installed: the PyTorch comparison is skipped")
