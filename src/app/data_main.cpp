@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
     opt.task = parse_task(r["task"].as<std::string>());
     opt.label_column = r["label-column"].as<std::string>();
     opt.seed = r["seed"].as<std::uint64_t>();
+    opt.in_memory = true;  // synthetic sets: every row, to write them all
     const std::string in = r["in"].as<std::string>(), out = r["out"].as<std::string>();
     Dataset ds = load_train(in, opt);
     const std::string tmp = out + ".tmp";

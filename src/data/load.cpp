@@ -15,6 +15,8 @@ namespace {
 
 constexpr std::string_view kSynthetic = "synthetic:";
 
+Dataset synthetic(std::size_t n, std::size_t d, std::size_t k, std::uint64_t seed, bool in_memory);
+
 struct SyntheticSpec {
   std::size_t n, d, k;
 };
@@ -82,7 +84,7 @@ Dataset load_one(const std::string& path, const std::string& idx_prefix, const L
   switch (f) {
     case Format::Synthetic: {
       SyntheticSpec s = parse_synthetic(path);
-      return make_synthetic(s.n, s.d, s.k, hash_key(opt.seed, salt));
+      return synthetic(s.n, s.d, s.k, hash_key(opt.seed, salt), opt.in_memory);
     }
     case Format::Idx: {
       IdxPaths p = resolve_idx(path, idx_prefix);
@@ -97,29 +99,67 @@ Dataset load_one(const std::string& path, const std::string& idx_prefix, const L
 
 }  // namespace
 
-Dataset make_synthetic(std::size_t n, std::size_t d, std::size_t k, std::uint64_t seed) {
+namespace {
+
+// A synthetic classification set: k class prototypes in [0, 255]^d (a function of the shape only, so
+// train and test draws share them) plus uniform noise of +-90, stored as bytes. Row r, its label
+// and its features, is a pure function of (seed, r): any rank draws any row without the others.
+class SyntheticRows : public RowSource {
+ public:
+  SyntheticRows(std::size_t d, std::size_t k, std::uint64_t seed) : d_(d), k_(k), seed_(seed), proto_(k * d) {
+    CounterRng prng(hash_key(0x5e7, d, k));
+    for (float& p : proto_) p = static_cast<float>(prng.uniform() * 255.0);
+  }
+  // Row r's label; its d bytes into out when out is not null.
+  std::int32_t row(std::size_t r, std::uint8_t* out) const {
+    CounterRng rng(hash_key(seed_, 0xda7a, r));
+    const auto y = static_cast<std::size_t>(rng.below(k_));
+    if (out) {
+      const float* p = proto_.data() + y * d_;
+      std::uint64_t bits = 0;
+      for (std::size_t c = 0; c < d_; ++c) {
+        if (c % 8 == 0) bits = rng.next();  // 8 bits of noise per feature
+        const float noise = (static_cast<float>(bits & 0xff) + 0.5f) * (180.0f / 256.0f) - 90.0f;
+        bits >>= 8;
+        out[c] = static_cast<std::uint8_t>(std::clamp(p[c] + noise, 0.0f, 255.0f));
+      }
+    }
+    return static_cast<std::int32_t>(y);
+  }
+  void read(const std::vector<std::uint32_t>& rows, float* out) const override {
+    std::vector<std::uint8_t> b(d_);
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      row(rows[i], b.data());
+      for (std::size_t c = 0; c < d_; ++c) out[i * d_ + c] = static_cast<float>(b[c]);
+    }
+  }
+  bool from_file() const override { return false; }
+
+ private:
+  std::size_t d_, k_;
+  std::uint64_t seed_;
+  std::vector<float> proto_;
+};
+
+Dataset synthetic(std::size_t n, std::size_t d, std::size_t k, std::uint64_t seed, bool in_memory) {
   Dataset ds;
   ds.source = "synthetic:" + std::to_string(n) + "," + std::to_string(d) + "," + std::to_string(k);
   ds.n = n;
   ds.d = d;
   ds.classes = k;
-  ds.x.resize(n * d);
   ds.labels.resize(n);
-  // Prototypes depend on the shape only, so train and test draws share them.
-  std::vector<float> proto(k * d);
-  CounterRng prng(hash_key(0x5e7, d, k));
-  for (float& p : proto) p = static_cast<float>(prng.uniform() * 255.0);
-  CounterRng rng(hash_key(seed, 0xda7a));
-  for (std::size_t i = 0; i < n; ++i) {
-    const auto y = static_cast<std::size_t>(rng.below(k));
-    ds.labels[i] = static_cast<std::int32_t>(y);
-    for (std::size_t c = 0; c < d; ++c) {
-      double v = proto[y * d + c] + 90.0 * (rng.uniform() - 0.5) * 2.0;
-      ds.x[i * d + c] = static_cast<std::uint8_t>(std::clamp(v, 0.0, 255.0));
-    }
-  }
+  auto rows = std::make_shared<SyntheticRows>(d, k, seed);
+  if (in_memory) ds.x.resize(n * d);
+  for (std::size_t i = 0; i < n; ++i) ds.labels[i] = rows->row(i, in_memory ? ds.x.data() + i * d : nullptr);
+  if (!in_memory) ds.stream = rows;  // rows are drawn as batches are assembled: memory O(n), not O(n d)
   ds.set_default_transform();
   return ds;
+}
+
+}  // namespace
+
+Dataset make_synthetic(std::size_t n, std::size_t d, std::size_t k, std::uint64_t seed) {
+  return synthetic(n, d, k, seed, true);
 }
 
 Dataset load_train(const std::string& path, const LoadOptions& opt) { return load_one(path, "train", opt, 1); }
@@ -129,8 +169,7 @@ Dataset load_test(const std::string& test_path, const std::string& train_path, c
   o.stream = false;  // test sets are evaluated whole; they stay in memory
   if (test_path.empty() && is_synthetic(train_path)) {
     SyntheticSpec s = parse_synthetic(train_path);
-    Dataset t = make_synthetic(std::max<std::size_t>(1, s.n / 6), s.d, s.k, hash_key(opt.seed, 2));
-    return t;
+    return synthetic(std::max<std::size_t>(1, s.n / 6), s.d, s.k, hash_key(opt.seed, 2), opt.in_memory);
   }
   if (test_path.empty()) {
     Format f = opt.format == Format::Auto ? detect(train_path) : opt.format;

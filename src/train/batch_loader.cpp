@@ -20,7 +20,7 @@ BatchLoader::BatchLoader(const Dataset& train, const std::vector<std::uint32_t>&
   targets_.resize(local_max * std::max<std::size_t>(1, ds_.target_dim));
   labels_.resize(local_max);
   ids_.resize(local_max);
-  if (ds_.streamed()) next_x_.resize(x_.size());  // the two swap roles every step
+  if (reads_ahead()) next_x_.resize(x_.size());  // the two swap roles every step
 }
 
 BatchLoader::~BatchLoader() { wait(); }

@@ -137,7 +137,7 @@ bool Trainer::step(const std::vector<std::uint32_t>& perm, std::size_t s, FlagVo
   const std::size_t ntrain = train_rows_.size(), at = s * cfg_.batch_size, g = std::min(cfg_.batch_size, ntrain - at);
   // Data: this rank's rows (and, streamed, the next step's read ahead).
   t.times.data += loader_->load(perm, at, g);
-  if (train_.streamed() && s + 1 < steps_per_epoch_)
+  if (loader_->reads_ahead() && s + 1 < steps_per_epoch_)
     loader_->prefetch(perm, at + cfg_.batch_size, std::min(cfg_.batch_size, ntrain - at - cfg_.batch_size));
   // Forward, backward, and the gradient sum over the ranks.
   const double loss = compute_gradients(g, t);

@@ -26,15 +26,19 @@ struct LoadOptions {
   Task task = Task::Auto;
   std::string label_column;  // CSV: a header name or a 0-based index; empty: the last column
   bool stream = false;       // HDF5 only: read feature rows from the file on demand
+  bool in_memory = false;    // synthetic sets: draw every row at load (else each row as a batch needs it)
   std::uint64_t seed = 42;   // synthetic sets
 };
 
-// Reads feature rows from a file on demand (HDF5 --stream). Thread-safe (HDF5 is built thread-safe).
+// Produces feature rows on demand: from a file (HDF5 --stream) or by drawing them (synthetic sets).
+// Thread-safe (HDF5 is built thread-safe).
 class RowSource {
  public:
   virtual ~RowSource() = default;
   // rows: ascending, unique. out: [rows.size(), d] raw values as float.
   virtual void read(const std::vector<std::uint32_t>& rows, float* out) const = 0;
+  // Reading is slow enough to be worth doing a batch ahead, on another thread.
+  virtual bool from_file() const { return true; }
 };
 
 struct Transform {
@@ -92,7 +96,9 @@ std::string default_test_path(const std::string& train_path);
 Dataset load_csv(const std::string& path, const LoadOptions& opt);
 // /X [N, D] (uint8 or float) and /y ([N] integer labels, or [N] / [N, K] float targets).
 Dataset load_hdf5(const std::string& path, const LoadOptions& opt);
-// Seeded synthetic classification set: k class prototypes in [0,255]^d plus noise, stored as bytes.
+// Seeded synthetic classification set: k class prototypes in [0,255]^d plus noise, stored as bytes;
+// row r is a pure function of (seed, r). This one holds every row in memory; "synthetic:N,D,K" as a
+// path draws each row as a batch needs it (LoadOptions::in_memory to hold them).
 Dataset make_synthetic(std::size_t n, std::size_t d, std::size_t k, std::uint64_t seed);
 
 // --train / --test values: IDX directory or file, CSV, HDF5, or "synthetic:N,D,K".

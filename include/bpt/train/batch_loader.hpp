@@ -33,6 +33,8 @@ class BatchLoader {
 
   // Assembles this rank's rows of the batch at position `at` of perm (g samples). Returns the seconds.
   double load(const std::vector<std::uint32_t>& perm, std::size_t at, std::size_t g);
+  // The rows come from a file (--stream): worth reading a batch ahead.
+  bool reads_ahead() const { return ds_.stream && ds_.stream->from_file(); }
   // --stream: starts reading the batch at `at` on the reader thread.
   void prefetch(const std::vector<std::uint32_t>& perm, std::size_t at, std::size_t g);
   // Joins the reader thread, if one runs (before anything else reads the dataset's file).
