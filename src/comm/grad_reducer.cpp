@@ -12,20 +12,22 @@
 
 namespace bpt {
 
-// Each started bucket runs a ring allreduce (reduce-scatter, then allgather) over point-to-point
-// messages, one stage at a time; poll() moves every bucket on as far as its messages allow. Open
-// MPI's point-to-point path is much faster here than its non-blocking collective (libnbc), and each
-// chunk is summed on one rank and copied to the others, so every rank gets the same bits.
+// Each started bucket runs its schedule (comm/schedule.hpp) over point-to-point messages, one step at
+// a time. Open MPI's point-to-point path is much faster here than its non-blocking collectives
+// (libnbc). Progress: between layers, poll() tests every outstanding step once (MPI_Testsome) and
+// moves each finished bucket on; finish() and gather() block in MPI_Waitsome rather than spin, which
+// costs nothing on a real network and lets a simulator (SMPI) advance time to the next message.
 struct GradReducer::Requests {
-  struct Ring {
+  struct Active {
     std::size_t bucket = 0;
     float* base = nullptr;  // the buffer the bucket's range lives in
-    int stage = 0;          // [0, p-1): reduce-scatter; [p-1, 2(p-1)): allgather
-    int end = 0;            // the stage at which it is done
-    MPI_Request req[2] = {MPI_REQUEST_NULL, MPI_REQUEST_NULL};
+    std::size_t step = 0;   // the step in flight
+    std::size_t end = 0;    // the step at which it is done
   };
-  std::vector<Ring> active;
-  std::vector<float> scratch;           // receive space for reduce-scatter, per bucket
+  std::vector<Active> active;
+  std::vector<MPI_Request> req;  // two per active bucket, in the same order: the receive, the send
+  std::vector<int> done;         // MPI_Testsome's index output
+  std::vector<float> scratch;           // receive space for reductions, per bucket
   std::vector<std::size_t> scratch_at;  // offset of each bucket's space
 };
 
@@ -44,35 +46,31 @@ GradReducer::GradReducer(const Comm& comm, std::span<float> grads, std::vector<s
   for (std::size_t l = off.size() - 1; l-- > 0;) {
     const std::size_t size = off[l + 1] - off[l];
     if (hi - lo + size > cap && hi > lo) {
-      buckets_.push_back({lo, hi, l + 1});
+      buckets_.push_back({lo, hi, l + 1, {}});
       hi = lo;
     }
     lo = off[l];
     while (hi - lo > cap) {  // a layer too big for one bucket
-      buckets_.push_back({hi - cap, hi, l});
+      buckets_.push_back({hi - cap, hi, l, {}});
       hi -= cap;
     }
   }
-  if (hi > lo) buckets_.push_back({lo, hi, 0});
-  const auto p = static_cast<std::size_t>(comm_.size());
+  if (hi > lo) buckets_.push_back({lo, hi, 0, {}});
   std::size_t at = 0;
-  for (const Bucket& k : buckets_) {
+  for (Bucket& k : buckets_) {
+    k.plan = ring_schedule(k.hi - k.lo, comm_.rank(), comm_.size());
     reqs_->scratch_at.push_back(at);
-    at += (k.hi - k.lo + p - 1) / p;
-  }
-  if (p > 1 && (overlap_ || shard_)) reqs_->scratch.resize(at);
-  // After the reduce-scatter stages of the ring, rank r holds the sum of chunk (r + 1) mod p.
-  const auto mine = (static_cast<std::size_t>(comm_.rank()) + 1) % p;
-  for (const Bucket& k : buckets_) {
-    const Range c = shard_ ? bpt::shard(k.hi - k.lo, mine, p) : Range{0, k.hi - k.lo};
+    at += k.plan.scratch;
+    const Range c = shard_ ? k.plan.owned : Range{0, k.hi - k.lo};
     owned_.push_back({k.lo + c.begin, k.lo + c.end});
   }
+  if (comm_.size() > 1 && (overlap_ || shard_)) reqs_->scratch.resize(at);
 }
 
 GradReducer::~GradReducer() {
   // A step abandoned by an exception still owns live messages; let the posted ones finish before the
-  // buffers go (the job is being aborted, so no further stage is posted).
-  for (auto& r : reqs_->active) MPI_Waitall(2, r.req, MPI_STATUSES_IGNORE);
+  // buffers go (the job is being aborted, so no further step is posted).
+  if (!reqs_->req.empty()) MPI_Waitall(static_cast<int>(reqs_->req.size()), reqs_->req.data(), MPI_STATUSES_IGNORE);
 }
 
 void GradReducer::begin_step() {
@@ -80,88 +78,94 @@ void GradReducer::begin_step() {
   next_ = 0;
 }
 
-namespace {
-
-// Posts stage `stage` of bucket [lo, hi)'s ring: send one chunk to the right, receive one from the left.
-void post(float* data, std::size_t n, float* scratch, int stage, int rank, int p, int tag, MPI_Comm comm,
-          MPI_Request req[2]) {
-  const int right = (rank + 1) % p, left = (rank + p - 1) % p;
-  const bool rs = stage < p - 1;
-  const int s = rs ? stage : stage - (p - 1);
-  const auto send = static_cast<std::size_t>(((rs ? rank - s : rank + 1 - s) % p + p) % p);
-  const auto recv = static_cast<std::size_t>(((rs ? rank - s - 1 : rank - s) % p + p) % p);
-  const auto up = static_cast<std::size_t>(p);
-  auto [slo, shi] = shard(n, send, up);
-  auto [rlo, rhi] = shard(n, recv, up);
-  float* into = rs ? scratch : data + rlo;  // reduce-scatter adds what arrives; allgather keeps it
-  int rc = MPI_Irecv(into, static_cast<int>(rhi - rlo), MPI_FLOAT, left, tag, comm, &req[0]);
-  if (rc == MPI_SUCCESS) rc = MPI_Isend(data + slo, static_cast<int>(shi - slo), MPI_FLOAT, right, tag, comm, &req[1]);
-  if (rc != MPI_SUCCESS) throw Error("gradient ring: MPI_Isend/MPI_Irecv failed");
+void GradReducer::post(std::size_t i) {
+  const Requests::Active& a = reqs_->active[i];
+  const Bucket& k = buckets_[a.bucket];
+  const Exchange& e = k.plan.steps[a.step];
+  MPI_Request* rq = &reqs_->req[2 * i];
+  const MPI_Comm c = to_comm(comm_.handle());
+  const int tag = 100 + static_cast<int>(a.bucket % 30000);
+  float* data = a.base + k.lo;
+  int rc = MPI_SUCCESS;
+  if (e.recv_from >= 0) {
+    float* into = e.add ? reqs_->scratch.data() + reqs_->scratch_at[a.bucket] : data + e.recv.begin;
+    rc = MPI_Irecv(into, static_cast<int>(e.recv.size()), MPI_FLOAT, e.recv_from, tag, c, &rq[0]);
+  }
+  if (rc == MPI_SUCCESS && e.send_to >= 0)
+    rc = MPI_Isend(data + e.send.begin, static_cast<int>(e.send.size()), MPI_FLOAT, e.send_to, tag, c, &rq[1]);
+  if (rc != MPI_SUCCESS) throw Error("gradient sum: MPI_Isend/MPI_Irecv failed");
 }
 
-}  // namespace
-
-void GradReducer::start(std::size_t b, float* base, int first_stage) {
-  const int p = comm_.size();
-  Requests::Ring r;
-  r.bucket = b;
-  r.base = base;
-  r.stage = first_stage;
-  r.end = first_stage == 0 && shard_ ? p - 1 : 2 * (p - 1);
-  const Bucket& k = buckets_[b];
-  post(base + k.lo, k.hi - k.lo, reqs_->scratch.data() + reqs_->scratch_at[b], first_stage, comm_.rank(), p,
-       100 + static_cast<int>(b % 30000), to_comm(comm_.handle()), r.req);
-  reqs_->active.push_back(r);
+void GradReducer::start(std::size_t b, float* base, std::size_t first, std::size_t end) {
+  if (first == end) return;
+  reqs_->active.push_back({b, base, first, end});
+  reqs_->req.push_back(MPI_REQUEST_NULL);
+  reqs_->req.push_back(MPI_REQUEST_NULL);
+  post(reqs_->active.size() - 1);
 }
 
-void GradReducer::poll() {
-  const int p = comm_.size();
+bool GradReducer::advance() {
   auto& act = reqs_->active;
+  auto& rq = reqs_->req;
+  bool moved = false;
   for (std::size_t i = 0; i < act.size();) {
-    Requests::Ring& r = act[i];
-    bool finished = false;
-    while (true) {
-      int done = 0;
-      if (MPI_Testall(2, r.req, &done, MPI_STATUSES_IGNORE) != MPI_SUCCESS)
-        throw Error("gradient ring: MPI_Testall failed");
-      if (!done) break;
-      const Bucket& k = buckets_[r.bucket];
-      const std::size_t n = k.hi - k.lo;
-      float* scratch = reqs_->scratch.data() + reqs_->scratch_at[r.bucket];
-      if (r.stage < p - 1) {  // add the chunk that arrived into ours
-        const int rank = comm_.rank();
-        auto [lo, hi] = shard(n, static_cast<std::size_t>(((rank - r.stage - 1) % p + p) % p), static_cast<std::size_t>(p));
-        float* d = r.base + k.lo + lo;
-        for (std::size_t j = 0; j < hi - lo; ++j) d[j] += scratch[j];
-      }
-      if (++r.stage == r.end) {
-        finished = true;
-        break;
-      }
-      post(r.base + k.lo, n, scratch, r.stage, comm_.rank(), p, 100 + static_cast<int>(r.bucket % 30000),
-           to_comm(comm_.handle()), r.req);
-    }
-    if (finished) {
-      act[i] = act.back();
-      act.pop_back();
-    } else {
+    if (rq[2 * i] != MPI_REQUEST_NULL || rq[2 * i + 1] != MPI_REQUEST_NULL) {
       ++i;
+      continue;
     }
+    moved = true;
+    Requests::Active& a = act[i];
+    const Bucket& k = buckets_[a.bucket];
+    const Exchange& e = k.plan.steps[a.step];
+    if (e.add && e.recv_from >= 0) {  // add what arrived into ours
+      const float* in = reqs_->scratch.data() + reqs_->scratch_at[a.bucket];
+      float* d = a.base + k.lo + e.recv.begin;
+      for (std::size_t j = 0; j < e.recv.size(); ++j) d[j] += in[j];
+    }
+    if (++a.step < a.end) {
+      post(i);
+      ++i;
+      continue;
+    }
+    act[i] = act.back();  // done: the last one takes its place (its requests too)
+    act.pop_back();
+    rq[2 * i] = rq[rq.size() - 2];
+    rq[2 * i + 1] = rq[rq.size() - 1];
+    rq.resize(rq.size() - 2);
+  }
+  return moved;
+}
+
+void GradReducer::progress(bool block) {
+  auto& rq = reqs_->req;
+  while (!reqs_->active.empty()) {
+    reqs_->done.resize(rq.size());
+    int out = 0;
+    const int n = static_cast<int>(rq.size());
+    const int rc = block ? MPI_Waitsome(n, rq.data(), &out, reqs_->done.data(), MPI_STATUSES_IGNORE)
+                         : MPI_Testsome(n, rq.data(), &out, reqs_->done.data(), MPI_STATUSES_IGNORE);
+    if (rc != MPI_SUCCESS) throw Error("gradient sum: MPI_Testsome/MPI_Waitsome failed");
+    // Completed requests are now MPI_REQUEST_NULL. Polling, stop once a pass moves nothing.
+    if (!advance() && !block) return;
   }
 }
 
 void GradReducer::layer_ready(std::size_t l) {
   if (!overlap_ || comm_.size() == 1) return;
-  while (next_ < buckets_.size() && buckets_[next_].first_layer >= l) start(next_++, grads_.data(), 0);
-  poll();
+  while (next_ < buckets_.size() && buckets_[next_].first_layer >= l) {
+    start(next_, grads_.data(), 0, shard_ ? buckets_[next_].plan.reduce_steps : buckets_[next_].plan.steps.size());
+    ++next_;
+  }
+  progress(false);
 }
 
 double GradReducer::finish() {
   const double t0 = wall_time();
   if (comm_.size() > 1) {
     if (overlap_ || shard_) {
-      while (next_ < buckets_.size()) start(next_++, grads_.data(), 0);
-      while (!reqs_->active.empty()) poll();
+      for (; next_ < buckets_.size(); ++next_)
+        start(next_, grads_.data(), 0, shard_ ? buckets_[next_].plan.reduce_steps : buckets_[next_].plan.steps.size());
+      progress(true);
     } else {
       for (const Bucket& k : buckets_) comm_.allreduce_sum(grads_.subspan(k.lo, k.hi - k.lo));
     }
@@ -174,10 +178,10 @@ double GradReducer::gather(std::span<float> buf) {
   require(buf.size() == grads_.size(), "grad reducer: gather() of a buffer laid out unlike the gradients");
   require(reqs_->active.empty(), "grad reducer: gather() while sums are still outstanding");
   const double t0 = wall_time();
-  const int p = comm_.size();
-  if (p > 1) {
-    for (std::size_t b = 0; b < buckets_.size(); ++b) start(b, buf.data(), p - 1);
-    while (!reqs_->active.empty()) poll();
+  if (comm_.size() > 1) {
+    for (std::size_t b = 0; b < buckets_.size(); ++b)
+      start(b, buf.data(), buckets_[b].plan.reduce_steps, buckets_[b].plan.steps.size());
+    progress(true);
   }
   return wall_time() - t0;
 }

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "bpt/comm/comm.hpp"
+#include "bpt/comm/schedule.hpp"
 #include "bpt/core/range.hpp"
 
 namespace bpt {
@@ -47,14 +48,18 @@ class GradReducer {
   struct Bucket {
     std::size_t lo, hi;       // element range in grads
     std::size_t first_layer;  // lowest layer touching it: the bucket is complete once it is done
+    Schedule plan;            // this rank's exchanges for the bucket's sum
   };
   int ranks() const { return comm_.size(); }
   std::size_t num_buckets() const { return buckets_.size(); }
   const Bucket& bucket(std::size_t i) const { return buckets_[i]; }  // in the order they start
 
  private:
-  void start(std::size_t b, float* base, int first_stage);
-  void poll();
+  // Runs steps [first, end) of bucket b's schedule on the buffer at base (the gradients, or gather's).
+  void start(std::size_t b, float* base, std::size_t first, std::size_t end);
+  void post(std::size_t active);  // posts the current step of the active bucket at that index
+  bool advance();                 // completes finished steps and posts the next; false: nothing moved
+  void progress(bool block);      // until nothing moves (block: until every bucket is done)
 
   const Comm& comm_;
   std::span<float> grads_;
