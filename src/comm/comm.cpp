@@ -171,29 +171,3 @@ std::string ranks_differing(const std::vector<std::uint64_t>& values) {
 }
 
 }  // namespace bpt
-
-namespace bpt {
-
-struct FlagVote::Req {
-  MPI_Request r = MPI_REQUEST_NULL;
-};
-
-FlagVote::FlagVote(const Comm& comm) : comm_(comm), req_(std::make_unique<Req>()) {}
-
-FlagVote::~FlagVote() {
-  if (req_->r != MPI_REQUEST_NULL) MPI_Wait(&req_->r, MPI_STATUS_IGNORE);
-}
-
-void FlagVote::start(int flag) {
-  require(req_->r == MPI_REQUEST_NULL, "FlagVote: start() twice without wait()");
-  in_ = flag;
-  check(MPI_Iallreduce(&in_, &out_, 1, MPI_INT, MPI_MAX, mpi(comm_.handle()), &req_->r), "MPI_Iallreduce");
-}
-
-int FlagVote::wait() {
-  if (req_->r == MPI_REQUEST_NULL) return out_;
-  check(MPI_Wait(&req_->r, MPI_STATUS_IGNORE), "MPI_Wait");
-  return out_;
-}
-
-}  // namespace bpt

@@ -36,7 +36,7 @@
 namespace bpt {
 namespace {
 
-constexpr int kVoteStop = 1, kVoteBadLoss = 2;
+constexpr long kVoteStop = 1, kVoteBadLoss = 2;
 
 double peak_rss_mb() {
   struct rusage u {};
@@ -58,11 +58,10 @@ TrainResult Trainer::run() {
   const double start = wall_time() - st_.elapsed_s;  // a resumed run's time counts on
   TrainResult res;
   res.stop_reason = "epochs";
-  FlagVote vote(comm_);
   Tally t;
   std::vector<double> carry;  // the loss parts of an epoch cut short by --max-steps
   while (st_.epoch < cfg_.epochs) {
-    if (!run_epoch(vote, out, t, res, start)) {  // a signal: the checkpoint is written
+    if (!run_epoch(out, t, res, start)) {  // a signal: the checkpoint is written
       res.steps = st_.step;
       res.seconds = wall_time() - start;
       return res;
@@ -94,7 +93,7 @@ TrainResult Trainer::run() {
   return res;
 }
 
-bool Trainer::run_epoch(FlagVote& vote, Reporter& out, Tally& t, TrainResult& res, double start) {
+bool Trainer::run_epoch(Reporter& out, Tally& t, TrainResult& res, double start) {
   const std::size_t parts = cfg_.deterministic ? cfg_.micro_shards : static_cast<std::size_t>(comm_.size());
   t = Tally{};
   t.loss.assign(parts, 0.0);
@@ -112,7 +111,7 @@ bool Trainer::run_epoch(FlagVote& vote, Reporter& out, Tally& t, TrainResult& re
     }
     if (comm_.rank() == cfg_.fail_rank && st_.step == cfg_.fail_at_step)  // fault injection (tests)
       throw Error("injected failure at step " + std::to_string(st_.step) + " (--fail-rank)");
-    const bool signalled = step(perm, s, vote, out, t);
+    const bool signalled = step(perm, s, out, t);
     if (cfg_.check_every && st_.step % cfg_.check_every == 0) verify_replicas(st_.step);
     if (signalled || (cfg_.checkpoint_every && st_.step % cfg_.checkpoint_every == 0 && s + 1 < steps_per_epoch_))
       save_checkpoint(t.loss, wall_time() - start);
@@ -133,7 +132,7 @@ bool Trainer::run_epoch(FlagVote& vote, Reporter& out, Tally& t, TrainResult& re
   return true;
 }
 
-bool Trainer::step(const std::vector<std::uint32_t>& perm, std::size_t s, FlagVote& vote, Reporter& out, Tally& t) {
+bool Trainer::step(const std::vector<std::uint32_t>& perm, std::size_t s, Reporter& out, Tally& t) {
   const std::size_t ntrain = train_rows_.size(), at = s * cfg_.batch_size, g = std::min(cfg_.batch_size, ntrain - at);
   // Data: this rank's rows (and, streamed, the next step's read ahead).
   t.times.data += loader_->load(perm, at, g);
@@ -141,11 +140,11 @@ bool Trainer::step(const std::vector<std::uint32_t>& perm, std::size_t s, FlagVo
     loader_->prefetch(perm, at + cfg_.batch_size, std::min(cfg_.batch_size, ntrain - at - cfg_.batch_size));
   // Forward, backward, and the gradient sum over the ranks.
   const double loss = compute_gradients(g, t);
-  // The vote: a stop signal on any rank, a non-finite loss on any rank. Waiting on it is waiting for
-  // the slowest rank: communication.
+  // The vote (one small allreduce): a stop signal on any rank, a non-finite loss on any rank. Waiting
+  // on it is waiting for the slowest rank: communication.
   double t0 = wall_time();
-  vote.start((stop_flag_ && *stop_flag_ ? kVoteStop : 0) | (std::isfinite(loss) ? 0 : kVoteBadLoss));
-  const int voted = vote.wait();
+  const long voted =
+      comm_.allreduce_max((stop_flag_ && *stop_flag_ ? kVoteStop : 0) | (std::isfinite(loss) ? 0 : kVoteBadLoss));
   t.times.comm += wall_time() - t0;
   // Check the gradient (average, clip) and update the weights this rank owns; then every rank gets them.
   t0 = wall_time();

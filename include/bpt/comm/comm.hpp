@@ -66,25 +66,3 @@ double wall_time();
 std::string ranks_differing(const std::vector<std::uint64_t>& values);
 
 }  // namespace bpt
-
-namespace bpt {
-
-// A non-blocking vote across ranks: start() contributes a flag, wait() returns the largest flag any
-// rank contributed. Started at the top of a step and collected at its end, it costs no extra latency.
-class FlagVote {
- public:
-  explicit FlagVote(const Comm& comm);
-  ~FlagVote();
-  FlagVote(const FlagVote&) = delete;
-  FlagVote& operator=(const FlagVote&) = delete;
-  void start(int flag);
-  int wait();
-
- private:
-  const Comm& comm_;
-  int in_ = 0, out_ = 0;
-  struct Req;
-  std::unique_ptr<Req> req_;
-};
-
-}  // namespace bpt

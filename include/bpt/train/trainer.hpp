@@ -74,8 +74,8 @@ class Trainer {
   float lr_at(std::uint64_t step) const;
 
   // step_loop.cpp
-  bool run_epoch(FlagVote& vote, Reporter& out, Tally& t, TrainResult& res, double start);
-  bool step(const std::vector<std::uint32_t>& perm, std::size_t s, FlagVote& vote, Reporter& out, Tally& t);
+  bool run_epoch(Reporter& out, Tally& t, TrainResult& res, double start);
+  bool step(const std::vector<std::uint32_t>& perm, std::size_t s, Reporter& out, Tally& t);
   double compute_gradients(std::size_t g, Tally& t);
   double forward_backward(std::size_t first, std::size_t rows, std::uint64_t step, bool notify);
   bool end_epoch(Reporter& out, Tally& t, TrainResult& res, double start);
