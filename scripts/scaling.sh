@@ -2,31 +2,45 @@
 # Strong scaling (fixed global batch) and weak scaling (fixed per-rank batch) over a list of rank
 # counts. Each run's per-rank times come from bptrain itself (--profile); writes a CSV and PNG plots.
 # Usage: scripts/scaling.sh [RANKS=1,2,4] [OUT=scaling]    env: HIDDEN, BATCH (global, strong),
-#        LOCAL (per rank, weak), STEPS, TRAIN, MPIRUN_ARGS (e.g. "--bind-to core"), REPS (runs per
+#        LOCAL (per rank, weak), STEPS, TRAIN ("{batch}" in it becomes the point's global batch),
+#        EPOCHS (1; with TRAIN=synthetic:{batch},... and EPOCHS=STEPS every epoch is one step, so memory
+#        does not grow with the steps), MODES ("strong weak"), WARMUP (steps left out of the averages:
+#        10), EVAL_BATCH, PLATFORM_LABEL (adds a platform column and labels the plots: scripts/simulate.sh
+#        sets it), MPIRUN_ARGS (e.g. "--bind-to core"), REPS (runs per
 #        point, the fastest kept: 3), BPTRAIN (the binary: build/bptrain), MPIEXEC (the launcher, given
 #        "-n N": mpirun by default; srun inside a SLURM allocation, mpiexec.mpich for MPICH)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ranks=${1:-1,2,4} out=${2:-scaling}
 HIDDEN=${HIDDEN:-512,256} BATCH=${BATCH:-256} LOCAL=${LOCAL:-128} STEPS=${STEPS:-200} REPS=${REPS:-3}
+EPOCHS=${EPOCHS:-1} MODES=${MODES:-strong weak} WARMUP=${WARMUP:-10} PLATFORM_LABEL=${PLATFORM_LABEL:-}
+extra=(); [ -z "${EVAL_BATCH:-}" ] || extra=(--eval-batch "$EVAL_BATCH")
 TRAIN=${TRAIN:-/usr/share/datasets/fashion-mnist}
 BPTRAIN=${BPTRAIN:-build/bptrain} MPIEXEC=${MPIEXEC:-mpirun}
 [ -x "$BPTRAIN" ] || bash scripts/setup.sh
 source scripts/mpi_env.sh
 mkdir -p "$out"
 csv="$out/scaling.csv"
-echo "mode,ranks,global_batch,samples_per_s,speedup,efficiency,compute_ms,comm_wait_ms,optimizer_ms,data_ms,slowest_rank,slowest_rank_ms" > "$csv"
-for mode in strong weak; do
-  base=""
+echo "mode,ranks,global_batch,samples_per_s,speedup,efficiency,compute_ms,comm_wait_ms,optimizer_ms,data_ms,slowest_rank,slowest_rank_ms${PLATFORM_LABEL:+,platform}" > "$csv"
+for mode in $MODES; do
+  base="" base_n=""
   for n in ${ranks//,/ }; do
     batch=$([ $mode = strong ] && echo "$BATCH" || echo $((LOCAL * n)))
     best=0
     for rep in $(seq "$REPS"); do  # the shared machine is noisy: keep the fastest of REPS runs
       rm -f "$out/m_try.jsonl"
-      $MPIEXEC -n "$n" ${MPIRUN_ARGS:-} "$BPTRAIN" --train "$TRAIN" --hidden "$HIDDEN" --batch-size "$batch" \
-        --optimizer momentum --lr 0.01 --epochs 1 --max-steps "$STEPS" --quiet \
+      $MPIEXEC -n "$n" ${MPIRUN_ARGS:-} "$BPTRAIN" --train "${TRAIN//\{batch\}/$batch}" --hidden "$HIDDEN" \
+        --batch-size "$batch" --optimizer momentum --lr 0.01 --epochs "$EPOCHS" --max-steps "$STEPS" --quiet "${extra[@]}" \
         --metrics "$out/m_try.jsonl" --profile "$out/profile_try.csv" > "$out/log_try.txt"
-      sps=$(tail -1 "$out/m_try.jsonl" | python3 -c 'import json, sys; print(json.load(sys.stdin)["samples_per_second"])')
+      sps=$(python3 - "$out/m_try.jsonl" "$WARMUP" <<'PY'
+import json, sys
+# Samples over time of the epochs past the warm-up (one-step epochs), else of the last epoch.
+lines = [json.loads(l) for l in open(sys.argv[1])]
+past = [m for m in lines if m["step"] > int(sys.argv[2])] if len(lines) > 1 else lines[-1:]
+past = past or lines[-1:]
+print(sum(m["samples_per_second"] * m["epoch_s"] for m in past) / sum(m["epoch_s"] for m in past))
+PY
+)
       if python3 -c "import sys; sys.exit(0 if $sps > $best else 1)"; then
         best=$sps
         mv "$out/m_try.jsonl" "$out/m_${mode}_$n.jsonl"
@@ -35,45 +49,45 @@ for mode in strong weak; do
       fi
     done
     rm -f "$out/m_try.jsonl" "$out/profile_try.csv" "$out/log_try.txt"
-    python3 - "$mode" "$n" "$batch" "$out" "${base:-}" >> "$csv" <<'PY'
-import csv, json, sys
-mode, n, batch, out, base = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
-m = json.loads(open(f"{out}/m_{mode}_{n}.jsonl").read().splitlines()[-1])
+    python3 - "$mode" "$n" "$batch" "$out" "${base:-}" "$best" "$WARMUP" "$PLATFORM_LABEL" "${base_n:-$n}" >> "$csv" <<'PY'
+import csv, sys
+mode, n, batch, out, base, sps, warm, label = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5], float(sys.argv[6]), int(sys.argv[7]), sys.argv[8]
+base_n = int(sys.argv[9])  # the first point's ranks: speed-up and efficiency are relative to it
 rows = list(csv.DictReader(open(f"{out}/profile_{mode}_{n}.csv")))
-rows = [r for r in rows if int(r["step"]) >= 10]  # past the warm-up
+rows = [r for r in rows if int(r["step"]) >= warm]  # past the warm-up
 mean = lambda k: sum(float(r[k]) for r in rows) / len(rows)
 per_rank = {}
 for r in rows:
     per_rank[r["rank"]] = per_rank.get(r["rank"], 0) + float(r["compute_ms"]) + float(r["optimizer_ms"]) + float(r["data_ms"])
 slow = max(per_rank, key=per_rank.get)
-sps = m["samples_per_second"]
 base = float(base) if base else sps
 # strong: speed-up of the same problem; weak: throughput per rank kept (efficiency = sps / (n * base)).
 speedup = sps / base
-eff = speedup / n
+eff = speedup * base_n / n
 print(f"{mode},{n},{batch},{sps:.1f},{speedup:.3f},{eff:.3f},{mean('compute_ms'):.3f},{mean('comm_wait_ms'):.3f},"
-      f"{mean('optimizer_ms'):.3f},{mean('data_ms'):.3f},{slow},{per_rank[slow] / (len(rows) / len(per_rank)):.3f}")
+      f"{mean('optimizer_ms'):.3f},{mean('data_ms'):.3f},{slow},{per_rank[slow] / (len(rows) / len(per_rank)):.3f}"
+      + (f",{label}" if label else ""))
 PY
-    [ -n "$base" ] || base=$(tail -1 "$csv" | cut -d, -f4)
+    [ -n "$base" ] || { base=$(tail -1 "$csv" | cut -d, -f4); base_n=$n; }
   done
 done
 column -s, -t < "$csv"
 if command -v gnuplot >/dev/null || { apt-get install -y -qq gnuplot-nox >/dev/null 2>&1 && command -v gnuplot >/dev/null; }; then
-  for mode in strong weak; do
+  for mode in $MODES; do
     grep "^$mode," "$csv" | tr ',' ' ' > "$out/$mode.dat"
     gnuplot <<GP
 set terminal pngcairo size 900,380 font ",10"
 set output "$out/$mode.png"
-set multiplot layout 1,2 title "bptrain $mode scaling (hidden $HIDDEN, $( [ $mode = strong ] && echo "global batch $BATCH" || echo "$LOCAL per rank"))"
+set multiplot layout 1,2 title "bptrain $mode scaling (hidden $HIDDEN, $( [ $mode = strong ] && echo "global batch $BATCH" || echo "$LOCAL per rank"))${PLATFORM_LABEL:+ - SIMULATED: $PLATFORM_LABEL}"
 set xlabel "ranks"; set grid; set key top left
 set ylabel "samples/s"
-plot "$out/$mode.dat" using 2:4 with linespoints lw 2 title "measured", "" using 2:(\$2*$(awk 'NR==1{print $4}' "$out/$mode.dat")) with lines dt 2 title "ideal"
+plot "$out/$mode.dat" using 2:4 with linespoints lw 2 title "${PLATFORM_LABEL:+simulated}${PLATFORM_LABEL:-measured}", "" using 2:(\$2*$(awk 'NR==1{print $4}' "$out/$mode.dat")) with lines dt 2 title "ideal"
 set ylabel "ms per step"; set style data histograms; set style histogram rowstacked; set style fill solid 0.8; set boxwidth 0.6
 plot "$out/$mode.dat" using 7:xtic(2) title "compute", "" using 8 title "comm wait", "" using 9 title "optimizer", "" using 10 title "data"
 unset multiplot
 GP
   done
-  echo "plots: $out/strong.png $out/weak.png"
+  echo "plots: $(for m in $MODES; do printf '%s ' "$out/$m.png"; done)"
 else
   echo "gnuplot is not available: no plots (apt-get install gnuplot-nox)"
 fi

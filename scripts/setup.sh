@@ -1,17 +1,16 @@
 #!/usr/bin/env bash
 # Installs every Debian package bptrain needs (skipping what is installed) and builds it in build/.
 # Usage: scripts/setup.sh [extra cmake -D options...]
-# Open MPI is the default MPI. For MPICH (and Cray MPICH or Intel MPI, which derive from it), configure
-# another build directory with its wrappers, as scripts/test.sh does:
-#   cmake -S . -B build-mpich -DMPI_CXX_COMPILER=mpicxx.mpich -DMPI_C_COMPILER=mpicc.mpich \
-#         -DMPIEXEC_EXECUTABLE=/usr/bin/mpiexec.mpich
+# Open MPI is the default MPI. Two more builds of the same sources, as scripts/test.sh makes them:
+#   cmake --preset mpich   (build-mpich/: MPICH, and Cray MPICH or Intel MPI, which derive from it)
+#   cmake --preset smpi    (build-smpi/: SimGrid's SMPI, simulated clusters; scripts/simulate.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake pkg-config
           libopenmpi-dev openmpi-bin libmpich-dev mpich
           libopenblas-dev libhdf5-dev hdf5-tools libcxxopts-dev libgtest-dev zlib1g-dev libbenchmark-dev
-          dataset-fashion-mnist bc)
+          libsimgrid-dev dataset-fashion-mnist bc)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -5,7 +5,9 @@
 #  2. the unit and np=2 MPI tests again under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/);
 #  3. the MPI tests (np 1-4, fail-fast, errors, command line, batch scripts) built against MPICH
 #     instead of Open MPI, in another build folder (build-mpich/: the tests take their own build's binaries);
-#  4. each libFuzzer target for a short, fixed time (build-fuzz/; FUZZ_SECONDS, default 15).
+#  4. the SMPI build (SimGrid, build-smpi/): the MPI tests on 16 simulated ranks and a small run of
+#     scripts/simulate.sh;
+#  5. each libFuzzer target for a short, fixed time (build-fuzz/; FUZZ_SECONDS, default 15).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh -DBPT_BUILD_TESTS=ON -DBPT_BUILD_BENCH=ON  # the benchmarks get a brief smoke run
@@ -25,10 +27,14 @@ export OMPI_MCA_mca_base_component_disable_dlclose=1
 unset ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS
 
 echo "== MPICH: the MPI tests, and every test that runs the binaries, built against MPICH in another folder"
-cmake -S . -B build-mpich -DCMAKE_BUILD_TYPE=Release -DMPI_CXX_COMPILER=/usr/bin/mpicxx.mpich \
-  -DMPI_C_COMPILER=/usr/bin/mpicc.mpich -DMPIEXEC_EXECUTABLE=/usr/bin/mpiexec.mpich >/dev/null
+cmake --preset mpich >/dev/null
 cmake --build build-mpich -j"$(nproc)" --target mpi_tests bptrain bptrain-data >/dev/null
 (cd build-mpich && ctest --output-on-failure -R '^(mpi_np[1-4]|mpi_fail_fast|errors_once|cli|batch_.*)$')
+
+echo "== SMPI: the MPI tests on 16 simulated ranks, and a small simulated scaling run (build-smpi/)"
+cmake --preset smpi >/dev/null
+cmake --build build-smpi -j"$(nproc)" --target mpi_tests bptrain >/dev/null
+(cd build-smpi && ctest --output-on-failure -L smpi)
 
 echo "== fuzzing: ${FUZZ_SECONDS:-15}s per target"
 bash scripts/fuzz.sh "${FUZZ_SECONDS:-15}"

@@ -43,11 +43,15 @@ void Dataset::gather(const std::uint32_t* idx, std::size_t count, float* out) co
   const float* off = tf.offset.data();
   const float* sc = tf.scale.data();
   if (stream) {
-    // Read the distinct rows in file order, then place them as asked.
-    std::vector<std::uint32_t> rows(idx, idx + count);
+    // Read the distinct rows in file order, then place them as asked. The buffers are kept from call
+    // to call (one set per thread: the --stream reader has its own): a fresh one of a batch's size
+    // each step costs page faults worth more than drawing synthetic rows.
+    thread_local std::vector<std::uint32_t> rows;
+    thread_local std::vector<float> raw;
+    rows.assign(idx, idx + count);
     std::sort(rows.begin(), rows.end());
     rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
-    std::vector<float> raw(rows.size() * d);
+    raw.resize(rows.size() * d);
     stream->read(rows, raw.data());
     for (std::size_t r = 0; r < count; ++r) {
       const std::size_t at = static_cast<std::size_t>(std::lower_bound(rows.begin(), rows.end(), idx[r]) - rows.begin());

@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 #include <string_view>
 #include <cmath>
 #include <filesystem>
@@ -108,37 +109,37 @@ class SyntheticRows : public RowSource {
  public:
   SyntheticRows(std::size_t d, std::size_t k, std::uint64_t seed) : d_(d), k_(k), seed_(seed), proto_(k * d) {
     CounterRng prng(hash_key(0x5e7, d, k));
-    for (float& p : proto_) p = static_cast<float>(prng.uniform() * 255.0);
+    for (std::int16_t& p : proto_) p = static_cast<std::int16_t>(prng.below(256));
   }
-  // Row r's label; its d bytes into out when out is not null.
-  std::int32_t row(std::size_t r, std::uint8_t* out) const {
+  // Row r's label; its d features (bytes 0-255) into out when out is not null.
+  template <class T>
+  std::int32_t row(std::size_t r, T* out) const {
     CounterRng rng(hash_key(seed_, 0xda7a, r));
     const auto y = static_cast<std::size_t>(rng.below(k_));
     if (out) {
-      const float* p = proto_.data() + y * d_;
-      std::uint64_t bits = 0;
-      for (std::size_t c = 0; c < d_; ++c) {
-        if (c % 8 == 0) bits = rng.next();  // 8 bits of noise per feature
-        const float noise = (static_cast<float>(bits & 0xff) + 0.5f) * (180.0f / 256.0f) - 90.0f;
-        bits >>= 8;
-        out[c] = static_cast<std::uint8_t>(std::clamp(p[c] + noise, 0.0f, 255.0f));
+      const std::int16_t* p = proto_.data() + y * d_;
+      std::uint8_t noise[8];  // 8 bits of noise per feature, 8 features per draw
+      for (std::size_t c = 0; c < d_; c += 8) {
+        const std::uint64_t bits = rng.next();
+        std::memcpy(noise, &bits, sizeof bits);
+        const std::size_t m = std::min<std::size_t>(8, d_ - c);
+        for (std::size_t j = 0; j < m; ++j) {  // integers only, so it vectorises: noise in [-90, 89]
+          const int v = p[c + j] + ((noise[j] * 45) >> 6) - 90;
+          out[c + j] = static_cast<T>(std::clamp(v, 0, 255));
+        }
       }
     }
     return static_cast<std::int32_t>(y);
   }
   void read(const std::vector<std::uint32_t>& rows, float* out) const override {
-    std::vector<std::uint8_t> b(d_);
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-      row(rows[i], b.data());
-      for (std::size_t c = 0; c < d_; ++c) out[i * d_ + c] = static_cast<float>(b[c]);
-    }
+    for (std::size_t i = 0; i < rows.size(); ++i) row(rows[i], out + i * d_);
   }
   bool from_file() const override { return false; }
 
  private:
   std::size_t d_, k_;
   std::uint64_t seed_;
-  std::vector<float> proto_;
+  std::vector<std::int16_t> proto_;
 };
 
 Dataset synthetic(std::size_t n, std::size_t d, std::size_t k, std::uint64_t seed, bool in_memory) {
@@ -150,7 +151,8 @@ Dataset synthetic(std::size_t n, std::size_t d, std::size_t k, std::uint64_t see
   ds.labels.resize(n);
   auto rows = std::make_shared<SyntheticRows>(d, k, seed);
   if (in_memory) ds.x.resize(n * d);
-  for (std::size_t i = 0; i < n; ++i) ds.labels[i] = rows->row(i, in_memory ? ds.x.data() + i * d : nullptr);
+  for (std::size_t i = 0; i < n; ++i)
+    ds.labels[i] = rows->row(i, in_memory ? ds.x.data() + i * d : static_cast<std::uint8_t*>(nullptr));
   if (!in_memory) ds.stream = rows;  // rows are drawn as batches are assembled: memory O(n), not O(n d)
   ds.set_default_transform();
   return ds;

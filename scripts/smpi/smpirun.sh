@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# An mpirun-style launcher for the SMPI build (build-smpi/): `smpirun.sh -n N PROGRAM [ARGS]` runs PROGRAM
+# on N simulated ranks of $PLATFORM (default: cluster-100g.xml beside this script), placed node by node,
+# as many per node as a node has cores (more only with OVERSUBSCRIBE=1: the ranks then share the
+# cores, as mpirun --oversubscribe does). Environment: PLATFORM, OVERSUBSCRIBE; HOST_SPEED, the flop rate of one core of
+# the machine running the simulation (scripts/simulate.sh measures it; default 220Gf); SMPI_TEST, the
+# seconds one MPI_Test costs (bench_mpi_test; default 1.7e-8); SMPI_EXTRA, more smpirun options.
+# Fixed settings, and why:
+#   smpi/grow-injected-times:no  each MPI_Test costs SMPI_TEST, not more for every failed test before it;
+#   smpi/send-is-detached-thresh:0  sends complete when received: 5x faster simulations of the ring at
+#     128 ranks (SMPI 3.32 slows down with many detached small sends), and closer to the measured step
+#     times on this machine (README, "Simulated clusters").
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+if [ "${1:-}" != -n ] && [ "${1:-}" != -np ]; then echo "usage: smpirun.sh -n N PROGRAM [ARGS]" >&2; exit 2; fi
+n=$2
+shift 2
+platform=${PLATFORM:-$here/cluster-100g.xml}
+hosts=$(mktemp)
+trap 'rm -f "$hosts"' EXIT
+python3 - "$platform" "$n" "${OVERSUBSCRIBE:-0}" > "$hosts" <<'PY'
+import sys
+import xml.etree.ElementTree as ET
+c = ET.parse(sys.argv[1]).getroot().find(".//cluster")
+lo, hi = (int(v) for v in c.get("radical").split("-"))
+cores = int(c.get("core", "1"))
+names = [f"{c.get('prefix')}{i}{c.get('suffix', '')}" for i in range(lo, hi + 1) for _ in range(cores)]
+n = int(sys.argv[2])
+if n > len(names) and sys.argv[3] != "1":
+    sys.exit(f"smpirun.sh: {sys.argv[1]} has {len(names)} cores; {n} ranks asked for (OVERSUBSCRIBE=1 to share them)")
+print("\n".join(names[i % len(names)] for i in range(n)))
+PY
+# shellcheck disable=SC2086
+smpirun -np "$n" -platform "$platform" -hostfile "$hosts" --cfg=smpi/host-speed:"${HOST_SPEED:-220Gf}" \
+  --cfg=smpi/test:"${SMPI_TEST:-1.7e-8}" --cfg=smpi/grow-injected-times:no --cfg=smpi/send-is-detached-thresh:0 \
+  --log=root.thres:warning ${SMPI_EXTRA:-} "$@"
