@@ -5,7 +5,7 @@
 #        LOCAL (per rank, weak), STEPS, TRAIN ("{batch}" in it becomes the point's global batch),
 #        EPOCHS (1; with TRAIN=synthetic:{batch},... and EPOCHS=STEPS every epoch is one step, so memory
 #        does not grow with the steps), MODES ("strong weak"), WARMUP (steps left out of the averages:
-#        10), EVAL_BATCH, PLATFORM_LABEL (adds a platform column and labels the plots: scripts/simulate.sh
+#        10), ARGS (more bptrain options; "{batch}" and "{ranks}" are substituted), PLATFORM_LABEL (adds a platform column and labels the plots: scripts/simulate.sh
 #        sets it), MPIRUN_ARGS (e.g. "--bind-to core"), REPS (runs per
 #        point, the fastest kept: 3), BPTRAIN (the binary: build/bptrain), MPIEXEC (the launcher, given
 #        "-n N": mpirun by default; srun inside a SLURM allocation, mpiexec.mpich for MPICH)
@@ -14,7 +14,6 @@ cd "$(dirname "$0")/.."
 ranks=${1:-1,2,4} out=${2:-scaling}
 HIDDEN=${HIDDEN:-512,256} BATCH=${BATCH:-256} LOCAL=${LOCAL:-128} STEPS=${STEPS:-200} REPS=${REPS:-3}
 EPOCHS=${EPOCHS:-1} MODES=${MODES:-strong weak} WARMUP=${WARMUP:-10} PLATFORM_LABEL=${PLATFORM_LABEL:-}
-extra=(); [ -z "${EVAL_BATCH:-}" ] || extra=(--eval-batch "$EVAL_BATCH")
 TRAIN=${TRAIN:-/usr/share/datasets/fashion-mnist}
 BPTRAIN=${BPTRAIN:-build/bptrain} MPIEXEC=${MPIEXEC:-mpirun}
 [ -x "$BPTRAIN" ] || bash scripts/setup.sh
@@ -26,6 +25,8 @@ for mode in $MODES; do
   base="" base_n=""
   for n in ${ranks//,/ }; do
     batch=$([ $mode = strong ] && echo "$BATCH" || echo $((LOCAL * n)))
+    args=${ARGS:-}; args=${args//\{batch\}/$batch}; args=${args//\{ranks\}/$n}
+    read -r -a extra <<< "$args"
     best=0
     for rep in $(seq "$REPS"); do  # the shared machine is noisy: keep the fastest of REPS runs
       rm -f "$out/m_try.jsonl"
