@@ -100,6 +100,7 @@ bool parse(int argc, char** argv, Config& c, EvalOptions& ev, bool root) {
     ("tol", "stop when the training loss changes by less than this over an epoch (0: off)", cxxopts::value<double>()->default_value("0"));
   o.add_options("Parallel")
     ("bucket-mb", "gradient bucket size in MiB for the fused allreduce", cxxopts::value<double>()->default_value("2"))
+    ("reducer", "each bucket's sum: auto (by rank count, ranks per node and bucket size), ring, rhd (recursive halving and doubling), hier (inside each node, then across nodes)", cxxopts::value<std::string>()->default_value("auto"))
     ("overlap", "on: overlap the gradient sums with backward and shard the optimizer step over the ranks; off: blocking sums after backward, every rank runs the whole step", cxxopts::value<std::string>()->default_value("on"))
     ("check-every", "compare a checksum of every rank's weights every N steps (0: only at the end)", cxxopts::value<std::uint64_t>()->default_value("100"))
     ("scale-lr", "none, or linear: lr x ranks, ramped up over --warmup-epochs (Goyal et al. 2017)", cxxopts::value<std::string>()->default_value("none"))
@@ -187,6 +188,7 @@ bool parse(int argc, char** argv, Config& c, EvalOptions& ev, bool root) {
     c.min_delta = r["min-delta"].as<double>();
     c.tol = r["tol"].as<double>();
     c.bucket_mb = r["bucket-mb"].as<double>();
+    c.reducer = parse_algorithm(r["reducer"].as<std::string>());
     c.overlap = parse_on_off(r["overlap"].as<std::string>(), "--overlap");
     c.check_every = r["check-every"].as<std::uint64_t>();
     const std::string scale = r["scale-lr"].as<std::string>();

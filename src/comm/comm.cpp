@@ -114,6 +114,52 @@ void Comm::abort(int code) const {
 
 double wall_time() { return MPI_Wtime(); }
 
+NodeLayout block_layout(int rank, int size, int per_node) {
+  require(per_node >= 1 && size % per_node == 0, "block_layout: ranks per node must divide the rank count");
+  NodeLayout l;
+  l.per_node = per_node;
+  l.nodes = size / per_node;
+  l.node = rank / per_node;
+  l.local = rank % per_node;
+  for (int i = 0; i < per_node; ++i) l.node_group.push_back(l.node * per_node + i);
+  for (int i = l.local; i < size; i += per_node) l.cross_group.push_back(i);
+  return l;
+}
+
+NodeLayout node_layout(const Comm& comm) {
+  MPI_Comm node = MPI_COMM_NULL;
+  check(MPI_Comm_split_type(mpi(comm.handle()), MPI_COMM_TYPE_SHARED, comm.rank(), MPI_INFO_NULL, &node),
+        "MPI_Comm_split_type");
+  NodeLayout l;
+  MPI_Comm_rank(node, &l.local);
+  MPI_Comm_size(node, &l.per_node);
+  l.node_group.resize(static_cast<std::size_t>(l.per_node));
+  const int me = comm.rank();
+  check(MPI_Allgather(&me, 1, MPI_INT, l.node_group.data(), 1, MPI_INT, node), "MPI_Allgather");
+  MPI_Comm_free(&node);
+  // Every rank: its node's lowest rank, its local index and its node's size, in one word.
+  const std::uint64_t word = (static_cast<std::uint64_t>(l.node_group.front()) << 32) |
+                             (static_cast<std::uint64_t>(l.local) << 16) | static_cast<std::uint64_t>(l.per_node);
+  const std::vector<std::uint64_t> all = comm.allgather(word);
+  std::vector<int> leaders;
+  for (std::uint64_t w : all) {
+    leaders.push_back(static_cast<int>(w >> 32));
+    if (static_cast<int>(w & 0xffff) != l.per_node) l.uniform = false;
+  }
+  std::sort(leaders.begin(), leaders.end());
+  leaders.erase(std::unique(leaders.begin(), leaders.end()), leaders.end());
+  l.nodes = static_cast<int>(leaders.size());
+  l.node = static_cast<int>(std::lower_bound(leaders.begin(), leaders.end(), l.node_group.front()) - leaders.begin());
+  if (!l.uniform) return l;
+  l.cross_group.assign(leaders.size(), -1);
+  for (std::size_t r = 0; r < all.size(); ++r)
+    if (static_cast<int>((all[r] >> 16) & 0xffff) == l.local) {
+      const auto n = std::lower_bound(leaders.begin(), leaders.end(), static_cast<int>(all[r] >> 32)) - leaders.begin();
+      l.cross_group[static_cast<std::size_t>(n)] = static_cast<int>(r);
+    }
+  return l;
+}
+
 std::string rank_list(const std::vector<int>& ranks) {
   std::string out;
   for (std::size_t i = 0; i < ranks.size();) {

@@ -32,7 +32,8 @@ struct GradReducer::Requests {
 };
 
 GradReducer::GradReducer(const Comm& comm, std::span<float> grads, std::vector<std::size_t> off,
-                         std::size_t bucket_bytes, bool overlap, std::size_t max_count, bool shard)
+                         std::size_t bucket_bytes, bool overlap, std::size_t max_count, bool shard,
+                         Algorithm algorithm, const NodeLayout* layout)
     : comm_(comm), grads_(grads), overlap_(overlap), shard_(shard), reqs_(std::make_unique<Requests>()) {
   require(off.size() >= 2 && off.front() == 0 && off.back() == grads.size(),
           "grad reducer: layer offsets must run from 0 to the gradient size");
@@ -46,25 +47,55 @@ GradReducer::GradReducer(const Comm& comm, std::span<float> grads, std::vector<s
   for (std::size_t l = off.size() - 1; l-- > 0;) {
     const std::size_t size = off[l + 1] - off[l];
     if (hi - lo + size > cap && hi > lo) {
-      buckets_.push_back({lo, hi, l + 1, {}});
+      buckets_.push_back({lo, hi, l + 1, Algorithm::Ring, {}});
       hi = lo;
     }
     lo = off[l];
     while (hi - lo > cap) {  // a layer too big for one bucket
-      buckets_.push_back({hi - cap, hi, l, {}});
+      buckets_.push_back({hi - cap, hi, l, Algorithm::Ring, {}});
       hi -= cap;
     }
   }
-  if (hi > lo) buckets_.push_back({lo, hi, 0, {}});
+  if (hi > lo) buckets_.push_back({lo, hi, 0, Algorithm::Ring, {}});
+  const int p = comm_.size();
+  NodeLayout found;
+  if (p > 1 && (overlap_ || shard_) && !layout) {
+    found = node_layout(comm_);  // collective: every rank builds its reducer at the same point
+    layout = &found;
+  }
+  if (algorithm == Algorithm::Hier && layout && !layout->uniform)
+    throw CollectiveError("--reducer hier needs the same number of ranks on every node");
   std::size_t at = 0;
   for (Bucket& k : buckets_) {
-    k.plan = ring_schedule(k.hi - k.lo, comm_.rank(), comm_.size());
+    const std::size_t n = k.hi - k.lo;
+    k.algorithm = algorithm != Algorithm::Auto ? algorithm
+                  : layout && layout->uniform
+                      ? choose_algorithm(n * sizeof(float), p, layout->per_node)
+                      : choose_algorithm(n * sizeof(float), p, 1);
+    if (p == 1 || !layout) {
+      k.plan = ring_schedule(n, comm_.rank(), p);  // one rank, or the blocking path: nothing runs
+    } else if (k.algorithm == Algorithm::Hier) {
+      k.plan = hier_schedule(n, layout->node_group, layout->local, layout->cross_group, layout->node);
+    } else {
+      k.plan = k.algorithm == Algorithm::Rhd ? rhd_schedule(n, comm_.rank(), p) : ring_schedule(n, comm_.rank(), p);
+    }
     reqs_->scratch_at.push_back(at);
     at += k.plan.scratch;
     const Range c = shard_ ? k.plan.owned : Range{0, k.hi - k.lo};
     owned_.push_back({k.lo + c.begin, k.lo + c.end});
   }
   if (comm_.size() > 1 && (overlap_ || shard_)) reqs_->scratch.resize(at);
+}
+
+std::string GradReducer::describe() const {
+  std::string out;
+  for (Algorithm a : {Algorithm::Ring, Algorithm::Rhd, Algorithm::Hier}) {
+    const auto n = std::count_if(buckets_.begin(), buckets_.end(), [a](const Bucket& b) { return b.algorithm == a; });
+    if (n == 0) continue;
+    if (!out.empty()) out += ", ";
+    out += std::string(to_string(a)) + " x " + std::to_string(n) + (n == 1 ? " bucket" : " buckets");
+  }
+  return out;
 }
 
 GradReducer::~GradReducer() {

@@ -80,6 +80,7 @@ std::string Config::canonical() const {
                      {"format", std::to_string(int(load.format))},
                      {"label-column", load.label_column},
                      {"stream", load.stream ? "on" : "off"},
+                     {"reducer", to_string(reducer)},
                      {"epochs", std::to_string(epochs)},
                      {"patience", std::to_string(patience)},
                      {"min-delta", format_number("%.9g", min_delta)},

@@ -31,6 +31,10 @@ void Reporter::banner(const std::string& model, std::size_t params, std::size_t 
                 static_cast<unsigned long long>(step));
 }
 
+void Reporter::note(const std::string& what) {
+  if (talk_) std::printf("bptrain: %s\n", what.c_str());
+}
+
 void Reporter::progress(std::uint64_t epoch, std::size_t step, std::size_t steps_per_epoch, double loss,
                         double samples_per_s, double eta_s) {
   if (!talk_) return;

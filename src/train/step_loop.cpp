@@ -55,6 +55,10 @@ TrainResult Trainer::run() {
   Reporter out(cfg_, comm_, resumed_);
   out.banner(describe(model_.spec()), model_.num_params(), train_rows_.size(), val_rows_.size(), test_.n,
              steps_per_epoch_, resumed_, st_.epoch, st_.position, st_.step);
+  if (comm_.size() > 1)
+    out.note(cfg_.deterministic ? "gradient sums: the deterministic tree"
+             : !cfg_.overlap    ? "gradient sums: MPI_Allreduce per bucket after backward"
+                                : "gradient sums: " + reducer_->describe() + ", optimizer sharded");
   const double start = wall_time() - st_.elapsed_s;  // a resumed run's time counts on
   TrainResult res;
   res.stop_reason = "epochs";

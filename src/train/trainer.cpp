@@ -66,7 +66,8 @@ Trainer::Trainer(const Config& cfg, const Comm& comm, Dataset train, Dataset tes
     off.push_back(l < model_.num_layers() ? model_.offset(l) : model_.num_params());
   const bool sharded = cfg_.overlap && !cfg_.deterministic;
   reducer_ = std::make_unique<GradReducer>(comm_, model_.grads(), off,
-                                           static_cast<std::size_t>(cfg_.bucket_mb * 1048576.0), cfg_.overlap, 0, sharded);
+                                           static_cast<std::size_t>(cfg_.bucket_mb * 1048576.0), cfg_.overlap, 0, sharded,
+                                           cfg_.reducer);
   opt_ = std::make_unique<ShardedOptimizer>(cfg_.optim, *reducer_, off, sharded);
   if (cfg_.deterministic)
     tree_ = std::make_unique<TreeSum>(comm_, model_.num_params(), cfg_.micro_shards / static_cast<std::size_t>(comm_.size()));

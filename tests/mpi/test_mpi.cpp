@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "bpt/core/error.hpp"
+#include "bpt/core/hash.hpp"
 #include "bpt/data/dataset.hpp"
 #include "bpt/comm/comm.hpp"
 #include "bpt/comm/grad_reducer.hpp"
@@ -26,16 +27,38 @@ void fill(std::span<float> g, int rank) {
 }
 float expected_sum(std::size_t i, int n) { return static_cast<float>(n * (n + 1) / 2 * static_cast<int>(i % 13)); }
 
+// Every algorithm, each under the layouts it is for: hier with 2 or 3 ranks to a "node" (a block layout
+// on this one machine) wherever that divides the ranks, else 1.
+struct Variant {
+  Algorithm algorithm;
+  int per_node;
+};
+std::vector<Variant> variants() {
+  const int n = world().size();
+  std::vector<Variant> v = {{Algorithm::Ring, 1}, {Algorithm::Rhd, 1}, {Algorithm::Auto, 1}, {Algorithm::Hier, 1}};
+  for (int per : {2, 3})
+    if (n % per == 0 && n > per) v.push_back({Algorithm::Hier, per});
+  return v;
+}
+std::string name(const Variant& v) { return std::string(to_string(v.algorithm)) + "/" + std::to_string(v.per_node); }
+
 void run_reducer(std::size_t n, std::vector<std::size_t> off, std::size_t bucket_bytes, bool overlap,
                  std::size_t max_count) {
-  std::vector<float> g(n);
-  GradReducer red(world(), g, off, bucket_bytes, overlap, max_count);
-  for (int rep = 0; rep < 3; ++rep) {  // the same reducer serves step after step
-    fill(g, world().rank());
-    red.begin_step();
-    for (std::size_t l = off.size() - 1; l-- > 0;) red.layer_ready(l);
-    red.finish();
-    for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(g[i], expected_sum(i, world().size())) << "element " << i;
+  for (const Variant& v : variants()) {
+    SCOPED_TRACE(name(v));
+    std::vector<float> g(n);
+    const NodeLayout layout = block_layout(world().rank(), world().size(), v.per_node);
+    GradReducer red(world(), g, off, bucket_bytes, overlap, max_count, false, v.algorithm, &layout);
+    for (int rep = 0; rep < 3; ++rep) {  // the same reducer serves step after step
+      fill(g, world().rank());
+      red.begin_step();
+      for (std::size_t l = off.size() - 1; l-- > 0;) red.layer_ready(l);
+      red.finish();
+      for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(g[i], expected_sum(i, world().size())) << "element " << i;
+      // Identical bits on every rank, not only equal values.
+      const std::vector<std::uint64_t> sums = world().allgather(checksum(g));
+      for (std::uint64_t h : sums) ASSERT_EQ(h, sums[0]);
+    }
   }
 }
 
@@ -78,10 +101,13 @@ TEST(GradReducer, BlockingPathEqualsPlainSum) { run_reducer(1001, {0, 3, 500, 10
 
 TEST(GradReducer, ShardedOwnersHoldTheSumAndGatherCopiesTheirChunksToAll) {
   // Odd sizes and more buckets than elements per rank, so some ranks own empty chunks.
+  for (const Variant& v : variants())
   for (auto [n, bucket] : {std::pair<std::size_t, std::size_t>{1001, 100}, {7, 3}, {3, 2}}) {
+    SCOPED_TRACE(name(v));
     std::vector<float> g(n), w(n);
     const std::vector<std::size_t> off = {0, n / 3, n};
-    GradReducer red(world(), g, off, bucket * sizeof(float), true, 0, true);
+    const NodeLayout layout = block_layout(world().rank(), world().size(), v.per_node);
+    GradReducer red(world(), g, off, bucket * sizeof(float), true, 0, true, v.algorithm, &layout);
     // Every element is owned by exactly one rank.
     std::vector<double> owners(n, 0.0);
     for (auto [lo, hi] : red.owned())
@@ -206,6 +232,17 @@ INSTANTIATE_TEST_SUITE_P(Optimizers, Equivalence,
                          ::testing::Values(OptKind::Sgd, OptKind::Momentum, OptKind::Nesterov, OptKind::Adam,
                                            OptKind::AdamW),
                          [](const auto& info) { return to_string(info.param); });
+
+TEST(Equivalence, EveryReducerMatchesSingleProcessAfter20Steps) {
+  for (Algorithm a : {Algorithm::Ring, Algorithm::Rhd, Algorithm::Hier}) {
+    Config c = small_config();
+    c.optim.kind = OptKind::Momentum;
+    c.max_steps = 20;
+    c.bucket_mb = 0.0005;  // several buckets
+    c.reducer = a;
+    EXPECT_LE(rel(train_weights(c, world()), train_weights(c, Comm::self())), 1e-5) << to_string(a);
+  }
+}
 
 TEST(Equivalence, BlockingPathMatchesToo) {
   Config c = small_config();

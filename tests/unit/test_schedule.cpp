@@ -102,6 +102,43 @@ void check(const Maker& make, const std::string& name) {
 
 TEST(Schedule, RingSumsOwnsOnceAndGathers) { check(ring_schedule, "ring"); }
 
+TEST(Schedule, RhdSumsOwnsOnceAndGathersAtAnyRankCount) { check(rhd_schedule, "rhd"); }
+
+TEST(Schedule, HierSumsOwnsOnceAndGathersForSeveralRanksPerNode) {
+  for (int per_node : {1, 2, 3, 4}) {
+    // Ranks placed node by node (block layout), as smpirun.sh and mpirun --map-by core place them.
+    const Maker hier = [per_node](std::size_t n, int rank, int p) {
+      if (p % per_node != 0) return ring_schedule(n, rank, p);  // not a layout this test covers
+      std::vector<int> node, cross;
+      for (int i = 0; i < per_node; ++i) node.push_back(rank / per_node * per_node + i);
+      for (int i = rank % per_node; i < p; i += per_node) cross.push_back(i);
+      return hier_schedule(n, node, rank % per_node, cross, rank / per_node);
+    };
+    check(hier, "hier, " + std::to_string(per_node) + " per node");
+  }
+}
+
+TEST(Schedule, RhdTakesTwoLogPStepsPlusTheFold) {
+  EXPECT_EQ(rhd_schedule(100, 0, 1024).steps.size(), 20u);
+  EXPECT_EQ(rhd_schedule(100, 5, 1024).reduce_steps, 10u);
+  EXPECT_EQ(rhd_schedule(100, 3, 1000).steps.size(), 2u + 18u);  // an odd rank of a folded pair
+  const Schedule out = rhd_schedule(100, 2, 1000);                // an even one: hand over, get back
+  EXPECT_EQ(out.steps.size(), 2u);
+  EXPECT_TRUE(out.owned.empty());
+}
+
+TEST(Schedule, AutoPicksByTheModel) {
+  const std::size_t mb2 = 2u << 20, mb24 = 24u << 20;
+  EXPECT_EQ(choose_algorithm(mb2, 2, 1), Algorithm::Ring);  // a tie at p = 2: the ring, as before
+  for (int p : {4, 16, 64, 256, 1024}) EXPECT_EQ(choose_algorithm(mb2, p, 1), Algorithm::Rhd) << p;
+  EXPECT_EQ(choose_algorithm(mb24, 6, 1), Algorithm::Ring);   // the fold's extra copy costs more
+  EXPECT_EQ(choose_algorithm(mb2, 1000, 1), Algorithm::Rhd);  // than the ring's latencies, until p grows
+  EXPECT_EQ(choose_algorithm(mb2, 1024, 16), Algorithm::Hier);
+  EXPECT_EQ(choose_algorithm(mb2, 16, 16), Algorithm::Rhd);   // one node: flat
+  EXPECT_LT(model_seconds(Algorithm::Hier, mb2, 1024, 16), model_seconds(Algorithm::Rhd, mb2, 1024, 16));
+  EXPECT_LT(model_seconds(Algorithm::Rhd, mb2, 1024, 1), model_seconds(Algorithm::Ring, mb2, 1024, 1) / 10);
+}
+
 TEST(Schedule, RingTakesTwoPMinusTwoSteps) {
   for (int p : {2, 5, 8}) EXPECT_EQ(ring_schedule(100, 0, p).steps.size(), static_cast<std::size_t>(2 * (p - 1)));
 }

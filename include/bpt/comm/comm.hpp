@@ -49,6 +49,21 @@ class Comm {
   int rank_, size_;
 };
 
+// Where the ranks sit: the ranks that share this rank's node (MPI_COMM_TYPE_SHARED) and its place
+// among them, for the hierarchical gradient sum.
+struct NodeLayout {
+  int node = 0, nodes = 1;      // this rank's node, in the order of the nodes' lowest ranks
+  int local = 0, per_node = 1;  // this rank's index on its node; ranks on its node
+  bool uniform = true;          // every node has per_node ranks
+  std::vector<int> node_group;  // the world ranks on this node, in local order
+  std::vector<int> cross_group; // the world ranks with this local index, one per node, in node order
+};
+// Collective. Under SMPI, a node is a simulated host.
+NodeLayout node_layout(const Comm& comm);
+// The layout of ranks placed node by node, per_node to a node (for tests of the hierarchical sum on
+// one machine). Requires per_node to divide size.
+NodeLayout block_layout(int rank, int size, int per_node);
+
 // Runs f on every rank, then compares the outcomes in one collective: if f threw on any rank, every
 // rank throws an agreed CollectiveError, its where() grouping the ranks by their message ("(all 1024
 // ranks)", "on ranks 3, 17-19 (4 of 1024)"), so each distinct message is printed once, by the first

@@ -11,6 +11,7 @@
 // rank's optimizer step touches 1/N of the weights.
 #include <cstddef>
 #include <span>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -24,8 +25,12 @@ class GradReducer {
  public:
   // layer_offsets: L+1 ascending offsets into grads (layer l = [off[l], off[l+1])).
   // max_count caps the elements of one MPI call (INT_MAX normally; smaller in tests of the chunking).
+  // algorithm: each bucket's sum (comm/schedule.hpp); Auto picks per bucket by choose_algorithm().
+  // layout: where the ranks sit (nullptr: node_layout(comm), collective). Throws CollectiveError for
+  // Hier when the nodes hold different numbers of ranks.
   GradReducer(const Comm& comm, std::span<float> grads, std::vector<std::size_t> layer_offsets,
-              std::size_t bucket_bytes, bool overlap, std::size_t max_count = 0, bool shard = false);
+              std::size_t bucket_bytes, bool overlap, std::size_t max_count = 0, bool shard = false,
+              Algorithm algorithm = Algorithm::Auto, const NodeLayout* layout = nullptr);
   ~GradReducer();
   GradReducer(const GradReducer&) = delete;
   GradReducer& operator=(const GradReducer&) = delete;
@@ -48,8 +53,11 @@ class GradReducer {
   struct Bucket {
     std::size_t lo, hi;       // element range in grads
     std::size_t first_layer;  // lowest layer touching it: the bucket is complete once it is done
+    Algorithm algorithm;      // the one its sum runs
     Schedule plan;            // this rank's exchanges for the bucket's sum
   };
+  // "rhd: 2 buckets" and the like, for the banner.
+  std::string describe() const;
   int ranks() const { return comm_.size(); }
   std::size_t num_buckets() const { return buckets_.size(); }
   const Bucket& bucket(std::size_t i) const { return buckets_[i]; }  // in the order they start

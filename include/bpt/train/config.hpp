@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "bpt/comm/schedule.hpp"
 #include "bpt/data/dataset.hpp"
 #include "bpt/model/model.hpp"
 #include "bpt/optim/optim.hpp"
@@ -40,6 +41,7 @@ struct Config {
   double tol = 0;  // 0: off
   // data parallel
   double bucket_mb = 2;  // MiB
+  Algorithm reducer = Algorithm::Auto;  // each bucket's sum (comm/schedule.hpp)
   bool overlap = true;
   std::uint64_t check_every = 100;
   bool scale_lr_linear = false;

@@ -39,6 +39,8 @@ class Reporter {
   void banner(const std::string& model, std::size_t params, std::size_t ntrain, std::size_t nval, std::size_t ntest,
               std::size_t steps_per_epoch, bool resumed, std::uint64_t epoch, std::uint64_t position,
               std::uint64_t step);
+  // One line of information, from rank 0 ("bptrain: " + what), unless --quiet.
+  void note(const std::string& what);
   void progress(std::uint64_t epoch, std::size_t step, std::size_t steps_per_epoch, double loss, double samples_per_s,
                 double eta_s);
   void epoch(const EpochFigures& f);
