@@ -120,29 +120,24 @@ std::vector<int> iota(int p) {
   return v;
 }
 
+// One algorithm over all p ranks: its reduce-scatter, then its allgather, on the whole bucket.
+Schedule flat(Range (*rs)(Group, Range, std::vector<Exchange>&), void (*ag)(Group, Range, std::vector<Exchange>&),
+              std::size_t n, int rank, int p) {
+  Schedule s;
+  const std::vector<int> all = iota(p);
+  const Group g{all, rank};
+  s.owned = rs(g, {0, n}, s.steps);
+  s.reduce_steps = s.steps.size();
+  ag(g, {0, n}, s.steps);
+  finish(s);
+  return s;
+}
+
 }  // namespace
 
-Schedule ring_schedule(std::size_t n, int rank, int p) {
-  Schedule s;
-  const std::vector<int> all = iota(p);
-  const Group g{all, rank};
-  s.owned = rs_ring(g, {0, n}, s.steps);
-  s.reduce_steps = s.steps.size();
-  ag_ring(g, {0, n}, s.steps);
-  finish(s);
-  return s;
-}
+Schedule ring_schedule(std::size_t n, int rank, int p) { return flat(rs_ring, ag_ring, n, rank, p); }
 
-Schedule rhd_schedule(std::size_t n, int rank, int p) {
-  Schedule s;
-  const std::vector<int> all = iota(p);
-  const Group g{all, rank};
-  s.owned = rs_rhd(g, {0, n}, s.steps);
-  s.reduce_steps = s.steps.size();
-  ag_rhd(g, {0, n}, s.steps);
-  finish(s);
-  return s;
-}
+Schedule rhd_schedule(std::size_t n, int rank, int p) { return flat(rs_rhd, ag_rhd, n, rank, p); }
 
 Schedule hier_schedule(std::size_t n, const std::vector<int>& node_group, int local, const std::vector<int>& cross_group,
                        int node) {
