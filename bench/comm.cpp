@@ -1,7 +1,8 @@
 // Time to sum a gradient buffer over all ranks: bptrain's GradReducer (buckets, non-blocking) and a
 // plain MPI_Allreduce (whichever algorithm Open MPI is told to use: --mca coll_tuned_... on the
 // command line). Prints the median of many repetitions for each size.
-// Usage: mpirun -np 2 [--mca ...] bench_comm MB[,MB...] [BUCKET_MB]
+// Usage: mpirun -np 2 [--mca ...] bench_comm MB[,MB...] [BUCKET_MB] [REPS]
+// (under SMPI: scripts/smpi/smpirun.sh -n P bench_comm ..., with SMPI_EXTRA=--cfg=smpi/allreduce:NAME)
 #include <mpi.h>
 
 #include <algorithm>
@@ -36,10 +37,11 @@ int main(int argc, char** argv) {
   const Comm world = Comm::world();
   std::stringstream ss(argc > 1 ? argv[1] : "2,24");
   const double bucket_mb = argc > 2 ? std::atof(argv[2]) : 2.0;
+  const int reps_asked = argc > 3 ? std::atoi(argv[3]) : 0;
   for (std::string t; std::getline(ss, t, ',');) {
     const auto n = static_cast<std::size_t>(std::atof(t.c_str()) * 1048576.0 / 4.0);
     std::vector<float> g(n, 1.0f);
-    const int reps = n > (4u << 20) ? 30 : 100;
+    const int reps = reps_asked > 0 ? reps_asked : n > (4u << 20) ? 30 : 100;
     const double plain = median_ms([&] { MPI_Allreduce(MPI_IN_PLACE, g.data(), static_cast<int>(n), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD); }, reps);
     // Four equal "layers", as backward would hand them over.
     std::vector<std::size_t> off = {0, n / 4, n / 2, 3 * n / 4, n};
@@ -50,8 +52,8 @@ int main(int argc, char** argv) {
       red.finish();
     }, reps);
     if (world.rank() == 0)
-      std::printf("comm ranks=%d mb=%s allreduce_ms=%.4f reducer_ms=%.4f buckets=%zu\n", world.size(), t.c_str(), plain,
-                  ours, red.num_buckets());
+      std::printf("comm ranks=%d mb=%s allreduce_ms=%.4f reducer_ms=%.4f buckets=%zu reducer=%s\n", world.size(),
+                  t.c_str(), plain, ours, red.num_buckets(), to_string(red.bucket(0).algorithm));
   }
   return 0;
 }

@@ -16,7 +16,7 @@ with L = 5 us of network latency per message (an assumption, typical of InfiniBa
 worse). Strong: global batch fixed (16384: 16 samples per rank at 1024 ranks); weak: batch per rank
 fixed (256). Compute per sample is taken as constant, though small per-rank batches run GEMMs less
 efficiently: the strong-scaling figures at many ranks are optimistic on that count.
-Usage: scripts/project_scaling.py [--batch 256] [--strong-batch 16384]
+Usage: scripts/project_scaling.py [--batch 256] [--strong-batch 16384] [--ranks 2,8,32,128,512,1024]
 (after scripts/setup.sh -DBPT_BUILD_BENCH=ON)"""
 import csv
 import json
@@ -30,7 +30,8 @@ BATCH = int(sys.argv[sys.argv.index("--batch") + 1]) if "--batch" in sys.argv el
 STRONG = int(sys.argv[sys.argv.index("--strong-batch") + 1]) if "--strong-batch" in sys.argv else 16384
 LAT = 5e-6
 NETS = [10, 25, 100, 200]
-RANKS = [2, 8, 32, 128, 512, 1024]
+RANKS = ([int(v) for v in sys.argv[sys.argv.index("--ranks") + 1].split(",")] if "--ranks" in sys.argv
+         else [2, 8, 32, 128, 512, 1024])
 MODELS = {"784-512-256-10": "512,256", "784-2048-2048-10": "2048,2048"}
 tmp = tempfile.mkdtemp()
 for k, v in {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",

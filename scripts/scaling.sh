@@ -6,7 +6,7 @@
 #        EPOCHS (1; with TRAIN=synthetic:{batch},... and EPOCHS=STEPS every epoch is one step, so memory
 #        does not grow with the steps), MODES ("strong weak"), WARMUP (steps left out of the averages:
 #        10), ARGS (more bptrain options; "{batch}" and "{ranks}" are substituted), PLATFORM_LABEL (adds a platform column and labels the plots: scripts/simulate.sh
-#        sets it), MPIRUN_ARGS (e.g. "--bind-to core"), REPS (runs per
+#        sets it), PLOT_ONLY (1: only redraw the plots of OUT/scaling.csv), MPIRUN_ARGS (e.g. "--bind-to core"), REPS (runs per
 #        point, the fastest kept: 3), BPTRAIN (the binary: build/bptrain), MPIEXEC (the launcher, given
 #        "-n N": mpirun by default; srun inside a SLURM allocation, mpiexec.mpich for MPICH)
 set -euo pipefail
@@ -20,8 +20,9 @@ BPTRAIN=${BPTRAIN:-build/bptrain} MPIEXEC=${MPIEXEC:-mpirun}
 source scripts/mpi_env.sh
 mkdir -p "$out"
 csv="$out/scaling.csv"
-echo "mode,ranks,global_batch,samples_per_s,speedup,efficiency,compute_ms,comm_wait_ms,optimizer_ms,data_ms,slowest_rank,slowest_rank_ms${PLATFORM_LABEL:+,platform}" > "$csv"
+[ "${PLOT_ONLY:-0}" = 1 ] || echo "mode,ranks,global_batch,samples_per_s,speedup,efficiency,compute_ms,comm_wait_ms,optimizer_ms,data_ms,slowest_rank,slowest_rank_ms${PLATFORM_LABEL:+,platform}" > "$csv"
 for mode in $MODES; do
+  [ "${PLOT_ONLY:-0}" != 1 ] || break  # PLOT_ONLY=1: draw the plots of an existing OUT/scaling.csv
   base="" base_n=""
   for n in ${ranks//,/ }; do
     batch=$([ $mode = strong ] && echo "$BATCH" || echo $((LOCAL * n)))
@@ -82,7 +83,7 @@ set output "$out/$mode.png"
 set multiplot layout 1,2 title "bptrain $mode scaling (hidden $HIDDEN, $( [ $mode = strong ] && echo "global batch $BATCH" || echo "$LOCAL per rank"))${PLATFORM_LABEL:+ - SIMULATED: $PLATFORM_LABEL}"
 set xlabel "ranks"; set grid; set key top left
 set ylabel "samples/s"
-plot "$out/$mode.dat" using 2:4 with linespoints lw 2 title "${PLATFORM_LABEL:+simulated}${PLATFORM_LABEL:-measured}", "" using 2:(\$2*$(awk 'NR==1{print $4}' "$out/$mode.dat")) with lines dt 2 title "ideal"
+plot "$out/$mode.dat" using 2:4 with linespoints lw 2 title "$([ -n "$PLATFORM_LABEL" ] && echo simulated || echo measured)", "" using 2:(\$2*$(awk 'NR==1{print $4}' "$out/$mode.dat")) with lines dt 2 title "ideal"
 set ylabel "ms per step"; set style data histograms; set style histogram rowstacked; set style fill solid 0.8; set boxwidth 0.6
 plot "$out/$mode.dat" using 7:xtic(2) title "compute", "" using 8 title "comm wait", "" using 9 title "optimizer", "" using 10 title "data"
 unset multiplot

@@ -8,8 +8,10 @@
 # Fixed settings, and why:
 #   smpi/grow-injected-times:no  each MPI_Test costs SMPI_TEST, not more for every failed test before it;
 #   smpi/send-is-detached-thresh:0  sends complete when received: 5x faster simulations of the ring at
-#     128 ranks (SMPI 3.32 slows down with many detached small sends), and closer to the measured step
-#     times on this machine (README, "Simulated clusters").
+#     128 ranks (SMPI 3.32 slows down with many detached small sends);
+#   smpi/coll-selector:ompi  the collectives bptrain calls itself (the vote, the small sums, the checks,
+#     the initial broadcast) pick their algorithms by Open MPI's rules, as on a cluster running Open
+#     MPI; SMPI's default allgather waits on p requests at a time, which takes minutes per call at 1,024.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 if [ "${1:-}" != -n ] && [ "${1:-}" != -np ]; then echo "usage: smpirun.sh -n N PROGRAM [ARGS]" >&2; exit 2; fi
@@ -33,4 +35,5 @@ PY
 # shellcheck disable=SC2086
 smpirun -np "$n" -platform "$platform" -hostfile "$hosts" --cfg=smpi/host-speed:"${HOST_SPEED:-220Gf}" \
   --cfg=smpi/test:"${SMPI_TEST:-1.7e-8}" --cfg=smpi/grow-injected-times:no --cfg=smpi/send-is-detached-thresh:0 \
+  --cfg=smpi/coll-selector:ompi \
   --log=root.thres:warning ${SMPI_EXTRA:-} "$@"

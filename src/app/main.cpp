@@ -304,7 +304,7 @@ void run_evaluate(const Config& cfg, const EvalOptions& ev, const Comm& world) {
     for (std::size_t i = 0; i < test.n; ++i) {
       out << i;
       for (std::size_t k = 0; k < w; ++k) out << ',' << ex.predictions[i * w + k];
-      if (!test.regression()) out << ',' << test.labels[i];
+      if (!test.regression()) out << ',' << test.label(i);
       out << '\n';
     }
     if (!out) throw Error(ev.predict + ": write failed");

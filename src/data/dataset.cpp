@@ -34,6 +34,8 @@ std::string to_string(Normalize n) {
   return n == Normalize::None ? "none" : n == Normalize::Unit ? "unit" : "standard";
 }
 
+std::int32_t RowSource::label(std::size_t) const { throw Error("this dataset keeps its labels in memory"); }
+
 void Dataset::set_default_transform() {
   tf.offset.assign(d, 0.0f);
   tf.scale.assign(d, raw_bytes ? 1.0f / 255.0f : 1.0f);
@@ -104,7 +106,8 @@ std::uint64_t Dataset::fingerprint() const {
         buf[r * d + c] = xf.empty() ? static_cast<float>(x[rows[r] * d + c]) : xf[rows[r] * d + c];
   }
   h = fnv1a_bytes(buf.data(), buf.size() * sizeof(float), h);
-  for (std::int32_t y : labels) add(static_cast<std::uint64_t>(y));
+  if (!regression())
+    for (std::size_t i = 0; i < n; ++i) add(static_cast<std::uint64_t>(label(i)));
   h = fnv1a_bytes(targets.data(), targets.size() * sizeof(float), h);
   return h;
 }

@@ -135,6 +135,7 @@ class SyntheticRows : public RowSource {
     for (std::size_t i = 0; i < rows.size(); ++i) row(rows[i], out + i * d_);
   }
   bool from_file() const override { return false; }
+  std::int32_t label(std::size_t r) const override { return row(r, static_cast<std::uint8_t*>(nullptr)); }
 
  private:
   std::size_t d_, k_;
@@ -148,12 +149,14 @@ Dataset synthetic(std::size_t n, std::size_t d, std::size_t k, std::uint64_t see
   ds.n = n;
   ds.d = d;
   ds.classes = k;
-  ds.labels.resize(n);
   auto rows = std::make_shared<SyntheticRows>(d, k, seed);
-  if (in_memory) ds.x.resize(n * d);
-  for (std::size_t i = 0; i < n; ++i)
-    ds.labels[i] = rows->row(i, in_memory ? ds.x.data() + i * d : static_cast<std::uint8_t*>(nullptr));
-  if (!in_memory) ds.stream = rows;  // rows are drawn as batches are assembled: memory O(n), not O(n d)
+  if (in_memory) {
+    ds.x.resize(n * d);
+    ds.labels.resize(n);
+    for (std::size_t i = 0; i < n; ++i) ds.labels[i] = rows->row(i, ds.x.data() + i * d);
+  } else {
+    ds.stream = rows;  // rows and labels are drawn as batches need them: no memory per row at all
+  }
   ds.set_default_transform();
   return ds;
 }

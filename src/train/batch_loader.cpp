@@ -38,7 +38,7 @@ void BatchLoader::rows_of(const std::vector<std::uint32_t>& perm, std::size_t at
                           std::vector<std::uint32_t>& out) const {
   const Range r = local(g);
   out.resize(r.size());
-  for (std::size_t i = 0; i < r.size(); ++i) out[i] = rows_[perm[at + r.begin + i]];
+  for (std::size_t i = 0; i < r.size(); ++i) out[i] = rows_.empty() ? perm[at + r.begin + i] : rows_[perm[at + r.begin + i]];
 }
 
 double BatchLoader::load(const std::vector<std::uint32_t>& perm, std::size_t at, std::size_t g) {
@@ -57,7 +57,7 @@ double BatchLoader::load(const std::vector<std::uint32_t>& perm, std::size_t at,
       std::copy_n(ds_.targets.data() + std::size_t(row) * ds_.target_dim, ds_.target_dim,
                   targets_.data() + i * ds_.target_dim);
     else
-      labels_[i] = ds_.labels[row];
+      labels_[i] = ds_.label(row);
   }
   return wall_time() - t0;
 }

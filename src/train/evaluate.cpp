@@ -34,7 +34,7 @@ EvalResult evaluate_model(Model& model, const Dataset& ds, const std::vector<std
       if (ds.regression())
         std::copy_n(ds.targets.data() + std::size_t(idx[r]) * k, k, t.data() + r * k);
       else
-        labels[r] = ds.labels[idx[r]];
+        labels[r] = ds.label(idx[r]);
     }
     ds.gather(idx.data(), count, x.data());
     ConstMatView<float> y = model.forward(ConstMatView<float>(x.data(), count, ds.d));

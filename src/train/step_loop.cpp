@@ -53,7 +53,7 @@ StepTimes minus(const StepTimes& a, const StepTimes& b) {
 
 TrainResult Trainer::run() {
   Reporter out(cfg_, comm_, resumed_);
-  out.banner(describe(model_.spec()), model_.num_params(), train_rows_.size(), val_rows_.size(), test_.n,
+  out.banner(describe(model_.spec()), model_.num_params(), ntrain_, val_rows_.size(), test_.n,
              steps_per_epoch_, resumed_, st_.epoch, st_.position, st_.step);
   if (comm_.size() > 1)
     out.note(cfg_.deterministic ? "gradient sums: the deterministic tree"
@@ -106,7 +106,7 @@ bool Trainer::run_epoch(Reporter& out, Tally& t, TrainResult& res, double start)
   st_.epoch_loss_sum = 0;
   t.start = wall_time();
   health_.begin_epoch();
-  const auto perm = epoch_permutation(train_rows_.size(), cfg_.seed, st_.epoch);
+  const auto perm = epoch_permutation(ntrain_, cfg_.seed, st_.epoch);
   const std::size_t print_every = std::max<std::size_t>(1, steps_per_epoch_ / 10);
   for (std::size_t s = st_.position; s < steps_per_epoch_; ++s) {
     if (cfg_.max_steps && st_.step >= cfg_.max_steps) {
@@ -137,7 +137,7 @@ bool Trainer::run_epoch(Reporter& out, Tally& t, TrainResult& res, double start)
 }
 
 bool Trainer::step(const std::vector<std::uint32_t>& perm, std::size_t s, Reporter& out, Tally& t) {
-  const std::size_t ntrain = train_rows_.size(), at = s * cfg_.batch_size, g = std::min(cfg_.batch_size, ntrain - at);
+  const std::size_t ntrain = ntrain_, at = s * cfg_.batch_size, g = std::min(cfg_.batch_size, ntrain - at);
   // Data: this rank's rows (and, streamed, the next step's read ahead).
   t.times.data += loader_->load(perm, at, g);
   if (loader_->reads_ahead() && s + 1 < steps_per_epoch_)
@@ -223,7 +223,7 @@ double Trainer::forward_backward(std::size_t first, std::size_t rows, std::uint6
 
 bool Trainer::end_epoch(Reporter& out, Tally& t, TrainResult& res, double start) {
   const double epoch_s = wall_time() - t.start;
-  const std::size_t ntrain = train_rows_.size();
+  const std::size_t ntrain = ntrain_;
   const std::size_t seen = std::min(ntrain, std::size_t(st_.position) * cfg_.batch_size);
   res.train_loss = agreed_sum(t.loss) / double(seen);
   loader_->wait();

@@ -39,13 +39,18 @@ Trainer::Trainer(const Config& cfg, const Comm& comm, Dataset train, Dataset tes
     train_fp_ = train_.fingerprint();
     test_fp_ = test_.fingerprint();
     set_blas_threads(cfg_.blas_threads);
-    split_rows(train_.n, cfg_.val_fraction, cfg_.seed, train_rows_, val_rows_);
-    if (train_rows_.empty()) throw CollectiveError("--val-fraction leaves no training samples");
+    // Without a validation split the training rows are all rows, kept as no list at all (memory per
+    // rank must not grow with the dataset when a thousand ranks share a machine, as in simulations).
+    if (cfg_.val_fraction > 0) {
+      split_rows(train_.n, cfg_.val_fraction, cfg_.seed, train_rows_, val_rows_);
+      if (train_rows_.empty()) throw CollectiveError("--val-fraction leaves no training samples");
+    }
+    ntrain_ = train_rows_.empty() ? train_.n : train_rows_.size();
     // Input scaling from the training set, applied unchanged to everything evaluated.
     train_.tf = compute_transform(train_, cfg_.normalize);
     test_.tf = train_.tf;
   });
-  const std::size_t ntrain = train_rows_.size();
+  const std::size_t ntrain = ntrain_;
   cfg_.batch_size = std::min(cfg_.batch_size, ntrain);
   steps_per_epoch_ = (ntrain + cfg_.batch_size - 1) / cfg_.batch_size;
   sched_.kind = cfg_.lr_schedule;
@@ -105,8 +110,8 @@ void Trainer::validate() const {
   } else {
     if (train_.classes < 2) fail(train_.source + ": needs at least two classes");
     for (std::size_t i = 0; i < test_.n; ++i)
-      if (static_cast<std::size_t>(test_.labels[i]) >= train_.classes)
-        fail(tf + ": label " + std::to_string(test_.labels[i]) + " of sample " + std::to_string(i) + " is outside [0, " +
+      if (static_cast<std::size_t>(test_.label(i)) >= train_.classes)
+        fail(tf + ": label " + std::to_string(test_.label(i)) + " of sample " + std::to_string(i) + " is outside [0, " +
              std::to_string(train_.classes) + "), the classes of " + train_.source);
   }
 }

@@ -39,6 +39,8 @@ class RowSource {
   virtual void read(const std::vector<std::uint32_t>& rows, float* out) const = 0;
   // Reading is slow enough to be worth doing a batch ahead, on another thread.
   virtual bool from_file() const { return true; }
+  // Row r's class label, for sources that keep none in memory (synthetic sets).
+  virtual std::int32_t label(std::size_t r) const;
 };
 
 struct Transform {
@@ -54,11 +56,13 @@ struct Dataset {
   std::vector<float> xf;               // [n, d] raw floats (CSV, float HDF5), or neither when streamed
   std::shared_ptr<const RowSource> stream;
   bool raw_bytes = true;               // raw values are bytes 0-255 (for --normalize unit)
-  std::vector<std::int32_t> labels;    // [n] classification
+  std::vector<std::int32_t> labels;    // [n] classification (empty when the row source draws them)
   std::vector<float> targets;          // [n, target_dim] regression
   Transform tf;                        // set by set_transform(); default: bytes / 255, floats as they are
 
   bool regression() const { return target_dim > 0; }
+  // Sample i's class label (classification).
+  std::int32_t label(std::size_t i) const { return labels.empty() ? stream->label(i) : labels[i]; }
   std::size_t outputs() const { return regression() ? target_dim : classes; }
   bool streamed() const { return stream != nullptr; }
 

@@ -15,7 +15,7 @@ namespace bpt {
 
 class BatchLoader {
  public:
-  // rows: the training rows (the epoch permutation indexes into them). deterministic: this rank's
+  // rows: the training rows (the epoch permutation indexes into them; empty: every row). deterministic: this rank's
   // part is its micro-shards' (micro_shards / world of them) rather than its shard of the batch.
   BatchLoader(const Dataset& train, const std::vector<std::uint32_t>& rows, int rank, int world, bool deterministic,
               std::size_t micro_shards, std::size_t max_batch);

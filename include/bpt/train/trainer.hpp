@@ -89,7 +89,8 @@ class Trainer {
   Config cfg_;
   const Comm& comm_;
   Dataset train_, test_;
-  std::vector<std::uint32_t> train_rows_, val_rows_;
+  std::vector<std::uint32_t> train_rows_, val_rows_;  // train_rows_ empty: every row (no validation split)
+  std::size_t ntrain_ = 0;
   Model model_;
   LrSchedule sched_;
   std::size_t steps_per_epoch_ = 0;
