@@ -2,7 +2,10 @@
 # Strong scaling (fixed global batch) and weak scaling (fixed per-rank batch) over a list of rank
 # counts. Each run's per-rank times come from bptrain itself (--profile); writes a CSV and PNG plots.
 # Usage: scripts/scaling.sh [RANKS=1,2,4] [OUT=scaling]    env: HIDDEN, BATCH (global, strong),
-#        LOCAL (per rank, weak), STEPS, TRAIN ("{batch}" in it becomes the point's global batch),
+#        LOCAL (per rank, weak), STEPS, TRAIN ("{batch}" in it becomes the point's global batch, "{rows}"
+#        the rows STEPS steps take), SPS_FROM (metrics: samples/s of the epochs past WARMUP, else of the
+#        last epoch, as bptrain reports it; profile: the global batch over the mean step time past
+#        WARMUP, a step lasting as long as its slowest rank),
 #        EPOCHS (1; with TRAIN=synthetic:{batch},... and EPOCHS=STEPS every epoch is one step, so memory
 #        does not grow with the steps), MODES ("strong weak"), WARMUP (steps left out of the averages:
 #        10), ARGS (more bptrain options; "{batch}" and "{ranks}" are substituted), PLATFORM_LABEL (adds a platform column and labels the plots: scripts/simulate.sh
@@ -31,11 +34,20 @@ for mode in $MODES; do
     best=0
     for rep in $(seq "$REPS"); do  # the shared machine is noisy: keep the fastest of REPS runs
       rm -f "$out/m_try.jsonl"
-      $MPIEXEC -n "$n" ${MPIRUN_ARGS:-} "$BPTRAIN" --train "${TRAIN//\{batch\}/$batch}" --hidden "$HIDDEN" \
+      train=${TRAIN//\{batch\}/$batch}; train=${train//\{rows\}/$((batch * STEPS))}
+      $MPIEXEC -n "$n" ${MPIRUN_ARGS:-} "$BPTRAIN" --train "$train" --hidden "$HIDDEN" \
         --batch-size "$batch" --optimizer momentum --lr 0.01 --epochs "$EPOCHS" --max-steps "$STEPS" --quiet "${extra[@]}" \
         --metrics "$out/m_try.jsonl" --profile "$out/profile_try.csv" > "$out/log_try.txt"
-      sps=$(python3 - "$out/m_try.jsonl" "$WARMUP" <<'PY'
-import json, sys
+      sps=$(python3 - "$out/m_try.jsonl" "$WARMUP" "${SPS_FROM:-metrics}" "$out/profile_try.csv" "$batch" <<'PY'
+import csv, json, sys
+if sys.argv[3] == "profile":  # the batch over the mean time of a step past the warm-up
+    steps = {}
+    for r in csv.DictReader(open(sys.argv[4])):
+        if int(r["step"]) >= int(sys.argv[2]):
+            t = sum(float(r[k]) for k in ("compute_ms", "comm_wait_ms", "optimizer_ms", "data_ms"))
+            steps[r["step"]] = max(steps.get(r["step"], 0.0), t)
+    print(int(sys.argv[5]) / (sum(steps.values()) / len(steps) / 1e3))
+    sys.exit()
 # Samples over time of the epochs past the warm-up (one-step epochs), else of the last epoch.
 lines = [json.loads(l) for l in open(sys.argv[1])]
 past = [m for m in lines if m["step"] > int(sys.argv[2])] if len(lines) > 1 else lines[-1:]

@@ -14,9 +14,10 @@
 # development VM: bench_floor's 1-thread sgemm); SMPI times each stretch of computation for real and
 # scales it by HOST_SPEED / 220 Gflop/s, so HOST_SPEED is this machine's own 1-thread sgemm rate,
 # measured here with bench_floor. SMPI_TEST is what one MPI_Test costs with Open MPI here (bench_mpi_test).
-# Each rank draws its synthetic rows as it needs them (TRAIN=synthetic:{batch},784,10, one step per
-# epoch), so memory does not grow with ranks x dataset; the test set is one sample per rank, so that
-# the evaluation between one-step epochs is too small to skew the ranks' steps. OpenBLAS picks its own kernels here, as in the
+# Each rank draws its synthetic rows and labels as it needs them (TRAIN=synthetic:{rows},784,10: one epoch
+# of STEPS steps), so memory grows with ranks x dataset only by each rank's epoch permutation (4 bytes a
+# row); the test set, evaluated once at the end, is one sample per rank. Samples/s: the global batch
+# over the mean time of a step past the warm-up (a step lasts as long as its slowest rank). OpenBLAS picks its own kernels here, as in the
 # benchmarks (OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -75,7 +76,7 @@ label=${PLATFORM_LABEL:-$(basename "$PLATFORM" .xml)}
 case ",$ranks," in *,1,*) ;; *) ranks=1,$ranks ;; esac  # efficiency is relative to one simulated rank
 STEPS=${STEPS:-6}
 BPTRAIN=$smpi_build/bptrain MPIEXEC="scripts/smpi/smpirun.sh" PLATFORM="$PLATFORM" PLATFORM_LABEL="$label" \
-  TRAIN='synthetic:{batch},784,10' EPOCHS=$STEPS STEPS=$STEPS WARMUP=${WARMUP:-2} REPS=1 \
+  TRAIN='synthetic:{rows},784,10' EPOCHS=1 STEPS=$STEPS WARMUP=${WARMUP:-2} REPS=1 SPS_FROM=profile \
   ARGS="--test synthetic:{ranks},784,10 --eval-batch 1 ${BPT_ARGS:-}" \
   HIDDEN=${HIDDEN:-512,256} LOCAL=${LOCAL:-256} BATCH=${BATCH:-16384} MODES=${MODES:-strong weak} \
   bash scripts/scaling.sh "$ranks" "$out"

@@ -9,6 +9,9 @@
 #   smpi/grow-injected-times:no  each MPI_Test costs SMPI_TEST, not more for every failed test before it;
 #   smpi/send-is-detached-thresh:0  sends complete when received: 5x faster simulations of the ring at
 #     128 ranks (SMPI 3.32 slows down with many detached small sends);
+#   smpi/lat-factor:0:1, smpi/bw-factor:0:1  links at their nominal latency and bandwidth: SMPI's default
+#     factors (up to 11.6x the latency for messages of 64 KiB and more) were calibrated on an Ethernet
+#     cluster with TCP, not the HPC networks these platforms describe;
 #   smpi/coll-selector:ompi  the collectives bptrain calls itself (the vote, the small sums, the checks,
 #     the initial broadcast) pick their algorithms by Open MPI's rules, as on a cluster running Open
 #     MPI; SMPI's default allgather waits on p requests at a time, which takes minutes per call at 1,024.
@@ -35,5 +38,5 @@ PY
 # shellcheck disable=SC2086
 smpirun -np "$n" -platform "$platform" -hostfile "$hosts" --cfg=smpi/host-speed:"${HOST_SPEED:-220Gf}" \
   --cfg=smpi/test:"${SMPI_TEST:-1.7e-8}" --cfg=smpi/grow-injected-times:no --cfg=smpi/send-is-detached-thresh:0 \
-  --cfg=smpi/coll-selector:ompi \
+  --cfg=smpi/coll-selector:ompi --cfg=smpi/lat-factor:0:1 --cfg=smpi/bw-factor:0:1 \
   --log=root.thres:warning ${SMPI_EXTRA:-} "$@"

@@ -18,11 +18,10 @@ void GradHealth::begin_epoch() {
   ok_steps_ = 0;
 }
 
-std::optional<float> GradHealth::check(std::span<const float> grads, std::span<const float> params,
-                                       const ShardedOptimizer& opt, std::size_t g, std::uint64_t step, bool bad_loss,
-                                       double& comm_s) {
+GradHealth::Verdict GradHealth::check(std::span<const float> grads, std::span<const float> params,
+                                      const ShardedOptimizer& opt, std::size_t g, std::uint64_t step, bool stop_here,
+                                      bool loss_bad_here, double& comm_s) {
   auto sum_over_ranks = [&](std::span<double> v) {
-    if (!opt.split()) return;
     const double t0 = wall_time();
     comm_.allreduce_sum(v);
     comm_s += wall_time() - t0;
@@ -36,7 +35,19 @@ std::optional<float> GradHealth::check(std::span<const float> grads, std::span<c
     sq_[l] = 0;
     for (const Range& r : opt.owned_in_layer(l)) sq_[l] += sum_squares(piece(r)) * inv2;
   }
-  sum_over_ranks(sq_);
+  // One small sum over the ranks carries the vote (how many ranks were signalled to stop, how many
+  // saw a non-finite loss) and, when each rank measured only its own part, the per-layer figures:
+  // one latency per step for all of it.
+  std::vector<double>& v = votes_;
+  v.assign(2, 0.0);
+  v[0] = stop_here ? 1.0 : 0.0;
+  v[1] = loss_bad_here ? 1.0 : 0.0;
+  if (opt.split()) v.insert(v.end(), sq_.begin(), sq_.end());
+  sum_over_ranks(v);
+  if (opt.split()) std::copy(v.begin() + 2, v.end(), sq_.begin());
+  Verdict verdict;
+  verdict.stop = v[0] > 0;
+  const bool bad_loss = v[1] > 0;
   double total = 0;
   for (double v : sq_) total += v;
   long bad_layer = -1;
@@ -50,7 +61,7 @@ std::optional<float> GradHealth::check(std::span<const float> grads, std::span<c
         const double n = global_norm(gl);
         again[nl + l] += n * n * inv2;
       }
-    sum_over_ranks(again);
+    if (opt.split()) sum_over_ranks(again);
     total = 0;
     for (std::size_t l = 0; l < nl; ++l) {
       if (again[l] > 0 && bad_layer < 0) bad_layer = static_cast<long>(l);
@@ -67,7 +78,7 @@ std::optional<float> GradHealth::check(std::span<const float> grads, std::span<c
       throw NumericError(what + ", and the weights themselves are no longer finite (an update overflowed: lower --lr)");
     if (cfg_.on_nonfinite_skip) {
       if (comm_.rank() == 0 && !cfg_.quiet) std::printf("bptrain: warning: %s; step skipped\n", what.c_str());
-      return std::nullopt;
+      return verdict;
     }
     throw NumericError(what + " (lower --lr, clip with --clip-grad-norm, or --on-nonfinite skip)");
   }
@@ -78,9 +89,10 @@ std::optional<float> GradHealth::check(std::span<const float> grads, std::span<c
     warn_if_stuck(l, ln);
   }
   const double norm = std::sqrt(total);
+  verdict.scale = inv;
   if (cfg_.clip_grad_norm > 0 && norm > cfg_.clip_grad_norm)
-    return inv * static_cast<float>(cfg_.clip_grad_norm / (norm + 1e-6));  // PyTorch's clip_grad_norm_ factor
-  return inv;
+    verdict.scale = inv * static_cast<float>(cfg_.clip_grad_norm / (norm + 1e-6));  // PyTorch's clip_grad_norm_ factor
+  return verdict;
 }
 
 void GradHealth::warn_if_stuck(std::size_t l, double norm) {

@@ -1,5 +1,5 @@
 // The training loop: epochs of steps, each step data -> forward -> backward (the sums start) ->
-// finish the sums -> vote -> check the gradient -> update -> gather -> bookkeeping.
+// finish the sums -> vote and check the gradient -> update -> gather -> bookkeeping.
 //
 // The rules this file relies on. Every rank runs this same code; break one and ranks deadlock or
 // drift apart.
@@ -11,13 +11,14 @@
 //     same number of steps; a rank with no rows in a partial last batch still takes part in every
 //     collective of the step, with a zero gradient.
 //  3. Collectives in one order. Each step every rank reaches, in this order: the gradient sums (the
-//     reducer's buckets in their fixed order, or the tree sum), the vote, the per-layer sums of
-//     squares (when the optimizer is split), the weight gather (sharded), the replica checksum
+//     reducer's buckets in their fixed order, or the tree sum), one small sum carrying the vote and
+//     (split optimizer) the per-layer squares, a second one only if something is not finite, the
+//     weight gather (sharded), the replica checksum
 //     (every --check-every steps), the checkpoint's sums and gathers (when due, or signalled), the
 //     progress line's loss sum (unless --quiet). At an epoch's end: the loss sum, then evaluation.
 //  4. Collective decisions only. Whether a step stops the run, is skipped or fails is decided from
-//     figures every rank holds alike: the vote (the stop signal and every rank's loss verdict) and the
-//     summed gradient figures. A rank that throws on its own ends the job through main's MPI_Abort.
+//     figures every rank holds alike: the small sum's vote (the stop signal and every rank's loss
+//     verdict) and summed gradient figures. A rank that throws on its own ends the job through main's MPI_Abort.
 //  5. Partial sums. Between finish() and the next step, the gradient buffer is complete only on the
 //     ranges this rank owns (ShardedOptimizer::owned()); elsewhere it holds partial sums (sharded
 //     mode). Only the gradient check and the optimizer step read it, and only there. The weights
@@ -35,8 +36,6 @@
 
 namespace bpt {
 namespace {
-
-constexpr long kVoteStop = 1, kVoteBadLoss = 2;
 
 double peak_rss_mb() {
   struct rusage u {};
@@ -144,19 +143,15 @@ bool Trainer::step(const std::vector<std::uint32_t>& perm, std::size_t s, Report
     loader_->prefetch(perm, at + cfg_.batch_size, std::min(cfg_.batch_size, ntrain - at - cfg_.batch_size));
   // Forward, backward, and the gradient sum over the ranks.
   const double loss = compute_gradients(g, t);
-  // The vote (one small allreduce): a stop signal on any rank, a non-finite loss on any rank. Waiting
-  // on it is waiting for the slowest rank: communication.
-  double t0 = wall_time();
-  const long voted =
-      comm_.allreduce_max((stop_flag_ && *stop_flag_ ? kVoteStop : 0) | (std::isfinite(loss) ? 0 : kVoteBadLoss));
-  t.times.comm += wall_time() - t0;
-  // Check the gradient (average, clip) and update the weights this rank owns; then every rank gets them.
-  t0 = wall_time();
-  const double comm_before = t.times.comm;
-  const auto scale = health_.check(model_.grads(), model_.params(), *opt_, g, st_.step, voted & kVoteBadLoss, t.times.comm);
-  if (scale) opt_->step(model_.params(), model_.grads(), lr_at(st_.step), *scale);
+  // The vote and the gradient check in one small sum (a stop signal on any rank, a non-finite loss or
+  // gradient on any rank; the average and clipping); the update of the weights this rank owns; then
+  // every rank gets them. Waiting in the small sum is waiting for the slowest rank: communication.
+  const double t0 = wall_time(), comm_before = t.times.comm;
+  const auto v = health_.check(model_.grads(), model_.params(), *opt_, g, st_.step, stop_flag_ && *stop_flag_,
+                               !std::isfinite(loss), t.times.comm);
+  if (v.scale) opt_->step(model_.params(), model_.grads(), lr_at(st_.step), *v.scale);
   t.times.optim += wall_time() - t0 - (t.times.comm - comm_before);
-  if (scale)
+  if (v.scale)
     t.times.comm += opt_->gather(model_.params());
   else
     ++t.skipped;
@@ -167,7 +162,7 @@ bool Trainer::step(const std::vector<std::uint32_t>& perm, std::size_t s, Report
   st_.position = s + 1;
   ++t.steps;
   t.window_samples += g;
-  return voted & kVoteStop;
+  return v.stop;
 }
 
 double Trainer::compute_gradients(std::size_t g, Tally& t) {
