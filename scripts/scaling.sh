@@ -4,7 +4,7 @@
 # Usage: scripts/scaling.sh [RANKS=1,2,4] [OUT=scaling]    env: HIDDEN, BATCH (global, strong),
 #        LOCAL (per rank, weak), STEPS, TRAIN ("{batch}" in it becomes the point's global batch, "{rows}"
 #        the rows STEPS steps take), SPS_FROM (metrics: samples/s of the epochs past WARMUP, else of the
-#        last epoch, as bptrain reports it; profile: the global batch over the mean step time past
+#        last epoch, as bptrain reports it; profile: the global batch over the median step time past
 #        WARMUP, a step lasting as long as its slowest rank),
 #        EPOCHS (1; with TRAIN=synthetic:{batch},... and EPOCHS=STEPS every epoch is one step, so memory
 #        does not grow with the steps), MODES ("strong weak"), WARMUP (steps left out of the averages:
@@ -40,13 +40,14 @@ for mode in $MODES; do
         --metrics "$out/m_try.jsonl" --profile "$out/profile_try.csv" > "$out/log_try.txt"
       sps=$(python3 - "$out/m_try.jsonl" "$WARMUP" "${SPS_FROM:-metrics}" "$out/profile_try.csv" "$batch" <<'PY'
 import csv, json, sys
-if sys.argv[3] == "profile":  # the batch over the mean time of a step past the warm-up
+if sys.argv[3] == "profile":  # the batch over the median time of a step past the warm-up
     steps = {}
     for r in csv.DictReader(open(sys.argv[4])):
         if int(r["step"]) >= int(sys.argv[2]):
             t = sum(float(r[k]) for k in ("compute_ms", "comm_wait_ms", "optimizer_ms", "data_ms"))
             steps[r["step"]] = max(steps.get(r["step"], 0.0), t)
-    print(int(sys.argv[5]) / (sum(steps.values()) / len(steps) / 1e3))
+    t = sorted(steps.values())  # the median step: robust to a stall of the host during one burst
+    print(int(sys.argv[5]) / ((t[(len(t) - 1) // 2] + t[len(t) // 2]) / 2 / 1e3))
     sys.exit()
 # Samples over time of the epochs past the warm-up (one-step epochs), else of the last epoch.
 lines = [json.loads(l) for l in open(sys.argv[1])]

@@ -17,7 +17,9 @@
 # Each rank draws its synthetic rows and labels as it needs them (TRAIN=synthetic:{rows},784,10: one epoch
 # of STEPS steps), so memory grows with ranks x dataset only by each rank's epoch permutation (4 bytes a
 # row); the test set, evaluated once at the end, is one sample per rank. Samples/s: the global batch
-# over the mean time of a step past the warm-up (a step lasts as long as its slowest rank). OpenBLAS picks its own kernels here, as in the
+# over the median time of a step past the warm-up (a step lasts as long as its slowest rank; SMPI
+# times each rank's computation for real, one rank after another, so a stall of this machine during
+# one of a thousand bursts stalls a whole simulated step: the median keeps such steps out). OpenBLAS picks its own kernels here, as in the
 # benchmarks (OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset).
 set -euo pipefail
 cd "$(dirname "$0")/.."
