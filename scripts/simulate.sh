@@ -58,7 +58,8 @@ if [ $mode = validate ]; then
     # shellcheck disable=SC2086
     mpirun -np $np build/bptrain $flags --profile "$out/measured_$np.csv" > /dev/null
     # shellcheck disable=SC2086
-    PLATFORM=scripts/smpi/this-machine.xml OVERSUBSCRIBE=1 scripts/smpi/smpirun.sh -n $np "$smpi_build/bptrain" $flags \
+    # Compute is not rescaled here: this machine is the platform (its node speed is the host speed).
+    PLATFORM=scripts/smpi/this-machine.xml OVERSUBSCRIBE=1 HOST_SPEED=220Gf scripts/smpi/smpirun.sh -n $np "$smpi_build/bptrain" $flags \
       --profile "$out/simulated_$np.csv" > /dev/null
     python3 - "$np" "$out/measured_$np.csv" "$out/simulated_$np.csv" >> "$out/validation.csv" <<'PY'
 import subprocess, sys
