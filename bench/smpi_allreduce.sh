@@ -6,7 +6,8 @@
 # Usage: bench/smpi_allreduce.sh [OUT=docs/simulated/allreduce.csv]
 # Environment: NETS ("100 25": scripts/smpi/cluster-<NET>g.xml), POINTS ("ranks:MB ...", default the
 #   issue's: 2 MB at 16, 64, 256, 1024 ranks and 24 MB at 16, 64, 256), ALGOS (SMPI's names, chosen
-#   with --cfg=smpi/allreduce:NAME), REPS (timed repetitions per run: 5; simulated time is repeatable).
+#   with --cfg=smpi/allreduce:NAME), REPS (timed repetitions per run: 5; simulated time is repeatable),
+#   TIMEOUT (real seconds per run, 3600; a run cut short leaves its row empty).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-docs/simulated/allreduce.csv}
@@ -26,7 +27,7 @@ for net in $NETS; do
     p=${point%%:*} mb=${point##*:}
     for algo in $ALGOS; do
       extra=""; [ "$algo" = default ] || extra="--cfg=smpi/allreduce:$algo"
-      line=$(PLATFORM=scripts/smpi/cluster-${net}g.xml SMPI_EXTRA="$extra" timeout 3600 scripts/smpi/smpirun.sh -n "$p" \
+      line=$(PLATFORM=scripts/smpi/cluster-${net}g.xml SMPI_EXTRA="$extra" timeout "${TIMEOUT:-3600}" scripts/smpi/smpirun.sh -n "$p" \
         build-smpi/bench/bench_comm "$mb" 2 "$REPS" 2>/dev/null | grep '^comm ' || true)
       if [ -z "$line" ]; then echo "$net,$p,$mb,$algo,,,"; continue; fi
       python3 -c "
