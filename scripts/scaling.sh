@@ -39,14 +39,12 @@ for mode in $MODES; do
         --batch-size "$batch" --optimizer momentum --lr 0.01 --epochs "$EPOCHS" --max-steps "$STEPS" --quiet "${extra[@]}" \
         --metrics "$out/m_try.jsonl" --profile "$out/profile_try.csv" > "$out/log_try.txt"
       sps=$(python3 - "$out/m_try.jsonl" "$WARMUP" "${SPS_FROM:-metrics}" "$out/profile_try.csv" "$batch" <<'PY'
-import csv, json, sys
+import json, sys
 if sys.argv[3] == "profile":  # the batch over the median time of a step past the warm-up
-    steps = {}
-    for r in csv.DictReader(open(sys.argv[4])):
-        if int(r["step"]) >= int(sys.argv[2]):
-            t = sum(float(r[k]) for k in ("compute_ms", "comm_wait_ms", "optimizer_ms", "data_ms"))
-            steps[r["step"]] = max(steps.get(r["step"], 0.0), t)
-    t = sorted(steps.values())  # the median step: robust to a stall of the host during one burst
+    sys.path.insert(0, "scripts/smpi")
+    from step_time import steps, total
+    # A step lasts as long as its slowest rank; the median step is robust to a stall of the host.
+    t = sorted(max(total(r) for r in rs) for rs in steps(sys.argv[4], int(sys.argv[2])).values())
     print(int(sys.argv[5]) / ((t[(len(t) - 1) // 2] + t[len(t) // 2]) / 2 / 1e3))
     sys.exit()
 # Samples over time of the epochs past the warm-up (one-step epochs), else of the last epoch.

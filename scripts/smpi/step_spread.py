@@ -8,13 +8,13 @@ machine during one of p bursts lengthens a whole simulated step, and p ranks' da
 cache (a rank's step starts cold, as it would not on its own node). The best step is the closest to a
 quiet cluster; the median is what scaling.csv reports.
 Usage: scripts/smpi/step_spread.py OUT [WARMUP=2]"""
-import csv
 import glob
 import os
 import re
 import statistics
 import sys
-from collections import defaultdict
+
+from step_time import steps, total
 
 out = sys.argv[1]
 warm = int(sys.argv[2]) if len(sys.argv) > 2 else 2
@@ -23,17 +23,11 @@ for path in glob.glob(os.path.join(out, "profile_*_*.csv")):
     m = re.match(r"profile_(strong|weak)_(\d+)\.csv$", os.path.basename(path))
     if not m:
         continue
-    steps = defaultdict(list)
-    for r in csv.DictReader(open(path)):
-        if int(float(r["step"])) >= warm:
-            steps[int(float(r["step"]))].append(r)
     per = []
-    for rs in steps.values():
+    for rs in steps(path, warm).values():
         work = sorted(float(r["compute_ms"]) + float(r["data_ms"]) + float(r["optimizer_ms"]) for r in rs)
         wait = min(float(r["comm_wait_ms"]) for r in rs)
-        total = max(float(r["compute_ms"]) + float(r["data_ms"]) + float(r["optimizer_ms"]) + float(r["comm_wait_ms"])
-                    for r in rs)
-        per.append((total, work[len(work) // 2], work[-1], wait))
+        per.append((max(total(r) for r in rs), work[len(work) // 2], work[-1], wait))
     if per:
         runs[(m.group(1), int(m.group(2)))] = sorted(per)
 print("mode   ranks  steps  median_ms  best_ms  eff_median  eff_best  best: work_median_ms  work_max_ms  wait_min_ms")
