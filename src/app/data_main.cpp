@@ -1,10 +1,15 @@
 // bptrain-data: dataset tools. `convert IN OUT` writes IDX, CSV or synthetic:N,D,K data as HDF5.
 #include <cxxopts.hpp>
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 
 #include "bpt/core/error.hpp"
 #include "bpt/data/dataset.hpp"
+#include "bpt/data/paths.hpp"
 
 int main(int argc, char** argv) {
   using namespace bpt;
@@ -21,6 +26,8 @@ int main(int argc, char** argv) {
     ("format", "input format: auto, idx, csv", cxxopts::value<std::string>()->default_value("auto"))
     ("task", "auto, classification, regression", cxxopts::value<std::string>()->default_value("auto"))
     ("label-column", "CSV label column (name or 0-based index; default: the last)", cxxopts::value<std::string>()->default_value(""))
+    ("csv-delimiter", "CSV field separator: auto, ',', ';', tab, '|'", cxxopts::value<std::string>()->default_value("auto"))
+    ("csv-header", "CSV header line: auto, yes, no", cxxopts::value<std::string>()->default_value("auto"))
     ("seed", "seed for synthetic:N,D,K", cxxopts::value<std::uint64_t>()->default_value("42"))
     ("deflate", "compression level of /X, 0 (none: fastest for --stream) to 9", cxxopts::value<int>()->default_value("4"))
     ("h,help", "print this help");
@@ -33,27 +40,41 @@ int main(int argc, char** argv) {
       std::printf("%s\n", o.help().c_str());
       return r.count("help") ? 0 : 2;
     }
-    if (r["command"].as<std::string>() != "convert") throw Error("unknown command '" + r["command"].as<std::string>() + "'");
-    if (!r.count("in") || !r.count("out")) throw Error("convert needs IN and OUT");
+    if (r["command"].as<std::string>() != "convert") throw CollectiveError("unknown command '" + r["command"].as<std::string>() + "'");
+    if (!r.count("in") || !r.count("out")) throw CollectiveError("convert needs IN and OUT");
     LoadOptions opt;
     opt.format = parse_format(r["format"].as<std::string>());
     opt.task = parse_task(r["task"].as<std::string>());
     opt.label_column = r["label-column"].as<std::string>();
+    opt.delimiter = parse_delimiter(r["csv-delimiter"].as<std::string>());
+    opt.header = parse_header(r["csv-header"].as<std::string>());
     opt.seed = r["seed"].as<std::uint64_t>();
     opt.in_memory = true;  // synthetic sets: every row, to write them all
     const std::string in = r["in"].as<std::string>(), out = r["out"].as<std::string>();
-    Dataset ds = load_train(in, opt);
-    const std::string tmp = out + ".tmp";
     const int deflate = r["deflate"].as<int>();
-    if (deflate < 0 || deflate > 9) throw Error("--deflate must be in 0..9");
-    write_hdf5(ds, tmp, deflate);
-    if (std::rename(tmp.c_str(), out.c_str()) != 0) throw Error(out + ": cannot rename " + tmp + " into place");
+    if (deflate < 0 || deflate > 9) throw CollectiveError("--deflate must be in 0..9");
+    // Never onto the input (by file identity), and only into a folder that takes the file: before reading.
+    check_outputs({{"OUT", out, ""}}, input_files(in, in, opt));
+    Dataset ds = load_train(in, opt);
+    // Written beside OUT and renamed into place: OUT is whole or untouched, never half written.
+    const std::string tmp = out + ".tmp." + std::to_string(::getpid());
+    try {
+      write_hdf5(ds, tmp, deflate);
+      if (std::rename(tmp.c_str(), out.c_str()) != 0)
+        throw Error(out + ": cannot rename " + tmp + " into place (" + std::strerror(errno) + ")");
+    } catch (...) {
+      std::remove(tmp.c_str());
+      throw;
+    }
     std::printf("%s: %zu samples, %zu features, %s -> %s\n", in.c_str(), ds.n, ds.d,
                 ds.regression() ? (std::to_string(ds.target_dim) + " targets").c_str()
                                 : (std::to_string(ds.classes) + " classes").c_str(),
                 out.c_str());
     return 0;
   } catch (const cxxopts::exceptions::exception& e) {
+    std::fprintf(stderr, "bptrain-data: error: %s\n", e.what());
+    return 2;
+  } catch (const CollectiveError& e) {  // a usage error
     std::fprintf(stderr, "bptrain-data: error: %s\n", e.what());
     return 2;
   } catch (const std::exception& e) {

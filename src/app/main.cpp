@@ -1,7 +1,11 @@
 // bptrain: the command line. The only file that sees cxxopts.
 #include <cxxopts.hpp>
 
+#include <algorithm>
+#include <charconv>
 #include <chrono>
+#include <cmath>
+#include <limits>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -15,6 +19,7 @@
 #include "bpt/io/checkpoint.hpp"
 #include "bpt/io/json.hpp"
 #include "bpt/train/trainer.hpp"
+#include "bpt/train/validate.hpp"
 
 namespace {
 
@@ -27,24 +32,65 @@ constexpr int kExitCheckpointed = 75;  // EX_TEMPFAIL: stopped by a signal after
 volatile int g_stop = 0;
 extern "C" void on_stop_signal(int) { g_stop = 1; }
 
+// "512,256": each a whole number in [1, INT_MAX] (BLAS takes int dimensions). A sign, a fraction or a
+// number past the range is refused here, before it can wrap or overflow a product.
 std::vector<std::size_t> parse_sizes(const std::string& s) {
   std::vector<std::size_t> v;
   std::stringstream ss(s);
   std::string item;
   while (std::getline(ss, item, ',')) {
     if (item.empty()) continue;
-    std::size_t used = 0;
-    unsigned long long x = 0;
-    try {
-      x = std::stoull(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != item.size() || x == 0) throw CollectiveError("--hidden: '" + item + "' is not a positive integer");
+    std::uint64_t x = 0;
+    const auto res = std::from_chars(item.data(), item.data() + item.size(), x);
+    const bool digits = !item.empty() && std::all_of(item.begin(), item.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+    if (!digits || res.ec != std::errc() || x == 0)
+      throw CollectiveError("--hidden: '" + item + "' is not a positive integer");
+    if (x > static_cast<std::uint64_t>(std::numeric_limits<int>::max()))
+      throw CollectiveError("--hidden: " + item + " is larger than " + std::to_string(std::numeric_limits<int>::max()) +
+                            ", the largest layer BLAS can multiply");
     v.push_back(static_cast<std::size_t>(x));
   }
   return v;
 }
+
+// Every numeric flag is read as text and converted here, so that a value that does not parse is
+// refused with its flag named ("--epochs: '-1' is not a whole number >= 0"), not with cxxopts'
+// anonymous "Argument '-1' failed to parse". Ranges are checked later, in one place (validate_config).
+struct Flags {
+  const cxxopts::ParseResult& r;
+  std::string text(const char* f) const { return r[f].as<std::string>(); }
+  [[noreturn]] void bad(const char* f, const std::string& v, const char* what) const {
+    throw CollectiveError(std::string("--") + f + ": '" + v + "' is not " + what);
+  }
+  double real(const char* f) const {
+    const std::string s = text(f);
+    double v = 0;
+    const auto res = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (s.empty() || res.ec != std::errc() || res.ptr != s.data() + s.size() || !std::isfinite(v))
+      bad(f, s, "a finite number");
+    return v;
+  }
+  float real32(const char* f) const {
+    const double v = real(f);
+    if (std::fabs(v) > double(std::numeric_limits<float>::max())) bad(f, text(f), "a finite number in float32");
+    return static_cast<float>(v);
+  }
+  std::uint64_t whole(const char* f) const {
+    const std::string s = text(f);
+    std::uint64_t v = 0;
+    const auto res = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (s.empty() || s[0] == '-' || res.ec != std::errc() || res.ptr != s.data() + s.size())
+      bad(f, s, "a whole number in [0, 18446744073709551615]");
+    return v;
+  }
+  int integer(const char* f) const {
+    const std::string s = text(f);
+    int v = 0;
+    const auto res = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (s.empty() || res.ec != std::errc() || res.ptr != s.data() + s.size()) bad(f, s, "an integer");
+    return v;
+  }
+};
 
 bool parse_on_off(const std::string& v, const char* flag) {
   if (v == "on" || v == "true" || v == "1") return true;
@@ -69,50 +115,52 @@ bool parse(int argc, char** argv, Config& c, EvalOptions& ev, bool root) {
     ("format", "input format: auto (from the path and content), idx, csv, hdf5", cxxopts::value<std::string>()->default_value("auto"))
     ("task", "auto (integer labels: classification, else regression), classification, regression", cxxopts::value<std::string>()->default_value("auto"))
     ("label-column", "CSV: the label column, by header name or 0-based index (default: the last)", cxxopts::value<std::string>()->default_value(""))
+    ("csv-delimiter", "CSV: the field separator: auto (from the first line: comma, semicolon, tab or |), or one of ',' ';' tab '|'", cxxopts::value<std::string>()->default_value("auto"))
+    ("csv-header", "CSV: is the first line a header? auto (yes if it is not all numbers, or if it counts the columns 0,1,2,... or 1,2,3,...), yes, no", cxxopts::value<std::string>()->default_value("auto"))
     ("stream", "HDF5: keep only the current and the next batch of rows in memory, read ahead from the file")
     ("normalize", "input scaling from the training set: none, unit (bytes/255; floats min-max to [0,1]), standard (per-feature mean/std)", cxxopts::value<std::string>()->default_value("unit"))
-    ("val-fraction", "hold out this seeded fraction of the training set for validation (early stopping watches it)", cxxopts::value<double>()->default_value("0"));
+    ("val-fraction", "hold out this seeded fraction of the training set for validation (early stopping watches it)", cxxopts::value<std::string>()->default_value("0"));
   o.add_options("Model")
     ("hidden", "hidden layer sizes, comma separated (input and output sizes come from the data)", cxxopts::value<std::string>()->default_value("512,256"))
     ("activation", "hidden activation: relu, leaky_relu, tanh, sigmoid, identity", cxxopts::value<std::string>()->default_value("relu"))
     ("loss", "loss: cross_entropy (fused softmax), mse", cxxopts::value<std::string>()->default_value("cross_entropy"))
     ("init", "weight init: xavier_uniform, xavier_normal, he_uniform, he_normal", cxxopts::value<std::string>()->default_value("he_uniform"))
-    ("dropout", "inverted dropout probability on hidden activations", cxxopts::value<float>()->default_value("0"));
+    ("dropout", "inverted dropout probability on hidden activations", cxxopts::value<std::string>()->default_value("0"));
   o.add_options("Optimisation")
     ("optimizer", "sgd, momentum, nesterov, adam, adamw", cxxopts::value<std::string>()->default_value("adam"))
-    ("lr", "learning rate", cxxopts::value<float>()->default_value("0.001"))
-    ("momentum", "momentum for momentum/nesterov", cxxopts::value<float>()->default_value("0.9"))
-    ("beta1", "Adam beta1", cxxopts::value<float>()->default_value("0.9"))
-    ("beta2", "Adam beta2", cxxopts::value<float>()->default_value("0.999"))
-    ("eps", "Adam epsilon", cxxopts::value<float>()->default_value("1e-8"))
-    ("weight-decay", "L2 weight decay (decoupled for adamw)", cxxopts::value<float>()->default_value("0"))
-    ("clip-grad-norm", "clip the averaged gradient to this global norm (0: off)", cxxopts::value<double>()->default_value("0"))
+    ("lr", "learning rate", cxxopts::value<std::string>()->default_value("0.001"))
+    ("momentum", "momentum for momentum/nesterov", cxxopts::value<std::string>()->default_value("0.9"))
+    ("beta1", "Adam beta1", cxxopts::value<std::string>()->default_value("0.9"))
+    ("beta2", "Adam beta2", cxxopts::value<std::string>()->default_value("0.999"))
+    ("eps", "Adam epsilon", cxxopts::value<std::string>()->default_value("1e-8"))
+    ("weight-decay", "L2 weight decay (decoupled for adamw)", cxxopts::value<std::string>()->default_value("0"))
+    ("clip-grad-norm", "clip the averaged gradient to this global norm (0: off)", cxxopts::value<std::string>()->default_value("0"))
     ("lr-schedule", "constant, step, cosine", cxxopts::value<std::string>()->default_value("constant"))
-    ("lr-warmup-epochs", "linear LR warm-up from lr/steps to lr over this many epochs", cxxopts::value<double>()->default_value("0"))
-    ("lr-step-epochs", "step schedule: multiply by --lr-gamma every this many epochs", cxxopts::value<std::uint64_t>()->default_value("10"))
-    ("lr-gamma", "step schedule factor", cxxopts::value<float>()->default_value("0.1"))
-    ("batch-size", "global mini-batch size (dataset size: full batch; 1: SGD)", cxxopts::value<std::size_t>()->default_value("128"))
-    ("epochs", "epochs", cxxopts::value<std::size_t>()->default_value("10"))
-    ("max-steps", "stop after this many optimizer steps in all (0: no limit)", cxxopts::value<std::uint64_t>()->default_value("0"))
-    ("seed", "seed for initial weights, sample order and dropout", cxxopts::value<std::uint64_t>()->default_value("42"))
-    ("patience", "early stopping: stop after this many epochs without test-accuracy gain (0: off)", cxxopts::value<std::size_t>()->default_value("0"))
-    ("min-delta", "early stopping: smallest gain that counts", cxxopts::value<double>()->default_value("0"))
-    ("tol", "stop when the training loss changes by less than this over an epoch (0: off)", cxxopts::value<double>()->default_value("0"));
+    ("lr-warmup-epochs", "linear LR warm-up from lr/steps to lr over this many epochs", cxxopts::value<std::string>()->default_value("0"))
+    ("lr-step-epochs", "step schedule: multiply by --lr-gamma every this many epochs", cxxopts::value<std::string>()->default_value("10"))
+    ("lr-gamma", "step schedule factor", cxxopts::value<std::string>()->default_value("0.1"))
+    ("batch-size", "global mini-batch size (dataset size: full batch; 1: SGD)", cxxopts::value<std::string>()->default_value("128"))
+    ("epochs", "epochs", cxxopts::value<std::string>()->default_value("10"))
+    ("max-steps", "stop after this many optimizer steps in all (0: no limit)", cxxopts::value<std::string>()->default_value("0"))
+    ("seed", "seed for initial weights, sample order and dropout", cxxopts::value<std::string>()->default_value("42"))
+    ("patience", "early stopping: stop after this many epochs without test-accuracy gain (0: off)", cxxopts::value<std::string>()->default_value("0"))
+    ("min-delta", "early stopping: smallest gain that counts", cxxopts::value<std::string>()->default_value("0"))
+    ("tol", "stop when the training loss changes by less than this over an epoch (0: off)", cxxopts::value<std::string>()->default_value("0"));
   o.add_options("Parallel")
-    ("bucket-mb", "gradient bucket size in MiB for the fused allreduce", cxxopts::value<double>()->default_value("2"))
+    ("bucket-mb", "gradient bucket size in MiB for the fused allreduce", cxxopts::value<std::string>()->default_value("2"))
     ("reducer", "each bucket's sum: auto (by rank count, ranks per node and bucket size), ring, rhd (recursive halving and doubling), hier (inside each node, then across nodes)", cxxopts::value<std::string>()->default_value("auto"))
     ("overlap", "on: overlap the gradient sums with backward and shard the optimizer step over the ranks; off: blocking sums after backward, every rank runs the whole step", cxxopts::value<std::string>()->default_value("on"))
-    ("check-every", "compare a checksum of every rank's weights every N steps (0: only at the end)", cxxopts::value<std::uint64_t>()->default_value("100"))
+    ("check-every", "compare a checksum of every rank's weights every N steps (0: only at the end)", cxxopts::value<std::string>()->default_value("100"))
     ("scale-lr", "none, or linear: lr x ranks, ramped up over --warmup-epochs (Goyal et al. 2017)", cxxopts::value<std::string>()->default_value("none"))
-    ("warmup-epochs", "gradual warm-up for --scale-lr linear", cxxopts::value<double>()->default_value("5"))
+    ("warmup-epochs", "gradual warm-up for --scale-lr linear", cxxopts::value<std::string>()->default_value("5"))
     ("deterministic", "bitwise reproducible and independent of the rank count (power-of-two ranks)")
-    ("micro-shards", "--deterministic: fixed micro-shards per global batch (power of two)", cxxopts::value<std::size_t>()->default_value("16"))
-    ("blas-threads", "OpenBLAS threads per rank", cxxopts::value<int>()->default_value("1"));
+    ("micro-shards", "--deterministic: fixed micro-shards per global batch (power of two)", cxxopts::value<std::string>()->default_value("16"))
+    ("blas-threads", "OpenBLAS threads per rank", cxxopts::value<std::string>()->default_value("1"));
   o.add_options("Checkpoints")
     ("checkpoint", "checkpoint file (HDF5; layout in docs/checkpoint.md); written at the cadences below and at the end", cxxopts::value<std::string>()->default_value(""))
-    ("checkpoint-every", "also write one every N optimizer steps (0: off)", cxxopts::value<std::uint64_t>()->default_value("0"))
-    ("checkpoint-every-epochs", "also write one every N epochs (0: off)", cxxopts::value<std::uint64_t>()->default_value("0"))
-    ("keep", "keep the last K checkpoints: FILE, FILE.1, ..., FILE.(K-1)", cxxopts::value<std::size_t>()->default_value("1"))
+    ("checkpoint-every", "also write one every N optimizer steps (0: off)", cxxopts::value<std::string>()->default_value("0"))
+    ("checkpoint-every-epochs", "also write one every N epochs (0: off)", cxxopts::value<std::string>()->default_value("0"))
+    ("keep", "keep the last K checkpoints: FILE, FILE.1, ..., FILE.(K-1)", cxxopts::value<std::string>()->default_value("1"))
     ("resume", "continue exactly from this checkpoint (--epochs counts from the original start)", cxxopts::value<std::string>()->default_value(""))
     ("evaluate", "evaluate this checkpoint on --test and print one JSON line; no training", cxxopts::value<std::string>()->default_value(""))
     ("confusion", "--evaluate: add the confusion matrix (rows: true class)")
@@ -120,21 +168,21 @@ bool parse(int argc, char** argv, Config& c, EvalOptions& ev, bool root) {
   o.add_options("Health")
     ("on-nonfinite", "a non-finite loss or gradient: stop (with the step and layer named), or skip the step (counted)", cxxopts::value<std::string>()->default_value("stop"))
     ("grad-stats", "per-layer gradient and weight norms in the metrics")
-    ("grad-warn-low", "warn when a layer's gradient norm stays below this (vanishing)", cxxopts::value<double>()->default_value("1e-7"))
-    ("grad-warn-high", "warn when a layer's gradient norm stays above this (exploding)", cxxopts::value<double>()->default_value("1e4"))
-    ("grad-warn-steps", "... for this many steps in a row (0: never warn)", cxxopts::value<std::uint64_t>()->default_value("50"));
+    ("grad-warn-low", "warn when a layer's gradient norm stays below this (vanishing)", cxxopts::value<std::string>()->default_value("1e-7"))
+    ("grad-warn-high", "warn when a layer's gradient norm stays above this (exploding)", cxxopts::value<std::string>()->default_value("1e4"))
+    ("grad-warn-steps", "... for this many steps in a row (0: never warn)", cxxopts::value<std::string>()->default_value("50"));
   o.add_options("Output")
     ("metrics", "write one JSON object per epoch to this file (rank 0)", cxxopts::value<std::string>()->default_value(""))
-    ("eval-batch", "evaluation batch per rank", cxxopts::value<std::size_t>()->default_value("1024"))
+    ("eval-batch", "evaluation batch per rank", cxxopts::value<std::string>()->default_value("1024"))
     ("profile", "write every rank's per-step times (compute, communication wait, optimizer, data) to this CSV, via rank 0", cxxopts::value<std::string>()->default_value(""))
     ("quiet", "only the final summary line")
     ("version", "print the version and exit")
     ("h,help", "print this help and exit");
   o.add_options("Testing")
-    ("fail-rank", "fault injection: this rank throws at --fail-at-step (-1: off)", cxxopts::value<int>()->default_value("-1"))
-    ("fail-at-step", "fault injection: the step at which --fail-rank throws", cxxopts::value<std::uint64_t>()->default_value("0"))
-    ("nan-rank", "fault injection: this rank's gradient gets a NaN at --nan-at-step (-1: off)", cxxopts::value<int>()->default_value("-1"))
-    ("nan-at-step", "fault injection: the step at which --nan-rank's gradient gets a NaN", cxxopts::value<std::uint64_t>()->default_value("0"));
+    ("fail-rank", "fault injection: this rank throws at --fail-at-step (-1: off)", cxxopts::value<std::string>()->default_value("-1"))
+    ("fail-at-step", "fault injection: the step at which --fail-rank throws", cxxopts::value<std::string>()->default_value("0"))
+    ("nan-rank", "fault injection: this rank's gradient gets a NaN at --nan-at-step (-1: off)", cxxopts::value<std::string>()->default_value("-1"))
+    ("nan-at-step", "fault injection: the step at which --nan-rank's gradient gets a NaN", cxxopts::value<std::string>()->default_value("0"));
   // clang-format on
   cxxopts::ParseResult r;
   try {
@@ -154,73 +202,76 @@ bool parse(int argc, char** argv, Config& c, EvalOptions& ev, bool root) {
   }
   if (!r.unmatched().empty()) throw CollectiveError("unexpected argument '" + r.unmatched()[0] + "' (see bptrain --help)");
   try {
-    c.train = r["train"].as<std::string>();
-    c.test = r["test"].as<std::string>();
-    c.load.format = parse_format(r["format"].as<std::string>());
-    c.load.task = parse_task(r["task"].as<std::string>());
-    c.load.label_column = r["label-column"].as<std::string>();
+    const Flags f{r};
+    c.train = f.text("train");
+    c.test = f.text("test");
+    c.load.format = parse_format(f.text("format"));
+    c.load.task = parse_task(f.text("task"));
+    c.load.label_column = f.text("label-column");
     c.load.stream = r.count("stream") > 0;
-    c.normalize = parse_normalize(r["normalize"].as<std::string>());
-    c.val_fraction = r["val-fraction"].as<double>();
-    c.hidden = parse_sizes(r["hidden"].as<std::string>());
-    c.activation = parse_activation(r["activation"].as<std::string>());
-    c.loss = parse_loss(r["loss"].as<std::string>());
-    c.init = parse_init(r["init"].as<std::string>());
-    c.dropout = r["dropout"].as<float>();
-    c.optim.kind = parse_optimizer(r["optimizer"].as<std::string>());
-    c.lr = r["lr"].as<float>();
-    c.optim.momentum = r["momentum"].as<float>();
-    c.optim.beta1 = r["beta1"].as<float>();
-    c.optim.beta2 = r["beta2"].as<float>();
-    c.optim.eps = r["eps"].as<float>();
-    c.optim.weight_decay = r["weight-decay"].as<float>();
-    c.clip_grad_norm = r["clip-grad-norm"].as<double>();
-    c.lr_schedule = parse_lr_schedule(r["lr-schedule"].as<std::string>());
-    c.warmup_epochs_lr = r["lr-warmup-epochs"].as<double>();
-    c.lr_step_epochs = r["lr-step-epochs"].as<std::uint64_t>();
-    c.lr_gamma = r["lr-gamma"].as<float>();
-    c.batch_size = r["batch-size"].as<std::size_t>();
-    c.epochs = r["epochs"].as<std::size_t>();
-    c.max_steps = r["max-steps"].as<std::uint64_t>();
-    c.seed = r["seed"].as<std::uint64_t>();
+    c.load.delimiter = parse_delimiter(f.text("csv-delimiter"));
+    c.load.header = parse_header(f.text("csv-header"));
+    c.normalize = parse_normalize(f.text("normalize"));
+    c.val_fraction = f.real("val-fraction");
+    c.hidden = parse_sizes(f.text("hidden"));
+    c.activation = parse_activation(f.text("activation"));
+    c.loss = parse_loss(f.text("loss"));
+    c.init = parse_init(f.text("init"));
+    c.dropout = f.real32("dropout");
+    c.optim.kind = parse_optimizer(f.text("optimizer"));
+    c.lr = f.real32("lr");
+    c.optim.momentum = f.real32("momentum");
+    c.optim.beta1 = f.real32("beta1");
+    c.optim.beta2 = f.real32("beta2");
+    c.optim.eps = f.real32("eps");
+    c.optim.weight_decay = f.real32("weight-decay");
+    c.clip_grad_norm = f.real("clip-grad-norm");
+    c.lr_schedule = parse_lr_schedule(f.text("lr-schedule"));
+    c.warmup_epochs_lr = f.real("lr-warmup-epochs");
+    c.lr_step_epochs = f.whole("lr-step-epochs");
+    c.lr_gamma = f.real32("lr-gamma");
+    c.batch_size = f.whole("batch-size");
+    c.epochs = f.whole("epochs");
+    c.max_steps = f.whole("max-steps");
+    c.seed = f.whole("seed");
     c.load.seed = c.seed;
-    c.patience = r["patience"].as<std::size_t>();
-    c.min_delta = r["min-delta"].as<double>();
-    c.tol = r["tol"].as<double>();
-    c.bucket_mb = r["bucket-mb"].as<double>();
-    c.reducer = parse_algorithm(r["reducer"].as<std::string>());
-    c.overlap = parse_on_off(r["overlap"].as<std::string>(), "--overlap");
-    c.check_every = r["check-every"].as<std::uint64_t>();
-    const std::string scale = r["scale-lr"].as<std::string>();
+    c.patience = f.whole("patience");
+    c.min_delta = f.real("min-delta");
+    c.tol = f.real("tol");
+    c.bucket_mb = f.real("bucket-mb");
+    c.reducer = parse_algorithm(f.text("reducer"));
+    c.overlap = parse_on_off(f.text("overlap"), "--overlap");
+    c.check_every = f.whole("check-every");
+    const std::string scale = f.text("scale-lr");
     if (scale != "none" && scale != "linear") throw CollectiveError("--scale-lr: expected none or linear, got '" + scale + "'");
     c.scale_lr_linear = scale == "linear";
-    c.warmup_epochs = r["warmup-epochs"].as<double>();
+    c.warmup_epochs = f.real("warmup-epochs");
     c.deterministic = r.count("deterministic") > 0;
-    c.micro_shards = r["micro-shards"].as<std::size_t>();
-    c.blas_threads = r["blas-threads"].as<int>();
-    c.metrics = r["metrics"].as<std::string>();
-    c.profile = r["profile"].as<std::string>();
-    c.eval_batch = r["eval-batch"].as<std::size_t>();
+    c.micro_shards = f.whole("micro-shards");
+    c.blas_threads = f.integer("blas-threads");
+    c.metrics = f.text("metrics");
+    c.profile = f.text("profile");
+    c.eval_batch = f.whole("eval-batch");
     c.quiet = r.count("quiet") > 0;
-    c.checkpoint = r["checkpoint"].as<std::string>();
-    c.checkpoint_every = r["checkpoint-every"].as<std::uint64_t>();
-    c.checkpoint_every_epochs = r["checkpoint-every-epochs"].as<std::uint64_t>();
-    c.keep = r["keep"].as<std::size_t>();
-    c.resume = r["resume"].as<std::string>();
-    ev.checkpoint = r["evaluate"].as<std::string>();
+    c.checkpoint = f.text("checkpoint");
+    c.checkpoint_every = f.whole("checkpoint-every");
+    c.checkpoint_every_epochs = f.whole("checkpoint-every-epochs");
+    c.keep = f.whole("keep");
+    c.resume = f.text("resume");
+    ev.checkpoint = f.text("evaluate");
     ev.confusion = r.count("confusion") > 0;
-    ev.predict = r["predict"].as<std::string>();
-    const std::string nf = r["on-nonfinite"].as<std::string>();
+    ev.predict = f.text("predict");
+    const std::string nf = f.text("on-nonfinite");
     if (nf != "stop" && nf != "skip") throw CollectiveError("--on-nonfinite: expected stop or skip, got '" + nf + "'");
     c.on_nonfinite_skip = nf == "skip";
     c.grad_stats = r.count("grad-stats") > 0;
-    c.grad_warn_low = r["grad-warn-low"].as<double>();
-    c.grad_warn_high = r["grad-warn-high"].as<double>();
-    c.grad_warn_steps = r["grad-warn-steps"].as<std::uint64_t>();
-    c.nan_rank = r["nan-rank"].as<int>();
-    c.nan_at_step = r["nan-at-step"].as<std::uint64_t>();
-    c.fail_rank = r["fail-rank"].as<int>();
-    c.fail_at_step = r["fail-at-step"].as<std::uint64_t>();
+    c.grad_warn_low = f.real("grad-warn-low");
+    c.grad_warn_high = f.real("grad-warn-high");
+    c.grad_warn_steps = f.whole("grad-warn-steps");
+    c.nan_rank = f.integer("nan-rank");
+    c.nan_at_step = f.whole("nan-at-step");
+    c.fail_rank = f.integer("fail-rank");
+    c.fail_at_step = f.whole("fail-at-step");
   } catch (const CollectiveError&) {
     throw;
   } catch (const Error& e) {
@@ -228,16 +279,8 @@ bool parse(int argc, char** argv, Config& c, EvalOptions& ev, bool root) {
   } catch (const cxxopts::exceptions::exception& e) {
     throw CollectiveError(std::string(e.what()) + " (see bptrain --help)");
   }
-  if (c.hidden.empty()) throw CollectiveError("--hidden: give at least one hidden layer size");
-  if (c.keep == 0) throw CollectiveError("--keep must be at least 1");
-  if ((c.checkpoint_every || c.checkpoint_every_epochs) && c.checkpoint.empty())
-    throw CollectiveError("--checkpoint-every needs --checkpoint FILE");
-  if (c.batch_size == 0) throw CollectiveError("--batch-size must be at least 1");
-  if (c.epochs == 0) throw CollectiveError("--epochs must be at least 1");
-  if (c.eval_batch == 0) throw CollectiveError("--eval-batch must be at least 1");
-  if (!(c.bucket_mb >= 0.001)) throw CollectiveError("--bucket-mb must be at least 0.001");
-  if (!(c.lr > 0)) throw CollectiveError("--lr must be positive");
-  if (!(c.val_fraction >= 0 && c.val_fraction < 1)) throw CollectiveError("--val-fraction must be in [0, 1)");
+  if (ev.checkpoint.empty() && (ev.confusion || !ev.predict.empty()))
+    throw CollectiveError(std::string(ev.confusion ? "--confusion" : "--predict") + " needs --evaluate CHECKPOINT");
   return true;
 }
 
@@ -251,6 +294,35 @@ void as_input_error(const std::function<void()>& f) {
   } catch (const Error& e) {
     throw CollectiveError(e.what());
   }
+}
+
+// "784-512-256-10"
+std::string model_text(const std::string& in, const std::vector<std::size_t>& hidden, const std::string& out) {
+  std::string s = in;
+  for (std::size_t h : hidden) {
+    s += '-';
+    s += std::to_string(h);
+  }
+  s += '-';
+  s += out;
+  return s;
+}
+
+// What can be checked before any data is read: the output paths (on rank 0: one probe per folder,
+// not a thousand) and a lower bound on the model's memory (the data's sizes are at least 1).
+// Returns the number of ranks on this rank's node, who share its memory.
+int check_before_loading(const Config& cfg, const EvalOptions& ev, const Comm& world) {
+  std::vector<std::string> inputs = input_files(cfg.train, cfg.test, cfg.load);
+  for (const std::string* extra : {&cfg.resume, &ev.checkpoint})
+    if (!extra->empty()) inputs.push_back(*extra);
+  const std::vector<OutputPath> outs = ev.checkpoint.empty() ? outputs_of(cfg, "") : outputs_of(Config{}, ev.predict);
+  agree_on_root(world, [&] { check_outputs(outs, inputs); });
+  const int per_node = node_layout(world).per_node;
+  if (!ev.checkpoint.empty()) return per_node;
+  agree_on_errors(world, [&] {
+    check_memory(plan_memory(cfg, 1, 1, 1, world.size()), model_text("?", cfg.hidden, "?"), available_memory(), per_node);
+  });
+  return per_node;
 }
 
 // --evaluate: one JSON line on stdout from rank 0, the work split across ranks.
@@ -349,8 +421,14 @@ int main(int argc, char** argv) {
     Config cfg;
     EvalOptions ev;
     bool go = true;  // a bad command line is agreed like bad input: one line, exit 2
-    agree_on_errors(world, [&] { as_input_error([&] { go = parse(argc, argv, cfg, ev, root); }); });
+    agree_on_errors(world, [&] {
+      as_input_error([&] {
+        go = parse(argc, argv, cfg, ev, root);
+        if (go) validate_config(cfg, world.size(), std::thread::hardware_concurrency());
+      });
+    });
     if (!go) return 0;
+    const int ranks_on_node = check_before_loading(cfg, ev, world);
     if (!ev.checkpoint.empty()) {
       run_evaluate(cfg, ev, world);
       return 0;
@@ -363,6 +441,11 @@ int main(int argc, char** argv) {
       as_input_error([&] {
         train = load_train(cfg.train, cfg.load);
         test = load_test(cfg.test, cfg.train, cfg.load);
+        // The model's memory, now that the data give its first and last sizes: before it is allocated.
+        const std::size_t eval_rows = std::min(cfg.eval_batch, std::max(test.n, train.n));
+        check_memory(plan_memory(cfg, train.d, train.outputs(), eval_rows, world.size()),
+                     model_text(std::to_string(train.d), cfg.hidden, std::to_string(train.outputs())),
+                     available_memory(), ranks_on_node);
       });
     });
     Trainer trainer(cfg, world, std::move(train), std::move(test));

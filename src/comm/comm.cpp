@@ -173,18 +173,27 @@ std::string rank_list(const std::vector<int>& ranks) {
   return out;
 }
 
-void agree_on_errors(const Comm& comm, const std::function<void()>& f) {
-  std::string what;
-  int code = 0;
+namespace {
+
+// Runs f; returns 0, or the exit code of what it threw, with the message in `what`.
+int outcome(const std::function<void()>& f, std::string& what) {
   try {
     f();
   } catch (const CollectiveError& e) {
     what = e.what();
-    code = e.exit_code();
+    return e.exit_code();
   } catch (const std::exception& e) {
     what = e.what();
-    code = 1;
+    return 1;
   }
+  return 0;
+}
+
+}  // namespace
+
+void agree_on_errors(const Comm& comm, const std::function<void()>& f) {
+  std::string what;
+  const int code = outcome(f, what);
   // One word per rank: 0 for success, else the message's hash with the exit code in its low byte.
   const std::uint64_t mine = code == 0 ? 0 : ((fnv1a(what) | 0x100) & ~std::uint64_t{0xff}) | static_cast<std::uint8_t>(code);
   const std::vector<std::uint64_t> all = comm.allgather(mine);
@@ -204,6 +213,21 @@ void agree_on_errors(const Comm& comm, const std::function<void()>& f) {
   else
     where = "on ranks " + rank_list(group) + " (" + std::to_string(group.size()) + " of " + std::to_string(n) + ")";
   throw CollectiveError(what, worst).agreed_as(group.front() == comm.rank(), where);
+}
+
+void agree_on_root(const Comm& comm, const std::function<void()>& f) {
+  std::string what;
+  const int code = comm.rank() == 0 ? outcome(f, what) : 0;
+  // The code and the message's length, then the message.
+  std::uint64_t head[2] = {static_cast<std::uint64_t>(code), what.size()};
+  std::span<std::uint8_t> hb(reinterpret_cast<std::uint8_t*>(head), sizeof head);
+  comm.broadcast(hb, 0);
+  if (head[0] == 0) return;
+  what.resize(head[1]);
+  comm.broadcast(std::span<std::uint8_t>(reinterpret_cast<std::uint8_t*>(what.data()), what.size()), 0);
+  const int n = comm.size();
+  throw CollectiveError(what, static_cast<int>(head[0]))
+      .agreed_as(comm.rank() == 0, n > 1 ? "(checked on rank 0 for all " + std::to_string(n) + " ranks)" : "");
 }
 
 std::string ranks_differing(const std::vector<std::uint64_t>& values) {

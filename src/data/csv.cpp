@@ -1,3 +1,5 @@
+// CSV: RFC 4180 records (quoted fields, "" for a quote, line breaks inside quotes), a UTF-8 byte-order
+// mark skipped, the separator given or detected from the first line, errors by line and column.
 #include <charconv>
 #include <cmath>
 #include <fstream>
@@ -8,20 +10,113 @@
 namespace bpt {
 namespace {
 
-std::vector<std::string_view> split(std::string_view line) {
-  std::vector<std::string_view> f;
-  std::size_t at = 0;
-  while (true) {
-    std::size_t c = line.find(',', at);
-    std::string_view s = line.substr(at, c == std::string_view::npos ? std::string_view::npos : c - at);
+std::string name_of(char delim) {
+  if (delim == '\t') return "tab";
+  return std::string("'") + delim + "'";
+}
+
+// Reads records one at a time. A field's surrounding blanks are dropped (outside quotes), and so is a
+// trailing '\r' (CRLF files).
+class CsvReader {
+ public:
+  CsvReader(std::istream& in, const std::string& path) : in_(in), path_(path) {}
+  // The separator: given, or the candidate that occurs most often outside quotes on the first line
+  // that is not blank (a comma when none does). Call before the first next().
+  void set_delimiter(char d) {
+    if (d) {
+      delim_ = d;
+      return;
+    }
+    const std::streampos at = in_.tellg();
+    std::string line;
+    while (std::getline(in_, line)) {
+      strip_bom(line);
+      if (line.find_first_not_of(" \t\r") != std::string::npos) break;
+    }
+    std::size_t best = 0;
+    for (char c : {',', ';', '\t', '|'}) {
+      std::size_t k = 0;
+      bool quoted = false;
+      for (char ch : line) {
+        if (ch == '"') quoted = !quoted;
+        else if (ch == c && !quoted) ++k;
+      }
+      if (k > best) best = k, delim_ = c;
+    }
+    in_.clear();
+    in_.seekg(at);
+    first_ = true;
+  }
+  char delimiter() const { return delim_; }
+  // The next record's fields (false at the end). line(): the line it starts on.
+  bool next(std::vector<std::string>& f) {
+    std::string line;
+    f.clear();
+    while (true) {  // skip blank lines
+      if (!std::getline(in_, line)) return false;
+      ++lineno_;
+      if (first_) strip_bom(line), first_ = false;
+      if (line.find_first_not_of(" \t\r") != std::string::npos) break;
+    }
+    start_ = lineno_;
+    std::string cur;
+    bool quoted = false, was_quoted = false;
+    std::size_t i = 0;
+    while (true) {
+      if (i == line.size()) {
+        if (!quoted) break;
+        // A line break inside quotes belongs to the field.
+        if (!std::getline(in_, line)) throw Error(where(start_) + ": a quoted field is not closed before the end of the file");
+        ++lineno_;
+        cur += '\n';
+        i = 0;
+        continue;
+      }
+      const char ch = line[i++];
+      if (quoted) {
+        if (ch != '"') {
+          cur += ch;
+        } else if (i < line.size() && line[i] == '"') {
+          cur += '"';
+          ++i;
+        } else {
+          quoted = false;
+        }
+      } else if (ch == '"' && trim(cur).empty() && !was_quoted) {
+        cur.clear();
+        quoted = was_quoted = true;
+      } else if (ch == delim_) {
+        f.push_back(was_quoted ? cur : std::string(trim(cur)));
+        cur.clear();
+        was_quoted = false;
+      } else if (was_quoted && ch != ' ' && ch != '\t' && ch != '\r') {
+        throw Error(where(lineno_) + ", column " + std::to_string(f.size() + 1) + ": text after a closing quote");
+      } else if (!was_quoted) {
+        cur += ch;
+      }
+    }
+    f.push_back(was_quoted ? cur : std::string(trim(cur)));
+    return true;
+  }
+  std::size_t line() const { return start_; }
+  std::string where(std::size_t line) const { return path_ + ": line " + std::to_string(line); }
+
+ private:
+  static void strip_bom(std::string& s) {
+    if (s.rfind("\xEF\xBB\xBF", 0) == 0) s.erase(0, 3);
+  }
+  static std::string_view trim(std::string_view s) {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
     while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
-    f.push_back(s);
-    if (c == std::string_view::npos) break;
-    at = c + 1;
+    return s;
   }
-  return f;
-}
+
+  std::istream& in_;
+  const std::string& path_;
+  char delim_ = ',';
+  bool first_ = true;
+  std::size_t lineno_ = 0, start_ = 0;
+};
 
 // Parses a finite number; false if the field is not one.
 bool parse_number(std::string_view s, double& v) {
@@ -31,33 +126,45 @@ bool parse_number(std::string_view s, double& v) {
   return r.ec == std::errc() && r.ptr == s.data() + s.size();
 }
 
+// A first line of numbers that counts the columns, 0, 1, 2, ... or 1, 2, 3, ... (pandas' and numpy's
+// default column names): a header, not a sample.
+bool counts_columns(const std::vector<std::string>& f) {
+  for (int base : {0, 1}) {
+    bool all = true;
+    for (std::size_t c = 0; c < f.size() && all; ++c) all = f[c] == std::to_string(c + static_cast<std::size_t>(base));
+    if (all) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 Dataset load_csv(const std::string& path, const LoadOptions& opt) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path + ": file not found or not readable");
+  CsvReader rd(in, path);
+  rd.set_delimiter(opt.delimiter);
+  const char delim = rd.delimiter();
   Dataset ds;
   ds.source = path;
   ds.raw_bytes = false;
-  std::vector<std::string> header;
+  std::vector<std::string> header, f;
   std::vector<double> labels;
-  std::string line;
-  std::size_t lineno = 0, cols = 0, label_col = 0;
+  std::size_t cols = 0, label_col = 0;
   bool first = true;
-  while (std::getline(in, line)) {
-    ++lineno;
-    auto f = split(line);
-    if (f.size() == 1 && f[0].empty()) continue;  // blank line
+  while (rd.next(f)) {
+    const std::size_t lineno = rd.line();
     if (first) {
       first = false;
       cols = f.size();
-      if (cols < 2) throw Error(path + ": line " + std::to_string(lineno) + ": need at least one feature and a label");
+      if (cols < 2)
+        throw Error(rd.where(lineno) + ": one field with the separator " + name_of(delim) +
+                    "; need at least one feature and a label (--csv-delimiter sets the separator)");
       bool numeric = true;
       double v;
-      for (auto s : f) numeric = numeric && parse_number(s, v);
-      if (!numeric) {  // a header: names the columns
-        for (auto s : f) header.emplace_back(s);
-      }
+      for (const auto& s : f) numeric = numeric && parse_number(s, v);
+      const bool is_header = opt.header == CsvHeader::Yes || (opt.header == CsvHeader::Auto && (!numeric || counts_columns(f)));
+      if (is_header) header = f;
       if (opt.label_column.empty()) {
         label_col = cols - 1;
       } else {
@@ -68,24 +175,30 @@ Dataset load_csv(const std::string& path, const LoadOptions& opt) {
           double idx;
           if (!parse_number(opt.label_column, idx) || idx < 0 || idx != std::floor(idx) || idx >= double(cols))
             throw Error(path + ": --label-column '" + opt.label_column + "' is neither a column name nor an index in [0, " +
-                        std::to_string(cols) + ")");
+                        std::to_string(cols) + ")" + (header.empty() ? " (the file has no header line)" : ""));
           label_col = static_cast<std::size_t>(idx);
         }
       }
       ds.d = cols - 1;
-      if (!header.empty()) continue;
+      if (is_header) continue;
     }
     if (f.size() != cols)
-      throw Error(path + ": line " + std::to_string(lineno) + ": " + std::to_string(f.size()) + " fields, expected " +
-                  std::to_string(cols));
+      throw Error(rd.where(lineno) + ": " + std::to_string(f.size()) + " fields, expected " + std::to_string(cols) +
+                  " (separator " + name_of(delim) + ")");
     for (std::size_t c = 0; c < cols; ++c) {
       double v;
-      if (!parse_number(f[c], v))
-        throw Error(path + ": line " + std::to_string(lineno) + ", column " + std::to_string(c + 1) + ": '" +
-                    std::string(f[c].substr(0, 40)) + "' is not a number");
+      if (!parse_number(f[c], v)) {
+        std::string what = rd.where(lineno) + ", column " + std::to_string(c + 1) + ": '" + f[c].substr(0, 40) + "' is not a number";
+        if (c == label_col && opt.task != Task::Regression)
+          what += " (class labels must be the integers 0, 1, ..., K-1: map class names to them first)";
+        else if (delim != ',' && f[c].find(',') != std::string::npos)
+          what += " (bptrain reads '.' as the decimal point)";
+        else if (opt.header == CsvHeader::No && labels.empty())
+          what += " (--csv-header auto or yes if this line names the columns)";
+        throw Error(what);
+      }
       if (!std::isfinite(v) || std::fabs(v) > 3.4e38)
-        throw Error(path + ": line " + std::to_string(lineno) + ", column " + std::to_string(c + 1) +
-                    ": value is not finite in float32");
+        throw Error(rd.where(lineno) + ", column " + std::to_string(c + 1) + ": value is not finite in float32");
       if (c == label_col)
         labels.push_back(v);
       else

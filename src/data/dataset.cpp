@@ -23,6 +23,20 @@ Task parse_task(const std::string& s) {
   throw Error("unknown task '" + s + "' (expected auto, classification, regression)");
 }
 
+CsvHeader parse_header(const std::string& s) {
+  if (s == "auto") return CsvHeader::Auto;
+  if (s == "yes") return CsvHeader::Yes;
+  if (s == "no") return CsvHeader::No;
+  throw Error("--csv-header: expected auto, yes or no, got '" + s + "'");
+}
+
+char parse_delimiter(const std::string& s) {
+  if (s == "auto") return 0;
+  if (s == "tab" || s == "\\t" || s == "\t") return '\t';
+  if (s == "," || s == ";" || s == "|") return s[0];
+  throw Error("--csv-delimiter: expected auto, ',', ';', tab or '|', got '" + s + "'");
+}
+
 Normalize parse_normalize(const std::string& s) {
   if (s == "none") return Normalize::None;
   if (s == "unit") return Normalize::Unit;

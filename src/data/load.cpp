@@ -9,6 +9,7 @@
 #include "bpt/core/error.hpp"
 #include "bpt/core/rng.hpp"
 #include "bpt/data/dataset.hpp"
+#include "bpt/data/paths.hpp"
 #include "bpt/h5/h5.hpp"
 
 namespace bpt {
@@ -182,6 +183,34 @@ Dataset load_test(const std::string& test_path, const std::string& train_path, c
   }
   const std::string path = test_path.empty() ? default_test_path(train_path) : test_path;
   return load_one(path, "t10k", o, 2);
+}
+
+std::vector<std::string> input_files(const std::string& train_path, const std::string& test_path, const LoadOptions& opt) {
+  std::vector<std::string> files;
+  auto add = [&](const std::string& path, const std::string& prefix) {
+    if (path.empty() || is_synthetic(path)) return;
+    try {
+      const Format f = opt.format == Format::Auto ? detect(path) : opt.format;
+      if (f == Format::Idx) {
+        const IdxPaths p = resolve_idx(path, prefix);
+        files.push_back(p.images);
+        files.push_back(p.labels);
+        return;
+      }
+    } catch (const std::exception&) {
+    }
+    files.push_back(path);
+  };
+  add(train_path, "train");
+  if (!test_path.empty()) {
+    add(test_path, "t10k");
+  } else if (!is_synthetic(train_path)) {
+    try {
+      add(default_test_path(train_path), "t10k");
+    } catch (const std::exception&) {
+    }
+  }
+  return files;
 }
 
 }  // namespace bpt

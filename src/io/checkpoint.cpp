@@ -47,7 +47,7 @@ void write_checkpoint(const std::string& path, const Model& model, Optimizer& op
   // Never replace a good checkpoint with weights that blew up.
   for (std::size_t i = 0; i < model.num_params(); ++i)
     if (!std::isfinite(model.params()[i]))
-      throw Error(path + ": not written: the weights hold a NaN or infinite value (parameter " + std::to_string(i) + ")");
+      throw NumericError(path + ": not written: the weights hold a NaN or infinite value (parameter " + std::to_string(i) + ")");
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   {
     h5::File f = h5::File::create(tmp);

@@ -80,6 +80,8 @@ std::string Config::canonical() const {
                      {"format", std::to_string(int(load.format))},
                      {"label-column", load.label_column},
                      {"stream", load.stream ? "on" : "off"},
+                     {"csv-delimiter", std::string(1, load.delimiter)},
+                     {"csv-header", std::to_string(int(load.header))},
                      {"reducer", to_string(reducer)},
                      {"epochs", std::to_string(epochs)},
                      {"patience", std::to_string(patience)},

@@ -15,6 +15,8 @@ EvalResult evaluate_model(Model& model, const Dataset& ds, const std::vector<std
   // each block's entry is filled by one rank (so the sums over ranks are exact), and the blocks are
   // added up in order: the metrics do not depend on the rank count.
   const std::size_t total = rows ? rows->size() : ds.n;
+  // A block larger than the set is the set in one block (the same blocks, so the same figures).
+  batch = std::max<std::size_t>(1, std::min(batch, total));
   const std::size_t nblocks = (total + batch - 1) / batch;
   const Range mine = shard(nblocks, static_cast<std::size_t>(comm.rank()), static_cast<std::size_t>(comm.size()));
   const std::size_t k = ds.target_dim, outs = model.out(model.num_layers() - 1);

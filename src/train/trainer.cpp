@@ -12,8 +12,6 @@
 namespace bpt {
 namespace {
 
-bool is_pow2(std::size_t v) { return v && !(v & (v - 1)); }
-
 ModelSpec spec_for(const Config& c, const Dataset& train) {
   ModelSpec s;
   s.sizes.push_back(train.d);
@@ -83,17 +81,8 @@ Trainer::Trainer(const Config& cfg, const Comm& comm, Dataset train, Dataset tes
 void Trainer::validate() const {
   // Every rank holds the same config and (the agreement check confirms it) the same data, so every
   // rank reaches the same verdict: configuration errors (exit 2).
+  // (The flags alone were checked before anything was loaded: validate_config.)
   auto fail = [](const std::string& what) { throw CollectiveError(what); };
-  if (cfg_.batch_size < 1) fail("--batch-size must be at least 1");
-  if (cfg_.epochs < 1) fail("--epochs must be at least 1");
-  if (!(cfg_.dropout >= 0 && cfg_.dropout < 1)) fail("--dropout must be in [0, 1)");
-  const auto world = static_cast<std::size_t>(comm_.size());
-  if (cfg_.deterministic) {
-    if (!is_pow2(cfg_.micro_shards)) fail("--micro-shards must be a power of two");
-    if (!is_pow2(world) || cfg_.micro_shards % world != 0)
-      fail("--deterministic needs a power-of-two rank count that divides --micro-shards (" +
-           std::to_string(cfg_.micro_shards) + "); this job has " + std::to_string(world) + " ranks");
-  }
   const std::string& tf = test_.source;
   if (test_.d != train_.d)
     fail(tf + ": has " + std::to_string(test_.d) + " features per sample, " + train_.source + " has " +
@@ -135,6 +124,18 @@ void Trainer::verify_replicas(std::uint64_t step) {
   if (!bad.empty())
     throw CollectiveError("weights of rank(s) " + bad + " differ from rank 0's after step " + std::to_string(step) +
                           ": replicas diverged");
+}
+
+void Trainer::check_weights_finite() {
+  agree_on_errors(comm_, [&] {
+    for (std::size_t l = 0; l < model_.num_layers(); ++l) {
+      const std::size_t lo = model_.offset(l), hi = l + 1 < model_.num_layers() ? model_.offset(l + 1) : model_.num_params();
+      for (std::size_t i = lo; i < hi; ++i)
+        if (!std::isfinite(model_.params()[i]))
+          throw NumericError("after step " + std::to_string(st_.step) + ": the weights of layer " + std::to_string(l) +
+                             " are no longer finite (an update overflowed: lower --lr)");
+    }
+  });
 }
 
 EvalResult Trainer::evaluate(const Dataset& ds, const std::vector<std::uint32_t>* rows) {
@@ -183,6 +184,7 @@ double Trainer::agreed_sum(const std::vector<double>& parts) const {
 
 void Trainer::save_checkpoint(const std::vector<double>& loss_parts, double elapsed) {
   if (cfg_.checkpoint.empty()) return;
+  check_weights_finite();  // never replace a good checkpoint with weights that blew up
   loader_->wait();
   TrainState st = st_;
   st.epoch_loss_sum = loss_parts.empty() ? 0.0 : agreed_sum(loss_parts);

@@ -70,6 +70,10 @@ NodeLayout block_layout(int rank, int size, int per_node);
 // rank of its group. Its exit code is the largest any rank had
 // (an Error: 1; a CollectiveError: its own). f must not call collectives.
 void agree_on_errors(const Comm& comm, const std::function<void()>& f);
+// Runs f on rank 0 alone (a check of shared state, such as the file system, that a thousand ranks
+// should not repeat) and gives its outcome to every rank: if f threw, every rank throws the same
+// agreed CollectiveError, printed once by rank 0. f must not call collectives.
+void agree_on_root(const Comm& comm, const std::function<void()>& f);
 // "0-3, 7, 9-10" for ascending ranks.
 std::string rank_list(const std::vector<int>& ranks);
 

@@ -20,12 +20,17 @@ Task parse_task(const std::string& s);  // auto | classification | regression
 enum class Normalize { None, Unit, Standard };
 Normalize parse_normalize(const std::string& s);  // none | unit | standard
 std::string to_string(Normalize n);
+enum class CsvHeader { Auto, Yes, No };
+CsvHeader parse_header(const std::string& s);  // auto | yes | no
+char parse_delimiter(const std::string& s);    // auto (0) | , | ; | tab (or \t) | "|"
 
 struct LoadOptions {
   Format format = Format::Auto;
   Task task = Task::Auto;
   std::string label_column;  // CSV: a header name or a 0-based index; empty: the last column
   bool stream = false;       // HDF5 only: read feature rows from the file on demand
+  char delimiter = 0;        // CSV: the field separator; 0: detected from the first line
+  CsvHeader header = CsvHeader::Auto;  // CSV: Auto: a first line that is not all numbers is a header
   bool in_memory = false;    // synthetic sets: draw every row at load (else each row as a batch needs it)
   std::uint64_t seed = 42;   // synthetic sets
 };
@@ -97,6 +102,8 @@ struct IdxPaths {
 IdxPaths resolve_idx(const std::string& path, const std::string& prefix);
 std::string default_test_path(const std::string& train_path);
 
+// CSV as RFC 4180 has it (fields in double quotes, "" for a quote, line breaks inside quotes), a
+// UTF-8 byte-order mark skipped, the separator given or detected (comma, semicolon, tab, |).
 Dataset load_csv(const std::string& path, const LoadOptions& opt);
 // /X [N, D] (uint8 or float) and /y ([N] integer labels, or [N] / [N, K] float targets).
 Dataset load_hdf5(const std::string& path, const LoadOptions& opt);

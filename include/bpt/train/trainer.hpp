@@ -52,6 +52,9 @@ class Trainer {
   EvalResult evaluate(const Dataset& ds, const std::vector<std::uint32_t>* rows = nullptr);
   // Throws CollectiveError naming the ranks whose weights differ from rank 0's. Collective.
   void verify_replicas(std::uint64_t step);
+  // Throws NumericError (exit 3) if a weight is not finite: the last update overflowed. Every rank
+  // holds the same weights, so every rank reaches the same verdict. Collective (the agreement).
+  void check_weights_finite();
 
   Model& model() { return model_; }
   const Dataset& train_set() const { return train_; }

@@ -1,0 +1,25 @@
+#pragma once
+// Input and output files by identity: no output of a run may replace one of its inputs.
+#include <string>
+#include <vector>
+
+#include "bpt/data/dataset.hpp"
+
+namespace bpt {
+
+// An output a run writes: its flag, its path, and the one input it may replace (the --resume
+// checkpoint, rewritten by a --checkpoint of the same file; empty: none).
+struct OutputPath {
+  std::string flag, path, may_replace;
+};
+// Each output's folder exists and takes a new file (a probe file is created and removed there), the
+// output is not a folder and can be written, no two outputs are one file, and none is one of `inputs`,
+// compared by file identity (device and inode), not by spelling. Throws CollectiveError naming the flag.
+void check_outputs(const std::vector<OutputPath>& outputs, const std::vector<std::string>& inputs);
+
+// The files load_train and load_test would read (an IDX directory's images and labels files, the
+// default test files), without reading them: for check_outputs. Best effort: a path it cannot resolve
+// is returned as given (loading reports it).
+std::vector<std::string> input_files(const std::string& train_path, const std::string& test_path, const LoadOptions& opt);
+
+}  // namespace bpt

@@ -1,0 +1,61 @@
+// Output paths checked before a run: their folders take a file, and none of them is an input.
+#include "bpt/data/paths.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <random>
+
+#include "bpt/core/error.hpp"
+
+namespace bpt {
+namespace fs = std::filesystem;
+namespace {
+
+[[noreturn]] void fail(const std::string& what) { throw CollectiveError(what); }
+
+}  // namespace
+
+void check_outputs(const std::vector<OutputPath>& outputs, const std::vector<std::string>& inputs) {
+  std::error_code ec;
+  auto same = [&](const std::string& a, const std::string& b) {
+    std::error_code e;
+    if (fs::exists(a, e) && fs::exists(b, e)) return fs::equivalent(a, b, e);
+    return fs::weakly_canonical(a, e) == fs::weakly_canonical(b, e);  // neither exists yet: by name
+  };
+  std::vector<std::string> probed;
+  for (std::size_t i = 0; i < outputs.size(); ++i) {
+    const auto& [flag, path, may_replace] = outputs[i];
+    const std::string what = flag + " " + path;
+    if (fs::is_directory(path, ec)) fail(what + ": is a folder; give a file name");
+    for (const std::string& in : inputs) {
+      if (!may_replace.empty() && same(in, may_replace)) continue;
+      if (fs::exists(path, ec) && fs::exists(in, ec) && fs::equivalent(path, in, ec))
+        fail(what + ": is the input file " + in + "; writing it would destroy it");
+    }
+    for (std::size_t j = 0; j < i; ++j)
+      if (same(path, outputs[j].path)) fail(what + ": is also " + outputs[j].flag + "'s file; give each output its own");
+    if (fs::exists(path, ec) && ::access(path.c_str(), W_OK) != 0)
+      fail(what + ": cannot be overwritten (" + std::strerror(errno) + ")");
+    // The folder takes a new file: a probe created and removed, once per folder.
+    fs::path dir = fs::path(path).parent_path();
+    if (dir.empty()) dir = ".";
+    if (!fs::exists(dir, ec)) fail(what + ": the folder " + dir.string() + " does not exist");
+    if (!fs::is_directory(dir, ec)) fail(what + ": " + dir.string() + " is not a folder");
+    const std::string key = fs::weakly_canonical(dir, ec).string();
+    if (std::find(probed.begin(), probed.end(), key) != probed.end()) continue;
+    probed.push_back(key);
+    const std::string probe =
+        (dir / (".bptrain-probe-" + std::to_string(::getpid()) + "-" + std::to_string(std::random_device{}()))).string();
+    const int fd = ::open(probe.c_str(), O_CREAT | O_EXCL | O_WRONLY, 0600);
+    if (fd < 0) fail(what + ": cannot create a file in " + dir.string() + " (" + std::strerror(errno) + ")");
+    ::close(fd);
+    ::unlink(probe.c_str());
+  }
+}
+
+}  // namespace bpt

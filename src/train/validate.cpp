@@ -1,0 +1,147 @@
+// The checks before the first step: flags (ranges and meaning), output paths, memory.
+#include "bpt/train/validate.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+
+#include "bpt/core/error.hpp"
+#include "bpt/core/text.hpp"
+
+namespace bpt {
+namespace {
+
+[[noreturn]] void fail(const std::string& what) { throw CollectiveError(what); }
+
+std::string num(double v) { return format_number("%g", v); }
+
+bool is_pow2(std::size_t v) { return v && !(v & (v - 1)); }
+
+// flag value: must lie in the interval written as `range` ("[0, 1)"), lo/hi with their openness.
+void in_range(const char* flag, double v, double lo, bool lo_open, double hi, bool hi_open) {
+  const bool ok = std::isfinite(v) && (lo_open ? v > lo : v >= lo) && (hi_open ? v < hi : v <= hi);
+  if (ok) return;
+  const std::string hs = std::isinf(hi) ? "inf" : num(hi);
+  fail(std::string(flag) + " " + num(v) + ": must be in " + (lo_open ? "(" : "[") + num(lo) + ", " + hs +
+       (hi_open || std::isinf(hi) ? ")" : "]"));
+}
+
+std::string gb(double bytes) { return format_number("%.1f GB", bytes / 1e9); }
+
+}  // namespace
+
+void validate_config(const Config& c, int ranks, unsigned cores) {
+  const double inf = INFINITY;
+  if (c.hidden.empty()) fail("--hidden: give at least one hidden layer size");
+  in_range("--dropout", c.dropout, 0, false, 1, true);
+  in_range("--val-fraction", c.val_fraction, 0, false, 1, true);
+  in_range("--lr", c.lr, 0, true, inf, true);
+  in_range("--momentum", c.optim.momentum, 0, false, 1, true);
+  in_range("--beta1", c.optim.beta1, 0, false, 1, true);
+  in_range("--beta2", c.optim.beta2, 0, false, 1, true);
+  in_range("--eps", c.optim.eps, 0, true, inf, true);
+  in_range("--weight-decay", c.optim.weight_decay, 0, false, inf, true);
+  in_range("--clip-grad-norm", c.clip_grad_norm, 0, false, inf, true);
+  in_range("--lr-warmup-epochs", c.warmup_epochs_lr, 0, false, inf, true);
+  in_range("--lr-gamma", c.lr_gamma, 0, true, 1, false);
+  if (c.lr_step_epochs < 1) fail("--lr-step-epochs must be at least 1");
+  if (c.batch_size < 1) fail("--batch-size must be at least 1");
+  if (c.epochs < 1) fail("--epochs must be at least 1");
+  if (c.eval_batch < 1) fail("--eval-batch must be at least 1");
+  in_range("--min-delta", c.min_delta, 0, false, inf, true);
+  in_range("--tol", c.tol, 0, false, inf, true);
+  in_range("--bucket-mb", c.bucket_mb, 0.001, false, 1 << 20, false);
+  in_range("--warmup-epochs", c.warmup_epochs, 0, false, inf, true);
+  in_range("--grad-warn-low", c.grad_warn_low, 0, false, inf, true);
+  if (!(c.grad_warn_high > c.grad_warn_low)) in_range("--grad-warn-high", c.grad_warn_high, c.grad_warn_low, true, inf, true);
+  if (c.keep < 1 || c.keep > 1000) fail("--keep " + std::to_string(c.keep) + ": must be in [1, 1000]");
+  if ((c.checkpoint_every || c.checkpoint_every_epochs) && c.checkpoint.empty())
+    fail(std::string(c.checkpoint_every ? "--checkpoint-every" : "--checkpoint-every-epochs") + " needs --checkpoint FILE");
+  const unsigned most = cores ? cores : 1024;
+  if (c.blas_threads < 1 || static_cast<unsigned>(c.blas_threads) > most)
+    fail("--blas-threads " + std::to_string(c.blas_threads) + ": must be in [1, " + std::to_string(most) + "]" +
+         (cores ? " (this machine has " + std::to_string(cores) + " cores)" : ""));
+  if (c.deterministic) {
+    const auto world = static_cast<std::size_t>(ranks);
+    if (!is_pow2(c.micro_shards)) fail("--micro-shards must be a power of two");
+    if (!is_pow2(world) || c.micro_shards % world != 0)
+      fail("--deterministic needs a power-of-two rank count that divides --micro-shards (" +
+           std::to_string(c.micro_shards) + "); this job has " + std::to_string(ranks) + " ranks");
+  }
+  for (auto [flag, r] : {std::pair{"--fail-rank", c.fail_rank}, std::pair{"--nan-rank", c.nan_rank}})
+    if (r < -1 || r >= ranks)
+      fail(std::string(flag) + " " + std::to_string(r) + ": must be -1 (off) or a rank in [0, " + std::to_string(ranks) + ")");
+}
+
+std::vector<OutputPath> outputs_of(const Config& c, const std::string& predict) {
+  std::vector<OutputPath> out;
+  if (!c.checkpoint.empty()) {
+    out.push_back({"--checkpoint", c.checkpoint, c.resume});
+    for (std::size_t k = 1; k < c.keep; ++k) out.push_back({"--keep", c.checkpoint + "." + std::to_string(k), c.resume});
+  }
+  if (!c.metrics.empty()) out.push_back({"--metrics", c.metrics, ""});
+  if (!c.profile.empty()) out.push_back({"--profile", c.profile, ""});
+  if (!predict.empty()) out.push_back({"--predict", predict, ""});
+  return out;
+}
+
+MemoryPlan plan_memory(const Config& c, std::size_t inputs, std::size_t outputs, std::size_t eval_rows, int ranks) {
+  std::vector<double> sizes{double(inputs)};
+  for (std::size_t h : c.hidden) sizes.push_back(double(h));
+  sizes.push_back(double(outputs));
+  double params = 0, outs = 0, widest = 0;
+  for (std::size_t l = 0; l + 1 < sizes.size(); ++l) {
+    params += sizes[l + 1] * (sizes[l] + 1);
+    outs += sizes[l + 1];
+    widest = std::max(widest, sizes[l + 1]);
+  }
+  const double state = c.optim.kind == OptKind::Sgd                                         ? 0
+                       : (c.optim.kind == OptKind::Adam || c.optim.kind == OptKind::AdamW) ? 2
+                                                                                            : 1;
+  MemoryPlan p;
+  // Weights and gradients, the optimizer's state, and (checkpoints) the whole state assembled once.
+  p.weights = 4.0 * params * (2 + state + (c.checkpoint.empty() ? 0 : state));
+  // Per row: each layer's pre-activation and activation (and dropout's draws and mask), two error
+  // signals as wide as the widest layer, the input row (twice: the loader reads ahead).
+  const double per_row = 4.0 * (outs * (2 + (c.dropout > 0 ? 2 : 0)) + 2 * widest + 2 * sizes[0]);
+  const double parts = c.deterministic ? double(c.micro_shards) : double(std::max(1, ranks));
+  const double rows = std::ceil(double(c.batch_size) / parts);
+  p.activations = rows * per_row;
+  const double erows = double(eval_rows);
+  p.evaluation = std::max(0.0, erows - rows) * per_row + 4.0 * erows * (sizes[0] + sizes.back());
+  return p;
+}
+
+double available_memory() {
+  double avail = 0;
+  std::ifstream mi("/proc/meminfo");
+  std::string key;
+  double kb = 0;
+  std::string unit;
+  while (mi >> key >> kb >> unit)
+    if (key == "MemAvailable:") avail = kb * 1024.0;
+  // A cgroup v2 limit (a batch job's allocation) may be lower than the machine's free memory.
+  std::ifstream lim("/sys/fs/cgroup/memory.max"), cur("/sys/fs/cgroup/memory.current");
+  std::string l;
+  double used = 0;
+  if (lim >> l && l != "max" && cur >> used) {
+    const double left = std::max(0.0, std::strtod(l.c_str(), nullptr) - used);
+    if (avail == 0 || left < avail) avail = left;
+  }
+  return avail;
+}
+
+void check_memory(const MemoryPlan& p, const std::string& model, double available, int ranks_on_node) {
+  if (available <= 0) return;  // unknown: nothing to compare with
+  const double each = available / double(std::max(1, ranks_on_node));
+  if (p.total() <= each) return;
+  const char* culprit = p.weights >= p.activations && p.weights >= p.evaluation ? "--hidden"
+                        : p.activations >= p.evaluation                        ? "--batch-size (or --hidden)"
+                                                                                : "--eval-batch";
+  fail("the model " + model + " needs " + gb(p.total()) + " per rank (weights, gradients and optimizer state " +
+       gb(p.weights) + ", a training batch's activations " + gb(p.activations) + ", evaluation " + gb(p.evaluation) +
+       "), more than the " + gb(each) + " available to each of the " + std::to_string(ranks_on_node) +
+       " ranks on this node: lower " + culprit);
+}
+
+}  // namespace bpt
