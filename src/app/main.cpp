@@ -164,7 +164,7 @@ bool parse(int argc, char** argv, Config& c, EvalOptions& ev, bool root) {
     ("resume", "continue exactly from this checkpoint (--epochs counts from the original start)", cxxopts::value<std::string>()->default_value(""))
     ("evaluate", "evaluate this checkpoint on --test and print one JSON line; no training", cxxopts::value<std::string>()->default_value(""))
     ("confusion", "--evaluate: add the confusion matrix (rows: true class)")
-    ("predict", "--evaluate: write predictions to this CSV file (index,prediction[,label])", cxxopts::value<std::string>()->default_value(""));
+    ("predict", "--evaluate: write predictions to this CSV file (index,prediction,label; regression: index,prediction,target, or prediction_k and target_k for K targets)", cxxopts::value<std::string>()->default_value(""));
   o.add_options("Health")
     ("on-nonfinite", "a non-finite loss or gradient: stop (with the step and layer named), or skip the step (counted)", cxxopts::value<std::string>()->default_value("stop"))
     ("grad-stats", "per-layer gradient and weight norms in the metrics")
@@ -172,7 +172,7 @@ bool parse(int argc, char** argv, Config& c, EvalOptions& ev, bool root) {
     ("grad-warn-high", "warn when a layer's gradient norm stays above this (exploding)", cxxopts::value<std::string>()->default_value("1e4"))
     ("grad-warn-steps", "... for this many steps in a row (0: never warn)", cxxopts::value<std::string>()->default_value("50"));
   o.add_options("Output")
-    ("metrics", "write one JSON object per epoch to this file (rank 0)", cxxopts::value<std::string>()->default_value(""))
+    ("metrics", "write one JSON object per epoch to this file (rank 0); an epoch cut short by --max-steps has \"partial\":true and is written again, whole, by the resumed run", cxxopts::value<std::string>()->default_value(""))
     ("eval-batch", "evaluation batch per rank", cxxopts::value<std::string>()->default_value("1024"))
     ("profile", "write every rank's per-step times (compute, communication wait, optimizer, data) to this CSV, via rank 0", cxxopts::value<std::string>()->default_value(""))
     ("quiet", "only the final summary line")
@@ -371,12 +371,24 @@ void run_evaluate(const Config& cfg, const EvalOptions& ev, const Comm& world) {
   if (ex.want_predictions) {
     std::ofstream out(ev.predict);
     if (!out) throw Error(ev.predict + ": cannot open for writing");
+    // Classification: index,prediction,label. Regression with K targets: index, then K predictions
+    // and K targets (prediction,target when K is 1; prediction_0..K-1,target_0..K-1 otherwise).
     const std::size_t w = test.regression() ? test.target_dim : 1;
-    out << (test.regression() ? "index,prediction\n" : "index,prediction,label\n");
+    if (test.regression()) {
+      out << "index";
+      for (const char* what : {"prediction", "target"})
+        for (std::size_t k = 0; k < w; ++k) out << ',' << what << (w > 1 ? "_" + std::to_string(k) : "");
+      out << '\n';
+    } else {
+      out << "index,prediction,label\n";
+    }
     for (std::size_t i = 0; i < test.n; ++i) {
       out << i;
       for (std::size_t k = 0; k < w; ++k) out << ',' << ex.predictions[i * w + k];
-      if (!test.regression()) out << ',' << test.label(i);
+      if (test.regression())
+        for (std::size_t k = 0; k < w; ++k) out << ',' << test.targets[i * w + k];
+      else
+        out << ',' << test.label(i);
       out << '\n';
     }
     if (!out) throw Error(ev.predict + ": write failed");

@@ -126,6 +126,12 @@ std::uint64_t Dataset::fingerprint() const {
   return h;
 }
 
+std::uint64_t Dataset::content_hash() const {
+  if (stream) return 0;
+  const std::uint64_t h = fnv1a_word(xf.empty() ? 1 : 2, fingerprint());
+  return xf.empty() ? hash_words(x.data(), x.size(), h) : hash_words(xf.data(), xf.size() * sizeof(float), h);
+}
+
 Transform compute_transform(const Dataset& ds, Normalize how) {
   Transform t;
   const std::size_t d = ds.d;

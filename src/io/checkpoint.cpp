@@ -85,6 +85,7 @@ void write_checkpoint(const std::string& path, const Model& model, Optimizer& op
     i64("world_size", st.world_size);
     f.attr("/train", "train_fingerprint", std::to_string(st.train_fingerprint));
     f.attr("/train", "test_fingerprint", std::to_string(st.test_fingerprint));
+    f.attr("/train", "train_content_hash", std::to_string(st.train_content_hash));
     f.attr("/train", "epoch_loss_sum", st.epoch_loss_sum);
     f.attr("/train", "best_score", st.best_score);
     f.attr("/train", "prev_train_loss", st.prev_train_loss);
@@ -223,6 +224,7 @@ Checkpoint read_checkpoint(const std::string& path) {
   s.world_size = u64("world_size");
   s.train_fingerprint = std::stoull(f.attr_str("/train", "train_fingerprint"));
   s.test_fingerprint = std::stoull(f.attr_str("/train", "test_fingerprint"));
+  if (f.has_attr("/train", "train_content_hash")) s.train_content_hash = std::stoull(f.attr_str("/train", "train_content_hash"));
   s.epoch_loss_sum = f.attr_f64("/train", "epoch_loss_sum");
   s.best_score = f.attr_f64("/train", "best_score");
   s.prev_train_loss = f.attr_f64("/train", "prev_train_loss");

@@ -73,6 +73,7 @@ void Reporter::epoch(const EpochFigures& f) {
                   .add("data_ms_per_step", t.data)
                   .add("skipped_steps", f.skipped)
                   .raw("layers", f.layers)
+                  .raw("partial", f.partial ? "true" : "false")
                   .str()
            << '\n';
   metrics_.flush();

@@ -62,6 +62,20 @@ TrainResult Trainer::run() {
   const double start = wall_time() - st_.elapsed_s;  // a resumed run's time counts on
   TrainResult res;
   res.stop_reason = "epochs";
+  if (resumed_ && (st_.epoch >= cfg_.epochs || (cfg_.max_steps && st_.step >= cfg_.max_steps))) {
+    // Nothing left to train (a finished run resumed, e.g. by a batch system's requeue): report the
+    // checkpoint's model as it is, and leave the checkpoint alone.
+    out.note("the checkpoint has done " + std::to_string(st_.epoch) + " epochs and " + std::to_string(st_.step) +
+             " steps: nothing left to train (raise --epochs or --max-steps to go on)");
+    res.test = evaluate(test_);
+    res.epochs = st_.epoch;
+    res.steps = st_.step;
+    res.seconds = st_.elapsed_s;
+    res.stop_reason = "already done";
+    res.peak_rss_mb = static_cast<double>(comm_.allreduce_max(static_cast<long>(peak_rss_mb() * 1024.0))) / 1024.0;
+    out.done(res.epochs, res.steps, res.test, train_.regression(), res.seconds, res.stop_reason, res.peak_rss_mb);
+    return res;
+  }
   Tally t;
   std::vector<double> carry;  // the loss parts of an epoch cut short by --max-steps
   while (st_.epoch < cfg_.epochs) {
@@ -254,6 +268,7 @@ bool Trainer::end_epoch(Reporter& out, Tally& t, TrainResult& res, double start)
   f.lr = static_cast<double>(lr_at(st_.step ? st_.step - 1 : 0));
   f.per_step = scaled(t.times, 1000.0 / double(std::max<std::size_t>(1, t.steps)));
   f.skipped = t.skipped;
+  f.partial = st_.position < steps_per_epoch_;
   if (cfg_.grad_stats) f.layers = health_.layer_stats_json(model_);
   out.epoch(f);
   if (st_.position < steps_per_epoch_) return false;  // unfinished (--max-steps): no verdict on it

@@ -35,6 +35,7 @@ Trainer::Trainer(const Config& cfg, const Comm& comm, Dataset train, Dataset tes
   agree_on_errors(comm_, [&] {
     validate();
     train_fp_ = train_.fingerprint();
+    train_content_ = train_.content_hash();
     test_fp_ = test_.fingerprint();
     set_blas_threads(cfg_.blas_threads);
     // Without a validation split the training rows are all rows, kept as no list at all (memory per
@@ -108,7 +109,8 @@ void Trainer::validate() const {
 void Trainer::check_agreement() {
   // One small collective: every rank hashes what must agree and compares with rank 0.
   std::uint64_t h = fnv1a(cfg_.canonical());
-  const std::uint64_t ds[] = {train_.n, train_.d, train_.classes, train_fp_, test_.n, test_.d, test_.classes, test_fp_};
+  const std::uint64_t ds[] = {train_.n,      train_.d, train_.classes, train_fp_, train_content_,
+                              test_.n,       test_.d,  test_.classes,  test_fp_};
   h = fnv1a_bytes(ds, sizeof ds, h);
   for (std::size_t s : model_.spec().sizes) h = fnv1a_bytes(&s, sizeof s, h);
   h = fnv1a(BPT_VERSION " built " __DATE__ " " __TIME__, h);  // same version, another build: caught too
@@ -161,8 +163,14 @@ void Trainer::resume(const Checkpoint& c) {
   if (c.train.resume_key != key)
     throw CollectiveError("--resume: the checkpoint was written with different settings: " +
                           diff_settings(c.train.resume_key, key));
-  if (c.train.train_fingerprint != train_fp_)
-    throw CollectiveError("--resume: " + train_.source + " is not the training set the checkpoint was written with");
+  if (c.train.train_fingerprint != train_fp_ ||
+      (c.train.train_content_hash && train_content_ && c.train.train_content_hash != train_content_))
+    throw CollectiveError("--resume: " + train_.source + " is not the training set the checkpoint was written with" +
+                          (c.train.train_fingerprint == train_fp_ ? " (a feature value differs)" : ""));
+  const std::uint64_t done = c.train.epoch + (c.train.position ? 1 : 0);  // epochs begun
+  if (done > cfg_.epochs)
+    throw CollectiveError("--resume: --epochs " + std::to_string(cfg_.epochs) + " is fewer than the " +
+                          std::to_string(done) + " epochs the checkpoint has already run");
   std::copy(c.params.begin(), c.params.end(), model_.params().begin());
   opt_->load_whole_state(c.optim_state, c.optim_steps);
   train_.tf.offset = c.offset;
@@ -192,6 +200,7 @@ void Trainer::save_checkpoint(const std::vector<double>& loss_parts, double elap
   st.world_size = static_cast<std::uint64_t>(comm_.size());
   st.train_fingerprint = train_fp_;
   st.test_fingerprint = test_fp_;
+  st.train_content_hash = train_content_;
   st.config = cfg_.canonical();
   st.resume_key = cfg_.resume_key();
   st.elapsed_s = elapsed;

@@ -76,8 +76,11 @@ struct Dataset {
   // Visits the raw rows in order, in blocks (for statistics over a streamed set too).
   template <class F>
   void for_each_raw_block(F&& f) const;
-  // A cheap fingerprint of the sizes and contents.
+  // A cheap fingerprint: the sizes, every label or target, and 64 feature rows spread over the set,
+  // read alike in memory or streamed (so a run checkpointed with --stream resumes without it).
   std::uint64_t fingerprint() const;
+  // Every feature value as stored (0 when streamed: the rows are not in memory to hash).
+  std::uint64_t content_hash() const;
   void set_default_transform();
 };
 

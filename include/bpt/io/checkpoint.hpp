@@ -25,6 +25,7 @@ struct TrainState {
   std::uint64_t seed = 0;  // every random draw is a pure function of (seed, epoch, step, sample)
   std::uint64_t world_size = 1;
   std::uint64_t train_fingerprint = 0, test_fingerprint = 0;
+  std::uint64_t train_content_hash = 0;  // every training feature value (0: streamed, or an older file)
   std::string config;      // the full configuration, canonical text
   std::string resume_key;  // the part of it that must match to resume
   double elapsed_s = 0;

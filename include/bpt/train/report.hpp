@@ -29,6 +29,7 @@ struct EpochFigures {
   double samples_per_s = 0, elapsed_s = 0, epoch_s = 0, lr = 0;
   StepTimes per_step;  // milliseconds per step, this rank
   std::uint64_t skipped = 0;
+  bool partial = false;  // cut short by --max-steps: a resumed run writes the epoch again, whole
   std::string layers = "null";  // --grad-stats: per-layer JSON
 };
 

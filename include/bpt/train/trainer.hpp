@@ -105,7 +105,7 @@ class Trainer {
   TrainState st_;
   bool resumed_ = false;
   const volatile int* stop_flag_ = nullptr;
-  std::uint64_t train_fp_ = 0, test_fp_ = 0;
+  std::uint64_t train_fp_ = 0, test_fp_ = 0, train_content_ = 0;  // Dataset::fingerprint(), content_hash()
 };
 
 }  // namespace bpt
