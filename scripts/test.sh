@@ -29,7 +29,7 @@ unset ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS
 echo "== MPICH: the MPI tests, and every test that runs the binaries, built against MPICH in another folder"
 cmake --preset mpich >/dev/null
 cmake --build build-mpich -j"$(nproc)" --target mpi_tests bptrain bptrain-data >/dev/null
-(cd build-mpich && ctest --output-on-failure -R '^(mpi_np[1-4]|mpi_fail_fast|errors_once|cli|batch_.*)$')
+(cd build-mpich && ctest --output-on-failure -R '^(mpi_np[1-4]|mpi_fail_fast|errors_once|cli|validation|batch_.*)$')
 
 echo "== SMPI: the MPI tests on 16 simulated ranks, and a small simulated scaling run (build-smpi/)"
 cmake --preset smpi >/dev/null

@@ -8,6 +8,7 @@
 #include "bpt/core/error.hpp"
 #include "bpt/core/gemm.hpp"
 #include "bpt/core/hash.hpp"
+#include "bpt/train/validate.hpp"
 
 namespace bpt {
 namespace {
@@ -82,7 +83,9 @@ Trainer::Trainer(const Config& cfg, const Comm& comm, Dataset train, Dataset tes
 void Trainer::validate() const {
   // Every rank holds the same config and (the agreement check confirms it) the same data, so every
   // rank reaches the same verdict: configuration errors (exit 2).
-  // (The flags alone were checked before anything was loaded: validate_config.)
+  // The flags alone: main checked them before loading anything; again here for other callers (tests,
+  // embedders), as the rest of the trainer relies on them.
+  validate_config(cfg_, comm_.size(), 0);
   auto fail = [](const std::string& what) { throw CollectiveError(what); };
   const std::string& tf = test_.source;
   if (test_.d != train_.d)

@@ -13,7 +13,7 @@ namespace {
 
 [[noreturn]] void fail(const std::string& what) { throw CollectiveError(what); }
 
-std::string num(double v) { return format_number("%g", v); }
+std::string num(double v) { return format_number("%.7g", v); }
 
 bool is_pow2(std::size_t v) { return v && !(v & (v - 1)); }
 
@@ -50,7 +50,7 @@ void validate_config(const Config& c, int ranks, unsigned cores) {
   if (c.eval_batch < 1) fail("--eval-batch must be at least 1");
   in_range("--min-delta", c.min_delta, 0, false, inf, true);
   in_range("--tol", c.tol, 0, false, inf, true);
-  in_range("--bucket-mb", c.bucket_mb, 0.001, false, 1 << 20, false);
+  in_range("--bucket-mb", c.bucket_mb, 1e-5, false, 65536, false);  // a bucket holds at least a few floats
   in_range("--warmup-epochs", c.warmup_epochs, 0, false, inf, true);
   in_range("--grad-warn-low", c.grad_warn_low, 0, false, inf, true);
   if (!(c.grad_warn_high > c.grad_warn_low)) in_range("--grad-warn-high", c.grad_warn_high, c.grad_warn_low, true, inf, true);

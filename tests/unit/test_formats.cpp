@@ -281,3 +281,62 @@ TEST(Stream, GatherEqualsInMemory) {
   EXPECT_EQ(a, b);
   EXPECT_EQ(compute_transform(st, Normalize::Standard).offset, compute_transform(src, Normalize::Standard).offset);
 }
+
+TEST(Csv, Rfc4180QuotingAndLineBreaksInsideQuotes) {
+  Tmp t;
+  // R's write.csv: a quoted header with an empty first name, quoted row names; a quote doubled inside
+  // quotes; a separator and a line break inside quotes.
+  const std::string p = t.file("q.csv", "\"\",\"say \"\"hi\"\"\",\"a,b\",\"label\"\r\n\"1\",2.5,\"3\",1\r\n\"2\", 4 ,5,\"0\"\r\n");
+  LoadOptions o;
+  o.label_column = "label";
+  Dataset ds = load_csv(p, o);
+  EXPECT_EQ(ds.n, 2u);
+  EXPECT_EQ(ds.d, 3u);
+  EXPECT_EQ(ds.xf, (std::vector<float>{1, 2.5f, 3, 2, 4, 5}));
+  EXPECT_EQ(ds.labels, (std::vector<std::int32_t>{1, 0}));
+  o.label_column = "a,b";  // a quoted name with the separator in it
+  EXPECT_EQ(load_csv(p, o).xf.size(), 6u);
+  o.label_column = "x\ny";  // a line break inside a quoted header name: still one record
+  Dataset nl = load_csv(t.file("nl.csv", "\"x\ny\",f\n1,2\n0,3\n"), o);
+  EXPECT_EQ(nl.n, 2u);
+  EXPECT_EQ(nl.labels, (std::vector<std::int32_t>{1, 0}));
+  expect_error([&] { load_csv(t.file("open.csv", "a,b\n1,\"2\n"), opts()); }, "line 2: a quoted field is not closed");
+  expect_error([&] { load_csv(t.file("after.csv", "a,b\n1,\"2\"x\n"), opts()); }, "line 2, column 2: text after a closing quote");
+}
+
+TEST(Csv, ByteOrderMarkAndSeparators) {
+  Tmp t;
+  LoadOptions o;
+  o.label_column = "label";
+  for (const char* text : {"\xEF\xBB\xBFlabel,a\n1,2\n0,3\n", "label;a\n1;2\n0;3\n", "label\ta\n1\t2\n0\t3\n", "label|a\n1|2\n0|3\n"}) {
+    Dataset ds = load_csv(t.file("s.csv", text), o);
+    EXPECT_EQ(ds.n, 2u) << text;
+    EXPECT_EQ(ds.labels, (std::vector<std::int32_t>{1, 0})) << text;
+    EXPECT_EQ(ds.xf, (std::vector<float>{2, 3})) << text;
+  }
+  // A headerless file with a byte-order mark: the first row is data, not lost.
+  EXPECT_EQ(load_csv(t.file("bom.csv", "\xEF\xBB\xBF" "1,2,0\n3,4,1\n"), opts()).n, 2u);
+  o.delimiter = ';';  // given, and wrong: the error names it
+  expect_error([&] { load_csv(t.file("c.csv", "label,a\n1,2\n"), o); }, "one field with the separator ';'");
+  o.delimiter = 0;
+  o.label_column = "";
+  expect_error([&] { load_csv(t.file("dc.csv", "a;b\n1,5;0\n"), o); }, "(bptrain reads '.' as the decimal point)");
+  expect_error([&] { load_csv(t.file("names.csv", "a,b\n1,cat\n"), o); }, "'cat' is not a number (class labels must be the integers");
+}
+
+TEST(Csv, HeaderDetection) {
+  Tmp t;
+  const std::string counted = t.file("c.csv", "0,1,2\n5,6,1\n7,8,0\n");  // counts its columns: a header
+  EXPECT_EQ(load_csv(counted, opts()).n, 2u);
+  EXPECT_EQ(load_csv(t.file("c1.csv", "1,2,3\n5,6,1\n7,8,0\n"), opts()).n, 2u);
+  EXPECT_EQ(load_csv(t.file("d.csv", "0,2,1\n5,6,1\n"), opts()).n, 2u);  // numbers that do not count: data
+  LoadOptions o;
+  o.header = CsvHeader::No;
+  EXPECT_EQ(load_csv(counted, o).n, 3u);
+  o.header = CsvHeader::Yes;
+  EXPECT_EQ(load_csv(t.file("y.csv", "5,10,20\n5,6,1\n7,8,0\n"), o).n, 2u);
+  EXPECT_EQ(parse_delimiter("tab"), '\t');
+  EXPECT_EQ(parse_delimiter("auto"), 0);
+  EXPECT_THROW(parse_delimiter("::"), Error);
+  EXPECT_THROW(parse_header("maybe"), Error);
+}

@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# Bad input never costs a run or a file. Every case runs at np 1 and np 3 and checks the exit status,
+# the number of error lines (exactly one for an error, printed once whatever the rank count), the
+# message, and that no input file changed (checksums of every input before and after).
+# Usage: validation.sh MPIEXEC BPTRAIN BPTRAIN-DATA
+set -u
+mpiexec=$1 bptrain=$2 bptdata=$3
+data=$(cd "$(dirname "$0")/../data" && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp" || exit 1
+mkdir in out
+fail=0
+
+# The inputs: a CSV with a header (label column "class"), a copy as test set, a 1,000-row CSV.
+cp "$data/blobs.csv" in/b.csv
+cp "$data/blobs.csv" in/t.csv
+python3 - <<'PY'
+import random
+random.seed(1)
+with open("in/k.csv", "w") as f:
+    for i in range(1000):
+        f.write(",".join("%.4f" % random.random() for _ in range(6)) + ",%d\n" % (i % 3))
+PY
+ln -s t.csv in/t-link.csv
+ln in/b.csv in/b-hard.csv
+cp in/k.csv in/ck.csv.1
+sums() { (cd in && find . -type f -print0 | sort -z | xargs -0 md5sum); }
+before=$(sums)
+
+# name, np, expected exit, pattern, command... (run under mpiexec -n np, or alone at np 1)
+check() {
+  local name=$1 np=$2 want=$3 pat=$4; shift 4
+  local out rc lines
+  if [ "$np" -eq 1 ]; then  # a singleton, as one-process users run it (and mpiexec adds 2 s to a failure)
+    out=$(timeout 120 "$@" 2>&1); rc=$?
+  else
+    out=$(timeout 120 "$mpiexec" -n "$np" "$@" 2>&1); rc=$?
+  fi
+  lines=$(grep -c "^bptrain[-a-z]*: error" <<<"$out")
+  local want_lines=1; [ "$want" -eq 0 ] && want_lines=0
+  local now; now=$(sums)
+  if [ "$rc" -ne "$want" ] || [ "$lines" -ne "$want_lines" ] || ! grep -qE -- "$pat" <<<"$out" || [ "$now" != "$before" ]; then
+    echo "FAIL $name (np $np): exit $rc (want $want), $lines error lines (want $want_lines)$([ "$now" != "$before" ] && echo ', AN INPUT FILE CHANGED')"
+    grep -E "^bptrain|done:" <<<"$out" | head -4
+    [ "$now" != "$before" ] && { diff <(echo "$before") <(echo "$now"); before=$now; }
+    fail=1
+  else
+    echo "ok   $name (np $np): exit $rc"
+  fi
+}
+both() { local name=$1; shift; check "$name" 1 "$@"; check "$name" 3 "$@"; }
+T=(--train in/b.csv --test in/t.csv --label-column class --hidden 8 --epochs 1 --quiet)
+
+# 1. Layer sizes that wrap or overflow: refused with the flag named.
+both hidden-negative 2 "error.*--hidden: '-1' is not a positive integer" "$bptrain" "${T[@]}" --hidden 8,-1
+both hidden-eq-negative 2 "--hidden: '-1' is not a positive integer" "$bptrain" "${T[@]}" --hidden=-1
+both hidden-huge 2 "--hidden: 4611686018427387904 is larger than 2147483647" "$bptrain" "${T[@]}" --hidden 4611686018427387904
+
+# 2. Outputs onto inputs, by identity (a symbolic or hard link is the same file).
+both checkpoint-onto-train 2 "--checkpoint in/b.csv: is the input file in/b.csv" "$bptrain" "${T[@]}" --checkpoint in/b.csv
+both metrics-onto-test 2 "--metrics in/t.csv: is the input file in/t.csv" "$bptrain" "${T[@]}" --metrics in/t.csv
+both profile-onto-symlink 2 "--profile in/t-link.csv: is the input file in/t.csv" "$bptrain" "${T[@]}" --profile in/t-link.csv
+both checkpoint-onto-hardlink 2 "--checkpoint in/b-hard.csv: is the input file in/b.csv" "$bptrain" "${T[@]}" --checkpoint in/b-hard.csv
+both two-outputs-one-file 2 "--metrics out/x: is also --checkpoint's file" "$bptrain" "${T[@]}" --checkpoint out/x --metrics out/x
+both keep-onto-input 2 "--keep in/ck.csv.1: is the input file in/ck.csv.1" "$bptrain" --train in/k.csv --test in/ck.csv.1 --epochs 1 --checkpoint in/ck.csv --keep 2
+"$bptrain" "${T[@]}" --checkpoint out/ev.h5 >/dev/null 2>&1
+both predict-onto-test 2 "--predict in/t.csv: is the input file in/t.csv" "$bptrain" --evaluate out/ev.h5 --test in/t.csv --label-column class --predict in/t.csv
+both predict-without-evaluate 2 "--predict needs --evaluate" "$bptrain" "${T[@]}" --predict out/p.csv
+check convert-onto-input 1 2 "bptrain-data: error: OUT in/b.csv: is the input file in/b.csv" "$bptdata" convert in/b.csv in/b.csv
+check convert-onto-hardlink 1 2 "OUT in/b-hard.csv: is the input file in/b.csv" "$bptdata" convert in/b.csv in/b-hard.csv
+check convert-ok 1 0 "300 samples, 4 features, 3 classes" "$bptdata" convert in/b.csv out/b.h5 --label-column class
+[ -z "$(ls out | grep '\.tmp')" ] || { echo "FAIL convert left a temporary file: $(ls out)"; fail=1; }
+
+# 3. Output folders checked before anything is read or trained: no epoch line before the error.
+both checkpoint-no-folder 2 "--checkpoint /nonexistent/ck.h5: the folder /nonexistent does not exist" "$bptrain" "${T[@]}" --checkpoint /nonexistent/ck.h5
+both metrics-no-folder 2 "--metrics out/none/m.jsonl: the folder out/none does not exist" "$bptrain" "${T[@]}" --metrics out/none/m.jsonl
+both checkpoint-is-folder 2 "--checkpoint out: is a folder" "$bptrain" "${T[@]}" --checkpoint out
+
+# 4. A blow-up at the last step is exit 3, and no checkpoint is written from it.
+both blowup-last-step 3 "after step 1: the test loss is not finite" "$bptrain" "${T[@]}" --batch-size 1000 --lr 1e30 --optimizer sgd
+both blowup-no-checkpoint 3 "after step 1: the test loss is not finite" "$bptrain" "${T[@]}" --batch-size 1000 --lr 1e30 --optimizer sgd --checkpoint out/blow.h5
+[ ! -e out/blow.h5 ] || { echo "FAIL a checkpoint was written from blown-up weights"; fail=1; }
+
+# 5. Oversized requests: refused before allocating, naming the flag; an evaluation batch larger than
+# the test set is the test set.
+both memory 2 "the model \?-1000000000-\? needs .* per rank .* lower --" "$bptrain" "${T[@]}" --hidden 1000000000
+both eval-batch-huge 0 "done: 1 epochs" "$bptrain" "${T[@]}" --eval-batch 100000000000
+
+# 6. A UTF-8 byte-order mark: every row read, and a header's first name found.
+printf '\xef\xbb\xbf' > in/bom.csv; tail -n +2 in/b.csv >> in/bom.csv
+printf '\xef\xbb\xbfclass,a,b,c,d\n' > in/bom2.csv; tail -n +2 in/b.csv | awk -F, '{print $3","$1","$2","$4","$5}' >> in/bom2.csv
+before=$(sums)
+both bom-headerless 0 "300 train / 0 validation / 300 test" "$bptrain" --train in/bom.csv --test in/bom.csv --label-column 2 --hidden 8 --epochs 1
+both bom-header 0 "300 train" "$bptrain" --train in/bom2.csv --test in/bom2.csv --label-column class --hidden 8 --epochs 1
+
+# 7. Configuration errors: once, exit 2.
+both csv-without-test 2 "in/b.csv: give --test" "$bptrain" --train in/b.csv --label-column class
+both bad-label-column 2 "--label-column 'nope' is neither a column name nor an index" "$bptrain" "${T[@]}" --label-column nope
+both stream-on-csv 2 "--stream needs an HDF5 file" "$bptrain" "${T[@]}" --stream
+both dropout-1 2 "--dropout 1: must be in \[0, 1\)" "$bptrain" "${T[@]}" --dropout 1
+both micro-shards-3 2 "--micro-shards must be a power of two" "$bptrain" "${T[@]}" --deterministic --micro-shards 3
+both regression-without-mse 2 "holds regression targets; use --loss mse" "$bptrain" --train "$data/linear.csv" --test "$data/linear.csv" --hidden 8
+both val-fraction-leaves-none 2 "--val-fraction leaves no training samples" "$bptrain" "${T[@]}" --val-fraction 0.999
+both format-mismatch 2 "in/b.csv: not an HDF5 file" "$bptrain" "${T[@]}" --format hdf5
+both synthetic-two-numbers 2 "synthetic:10,5: expected synthetic:N,D,K" "$bptrain" --train synthetic:10,5
+both missing-test 2 "in/none.csv: no such file or directory" "$bptrain" --train in/b.csv --test in/none.csv --label-column class
+
+# 8. Meaningless hyper-parameters.
+both warmup-negative 2 "--lr-warmup-epochs -1: must be in \[0, inf\)" "$bptrain" "${T[@]}" --lr-warmup-epochs -1
+both step-epochs-0 2 "--lr-step-epochs must be at least 1" "$bptrain" "${T[@]}" --lr-schedule step --lr-step-epochs 0
+both beta1-1 2 "--beta1 1: must be in \[0, 1\)" "$bptrain" "${T[@]}" --beta1 1
+both beta2-2 2 "--beta2 2: must be in \[0, 1\)" "$bptrain" "${T[@]}" --beta2 2
+both eps-negative 2 "--eps -1: must be in \(0, inf\)" "$bptrain" "${T[@]}" --eps -1
+both weight-decay-negative 2 "--weight-decay -1: must be in \[0, inf\)" "$bptrain" "${T[@]}" --weight-decay -1
+both momentum-negative 2 "--momentum -1: must be in \[0, 1\)" "$bptrain" "${T[@]}" --momentum -1
+both clip-negative 2 "--clip-grad-norm -1: must be in \[0, inf\)" "$bptrain" "${T[@]}" --clip-grad-norm -1
+both lr-gamma-0 2 "--lr-gamma 0: must be in \(0, 1\]" "$bptrain" "${T[@]}" --lr-gamma 0
+for v in 0 -3 100000; do
+  both "blas-threads-$v" 2 "--blas-threads $v: must be in \[1, [0-9]+\]" "$bptrain" "${T[@]}" --blas-threads "$v"
+done
+
+# 9. Values that do not parse, with the flag named.
+both lr-nan 2 "--lr: 'nan' is not a finite number" "$bptrain" "${T[@]}" --lr nan
+both val-fraction-nan 2 "--val-fraction: 'nan' is not a finite number" "$bptrain" "${T[@]}" --val-fraction nan
+both epochs-negative 2 "--epochs: '-1' is not a whole number" "$bptrain" "${T[@]}" --epochs -1
+both seed-negative 2 "--seed: '-1' is not a whole number" "$bptrain" "${T[@]}" --seed -1
+both keep-negative 2 "--keep: '-1' is not a whole number" "$bptrain" "${T[@]}" --keep -1
+
+# 10. One changed value in row 5 of 1,000: the resume is refused.
+K=(--train in/k.csv --test in/k.csv --hidden 8 --quiet)
+"$bptrain" "${K[@]}" --epochs 2 --max-steps 5 --checkpoint out/k.h5 >/dev/null 2>&1
+sed '5s/^0\.[0-9]*/0.1234/' in/k.csv > in/k2.csv
+before=$(sums)
+cmp -s in/k.csv in/k2.csv && { echo "FAIL the changed copy is the same"; fail=1; }
+both resume-changed-row 2 "--resume: in/k2.csv is not the training set .* \(a feature value differs\)" \
+  "$bptrain" --train in/k2.csv --test in/k.csv --hidden 8 --epochs 2 --resume out/k.h5
+
+# 11. A finished run resumed: its model reported, exit 0; fewer --epochs than done: refused.
+"$bptrain" "${K[@]}" --epochs 2 --checkpoint out/done.h5 > out/done.txt 2>&1
+acc=$(grep -oE "test_accuracy [0-9.]+" out/done.txt)
+both resume-finished 0 "done: 2 epochs, 16 steps, $acc.*already done" "$bptrain" "${K[@]}" --epochs 2 --resume out/done.h5
+both resume-fewer-epochs 2 "--epochs 1 is fewer than the 2 epochs the checkpoint has already run" "$bptrain" "${K[@]}" --epochs 1 --resume out/done.h5
+
+# 12. Smaller ones. Quoted fields and headers (R's write.csv), other separators, class names, a header
+# that counts the columns, regression predictions, a partial epoch's metrics line.
+python3 - <<'PY'
+rows = [l.strip().split(",") for l in open("in/b.csv")][1:]
+with open("in/r.csv", "w") as f:  # R: write.csv(d): quoted header with an empty first name, quoted row names
+    f.write('"","a","b","class","c","d"\n')
+    for i, r in enumerate(rows):
+        f.write('"%d",%s,%s,"%s",%s,%s\n' % (i + 1, r[0], r[1], r[2], r[3], r[4]))
+with open("in/semi.csv", "w") as f:
+    f.write("a;b;class;c;d\n" + "".join(";".join(r) + "\n" for r in rows))
+with open("in/tab.tsv", "w") as f:
+    f.write("".join("\t".join(r) + "\n" for r in rows))
+with open("in/names.csv", "w") as f:
+    f.write("a,b,class,c,d\n" + "".join(",".join(r[:2] + [["cat", "dog", "bird"][int(r[2])]] + r[3:]) + "\n" for r in rows))
+with open("in/counted.csv", "w") as f:
+    f.write("0,1,2,3,4\n" + "".join(",".join(r) + "\n" for r in rows))
+with open("in/decimal-comma.csv", "w") as f:
+    f.write("a;b;class;c;d\n" + "".join(";".join(v.replace(".", ",") for v in r) + "\n" for r in rows))
+PY
+before=$(sums)
+both quoted-r-style 0 "300 train" "$bptrain" --train in/r.csv --test in/r.csv --label-column class --hidden 8 --epochs 1
+both semicolon 0 "300 train" "$bptrain" --train in/semi.csv --test in/semi.csv --label-column class --hidden 8 --epochs 1
+both tab 0 "300 train" "$bptrain" --train in/tab.tsv --test in/tab.tsv --label-column 2 --hidden 8 --epochs 1
+both tab-given 0 "300 train" "$bptrain" --train in/tab.tsv --test in/tab.tsv --csv-delimiter tab --label-column 2 --hidden 8 --epochs 1
+both wrong-separator 2 "line 1: one field with the separator ';'.*--csv-delimiter" "$bptrain" "${T[@]}" --csv-delimiter ";"
+both class-names 2 "line 2, column 3: '(cat|dog|bird)' is not a number \(class labels must be the integers" "$bptrain" --train in/names.csv --test in/names.csv --label-column class
+both decimal-comma 2 "'4,9489' is not a number \(bptrain reads '.' as the decimal point\)" "$bptrain" --train in/decimal-comma.csv --test in/decimal-comma.csv --label-column class
+both counted-header 0 "300 train" "$bptrain" --train in/counted.csv --test in/counted.csv --label-column 2 --hidden 8 --epochs 1
+both counted-header-no 0 "301 train" "$bptrain" --train in/counted.csv --test in/counted.csv --label-column 2 --csv-header no --hidden 8 --epochs 1
+
+# Multi-output regression: /X [64, 3] and /y [64, 2] made with h5import; the predictions file names
+# two prediction and two target columns, and every row has five fields.
+python3 - <<'PY'
+import random
+random.seed(2)
+X = [[random.uniform(-1, 1) for _ in range(3)] for _ in range(64)]
+open("x.txt", "w").write("".join(" ".join("%.5f" % v for v in r) + "\n" for r in X))
+open("y.txt", "w").write("".join("%.5f %.5f\n" % (r[0] + r[1], r[1] - r[2]) for r in X))
+for name, cols in (("x", 3), ("y", 2)):
+    open(name + ".cfg", "w").write("PATH %s\nINPUT-CLASS TEXTFP\nRANK 2\nDIMENSION-SIZES 64 %d\nOUTPUT-CLASS FP\nOUTPUT-SIZE 32\n"
+                                   % ("X" if name == "x" else "y", cols))
+PY
+h5import x.txt -c x.cfg y.txt -c y.cfg -o in/multi.h5 >/dev/null
+before=$(sums)
+"$bptrain" --train in/multi.h5 --test in/multi.h5 --loss mse --hidden 8 --epochs 2 --checkpoint out/multi-ck.h5 --quiet >/dev/null 2>&1
+both predict-multi 0 '"samples":64' "$bptrain" --evaluate out/multi-ck.h5 --test in/multi.h5 --predict out/multi.csv
+head -1 out/multi.csv | grep -qx "index,prediction_0,prediction_1,target_0,target_1" \
+  && [ "$(awk -F, 'NR > 1 && NF != 5' out/multi.csv | wc -l)" -eq 0 ] && [ "$(wc -l < out/multi.csv)" -eq 65 ] \
+  && echo "ok   predict-multi columns" || { echo "FAIL predict-multi: $(head -2 out/multi.csv)"; fail=1; }
+
+# --max-steps mid-epoch: that epoch's line is partial; the resumed run writes it again, whole.
+"$bptrain" "${K[@]}" --epochs 2 --max-steps 11 --checkpoint out/p.h5 --metrics out/p.jsonl >/dev/null 2>&1
+"$bptrain" "${K[@]}" --epochs 2 --resume out/p.h5 --checkpoint out/p.h5 --metrics out/p.jsonl >/dev/null 2>&1
+if [ "$(grep -c '"epoch":2,.*"partial":true' out/p.jsonl)" -eq 1 ] && [ "$(grep -c '"epoch":2,.*"partial":false' out/p.jsonl)" -eq 1 ] \
+   && [ "$(grep -c '"epoch":1,.*"partial":false' out/p.jsonl)" -eq 1 ]; then
+  echo "ok   max-steps partial epoch line"
+else
+  echo "FAIL max-steps metrics:"; cat out/p.jsonl; fail=1
+fi
+exit $fail

@@ -1,0 +1,98 @@
+// The checks before the first step: flag ranges, output paths against inputs, memory plans.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "bpt/core/error.hpp"
+#include "bpt/data/paths.hpp"
+#include "bpt/train/validate.hpp"
+
+using namespace bpt;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const CollectiveError& e) {
+    EXPECT_EQ(e.exit_code(), 2);
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST(Validate, EveryRangeNamesItsFlag) {
+  const Config defaults;
+  EXPECT_EQ(error_of([&] { validate_config(defaults, 1, 2); }), "");
+  struct Case {
+    std::function<void(Config&)> set;
+    std::string what;
+  };
+  const std::vector<Case> cases = {
+      {[](Config& c) { c.optim.beta2 = 2; }, "--beta2 2: must be in [0, 1)"},
+      {[](Config& c) { c.optim.beta1 = 1; }, "--beta1 1: must be in [0, 1)"},
+      {[](Config& c) { c.optim.eps = 0; }, "--eps 0: must be in (0, inf)"},
+      {[](Config& c) { c.lr = -1; }, "--lr -1: must be in (0, inf)"},
+      {[](Config& c) { c.dropout = 1; }, "--dropout 1: must be in [0, 1)"},
+      {[](Config& c) { c.warmup_epochs_lr = -1; }, "--lr-warmup-epochs -1"},
+      {[](Config& c) { c.lr_step_epochs = 0; }, "--lr-step-epochs must be at least 1"},
+      {[](Config& c) { c.lr_gamma = 2; }, "--lr-gamma 2: must be in (0, 1]"},
+      {[](Config& c) { c.blas_threads = 3; }, "--blas-threads 3: must be in [1, 2] (this machine has 2 cores)"},
+      {[](Config& c) { c.keep = 0; }, "--keep 0"},
+      {[](Config& c) { c.checkpoint_every = 5; }, "--checkpoint-every needs --checkpoint FILE"},
+      {[](Config& c) { c.grad_warn_high = 1e-9; }, "--grad-warn-high 1e-09: must be in (1e-07, inf)"},
+      {[](Config& c) { c.fail_rank = 1; }, "--fail-rank 1: must be -1 (off) or a rank in [0, 1)"},
+      {[](Config& c) { c.deterministic = true, c.micro_shards = 3; }, "--micro-shards must be a power of two"},
+  };
+  for (const Case& k : cases) {
+    Config c;
+    k.set(c);
+    EXPECT_EQ(error_of([&] { validate_config(c, 1, 2); }).find(k.what), 0u) << k.what;
+  }
+}
+
+TEST(Validate, OutputsNeverReplaceInputs) {
+  const fs::path dir = fs::temp_directory_path() / ("bpt_outputs_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string in = (dir / "train.csv").string(), link = (dir / "link.csv").string(), hard = (dir / "hard.csv").string();
+  std::ofstream(in) << "1,2,0\n";
+  fs::create_symlink(in, link);
+  fs::create_hard_link(in, hard);
+  const std::vector<std::string> inputs = {in};
+  EXPECT_EQ(error_of([&] { check_outputs({{"--metrics", (dir / "m.jsonl").string(), ""}}, inputs); }), "");
+  EXPECT_NE(error_of([&] { check_outputs({{"--metrics", link, ""}}, inputs); }).find("is the input file"), std::string::npos);
+  EXPECT_NE(error_of([&] { check_outputs({{"--checkpoint", hard, ""}}, inputs); }).find("is the input file"), std::string::npos);
+  EXPECT_EQ(error_of([&] { check_outputs({{"--checkpoint", hard, in}}, inputs); }), "");  // --resume's own file
+  EXPECT_NE(error_of([&] { check_outputs({{"--metrics", (dir / "none" / "m").string(), ""}}, inputs); }).find("does not exist"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { check_outputs({{"--checkpoint", dir.string(), ""}}, inputs); }).find("is a folder"), std::string::npos);
+  const std::string x = (dir / "x").string();
+  EXPECT_NE(error_of([&] { check_outputs({{"--checkpoint", x, ""}, {"--metrics", x, ""}}, inputs); }).find("is also --checkpoint's"),
+            std::string::npos);
+  for (const auto& e : fs::directory_iterator(dir))  // the probes are gone
+    EXPECT_EQ(e.path().filename().string().find(".bptrain-probe"), std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST(Validate, MemoryPlanCountsWeightsStateAndActivations) {
+  Config c;  // 784-512-256-10, Adam: weights, gradients and two state vectors
+  const double params = 512.0 * 785 + 256.0 * 513 + 10.0 * 257;
+  MemoryPlan p = plan_memory(c, 784, 10, 1024, 1);
+  EXPECT_DOUBLE_EQ(p.weights, 4 * params * 4);
+  EXPECT_DOUBLE_EQ(p.activations, 128 * 4.0 * ((512 + 256 + 10) * 2 + 2 * 512 + 2 * 784));
+  EXPECT_GT(p.evaluation, 0);
+  c.optim.kind = OptKind::Sgd;
+  EXPECT_DOUBLE_EQ(plan_memory(c, 784, 10, 1024, 1).weights, 4 * params * 2);
+  EXPECT_EQ(error_of([&] { check_memory(p, "m", 1e12, 1); }), "");
+  const std::string e = error_of([&] { check_memory(p, "784-512-256-10", p.total() * 1.5, 2); });
+  EXPECT_NE(e.find("the model 784-512-256-10 needs"), std::string::npos) << e;
+  EXPECT_NE(e.find("each of the 2 ranks"), std::string::npos) << e;
+  c.hidden = {1000000000};
+  EXPECT_NE(error_of([&] { check_memory(plan_memory(c, 1, 1, 1, 1), "?", 1e11, 1); }).find("lower --"), std::string::npos);
+}
