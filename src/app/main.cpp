@@ -5,10 +5,10 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
-#include <limits>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <functional>
 #include <sstream>
 #include <thread>
@@ -54,7 +54,7 @@ std::vector<std::size_t> parse_sizes(const std::string& s) {
 }
 
 // Every numeric flag is read as text and converted here, so that a value that does not parse is
-// refused with its flag named ("--epochs: '-1' is not a whole number >= 0"), not with cxxopts'
+// refused with its flag named ("--epochs: '-1' is not a whole number in [0, ...]"), not with cxxopts'
 // anonymous "Argument '-1' failed to parse". Ranges are checked later, in one place (validate_config).
 struct Flags {
   const cxxopts::ParseResult& r;
@@ -312,11 +312,12 @@ std::string model_text(const std::string& in, const std::vector<std::size_t>& hi
 // not a thousand) and a lower bound on the model's memory (the data's sizes are at least 1).
 // Returns the number of ranks on this rank's node, who share its memory.
 int check_before_loading(const Config& cfg, const EvalOptions& ev, const Comm& world) {
-  std::vector<std::string> inputs = input_files(cfg.train, cfg.test, cfg.load);
-  for (const std::string* extra : {&cfg.resume, &ev.checkpoint})
-    if (!extra->empty()) inputs.push_back(*extra);
-  const std::vector<OutputPath> outs = ev.checkpoint.empty() ? outputs_of(cfg, "") : outputs_of(Config{}, ev.predict);
-  agree_on_root(world, [&] { check_outputs(outs, inputs); });
+  agree_on_root(world, [&] {
+    std::vector<std::string> inputs = input_files(cfg.train, cfg.test, cfg.load);
+    for (const std::string* extra : {&cfg.resume, &ev.checkpoint})
+      if (!extra->empty()) inputs.push_back(*extra);
+    check_outputs(ev.checkpoint.empty() ? outputs_of(cfg, "") : outputs_of(Config{}, ev.predict), inputs);
+  });
   const int per_node = node_layout(world).per_node;
   if (!ev.checkpoint.empty()) return per_node;
   agree_on_errors(world, [&] {
