@@ -426,6 +426,11 @@ void say(const std::string& where, const char* what) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // SLURM and PBS send SIGTERM (or a chosen signal, often USR1) before a job's time runs out. Caught
+  // from the first instruction: a signal during start-up is seen at the first step (a checkpoint, exit
+  // 75), not the default action that would kill the rank.
+  std::signal(SIGTERM, on_stop_signal);
+  std::signal(SIGUSR1, on_stop_signal);
   MpiEnv env(&argc, &argv);
   const Comm world = Comm::world();
   const bool root = world.rank() == 0;
@@ -446,9 +451,6 @@ int main(int argc, char** argv) {
       run_evaluate(cfg, ev, world);
       return 0;
     }
-    // SLURM and PBS send SIGTERM (or a chosen signal, often USR1) before a job's time runs out.
-    std::signal(SIGTERM, on_stop_signal);
-    std::signal(SIGUSR1, on_stop_signal);
     Dataset train, test;
     agree_on_errors(world, [&] {
       as_input_error([&] {

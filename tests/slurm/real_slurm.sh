@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# scripts/slurm.sbatch on a real one-node SLURM: Debian's munged, slurmctld and slurmd, configured and
+# started in a temporary folder, stopped at the end whatever happens. The job's time limit makes
+# SLURM send SIGUSR1 before the end, bptrain checkpoints and exits 75, the script requeues the job,
+# and the requeued job resumes and finishes. Checks: requeued at least once, finished with exit 0,
+# and the final weights and optimizer state equal bit for bit to an uninterrupted mpirun -np 2 run.
+# Exit 77 (CTest: skipped) where the machine cannot run it, with the reason.
+# Usage: real_slurm.sh REPO BPTRAIN MPIEXEC
+set -u
+repo=$1 bptrain=$2 mpiexec=$3
+skip() { echo "SKIP: $*"; exit 77; }
+[ "$(id -u)" -eq 0 ] || skip "needs root (slurmd starts job steps as their owner)"
+for b in munged slurmctld slurmd sbatch scontrol srun sinfo; do
+  command -v "$b" >/dev/null || skip "$b is not installed (scripts/setup.sh installs slurmctld slurmd slurm-client munge)"
+done
+[ -e /usr/lib/x86_64-linux-gnu/slurm-wlm/mpi_pmix.so ] || ls /usr/lib/*/slurm*/mpi_pmix*.so >/dev/null 2>&1 \
+  || skip "SLURM's PMIx plugin (mpi_pmix.so) is missing"
+
+tmp=$(mktemp -d /tmp/bpt-slurm.XXXXXX)
+chmod 755 "$tmp"  # munged wants its socket folder reachable by all
+conf=$tmp/slurm.conf
+export SLURM_CONF=$conf
+started=$(date +%s)
+cleanup() {
+  scancel --full --quiet -u root 2>/dev/null
+  for p in slurmd slurmctld munged; do
+    [ -f "$tmp/$p.pid" ] && kill "$(cat "$tmp/$p.pid")" 2>/dev/null
+  done
+  sleep 1
+  for p in slurmd slurmctld munged; do
+    [ -f "$tmp/$p.pid" ] && kill -9 "$(cat "$tmp/$p.pid")" 2>/dev/null
+  done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# The cluster: this host, its cores, ports of its own (two runs on one machine do not meet).
+host=$(hostname -s)
+cpus=$(nproc)
+port=$((20000 + RANDOM % 20000))
+mkdir -p "$tmp"/{state,spool,log,ck}
+head -c 1024 /dev/urandom > "$tmp/munge.key" && chmod 400 "$tmp/munge.key"
+cat > "$conf" <<EOF
+ClusterName=bptest
+SlurmctldHost=$host
+AuthType=auth/munge
+AuthInfo=socket=$tmp/munge.sock
+CredType=cred/munge
+SlurmUser=root
+SlurmdUser=root
+StateSaveLocation=$tmp/state
+SlurmdSpoolDir=$tmp/spool
+SlurmctldPidFile=$tmp/slurmctld.pid
+SlurmdPidFile=$tmp/slurmd.pid
+SlurmctldLogFile=$tmp/log/slurmctld.log
+SlurmdLogFile=$tmp/log/slurmd.log
+SlurmctldPort=$port
+SlurmdPort=$((port + 1))
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+MpiDefault=none
+JobRequeue=1
+ReturnToService=2
+NodeName=$host CPUs=$cpus State=UNKNOWN
+PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+EOF
+munged --key-file="$tmp/munge.key" --socket="$tmp/munge.sock" --pid-file="$tmp/munged.pid" \
+  --log-file="$tmp/log/munged.log" --seed-file="$tmp/munged.seed" || skip "munged does not start here"
+slurmctld -f "$conf" || skip "slurmctld does not start here: $(tail -n 3 "$tmp/log/slurmctld.log" 2>/dev/null)"
+slurmd -f "$conf" || skip "slurmd does not start here: $(tail -n 3 "$tmp/log/slurmd.log" 2>/dev/null)"
+for _ in $(seq 1 30); do
+  sinfo -h -o %T 2>/dev/null | grep -q idle && break
+  sleep 1
+done
+sinfo -h -o %T | grep -q idle || skip "the node did not come up: $(sinfo 2>&1 | tail -n 2)"
+echo "one-node SLURM up ($(sinfo -V), $cpus CPUs) in $(( $(date +%s) - started )) s"
+
+# The job: about a minute of training at np 2. SLURM checks time limits every 30 s, so with a 2-minute
+# limit and --signal=USR1@60 the signal comes 30 to 60 s into each run: inside the first run, and
+# after what is left for the requeued one (a third run, if it comes to that, is also fine).
+args=(--train synthetic:20000,64,4 --hidden 1024,1024 --epochs 60 --batch-size 64 --seed 7 --grad-warn-steps 0 --quiet)
+job=$(CKPT_DIR=$tmp/ck BPTRAIN=$bptrain BPTRAIN_HOME=$repo sbatch --parsable --job-name=realslurm \
+  --nodes=1 --ntasks-per-node=2 --cpus-per-task=1 --time=00:02:00 --signal=USR1@60 \
+  --output="$tmp/job.out" "$repo/scripts/slurm.sbatch" "${args[@]}") || { echo "FAIL sbatch"; exit 1; }
+echo "submitted job $job"
+state=""
+for _ in $(seq 1 200); do
+  info=$(scontrol show job "$job" 2>/dev/null)
+  state=$(grep -oE "JobState=[A-Z_]+" <<<"$info" | cut -d= -f2)
+  case "$state" in
+    COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL|OUT_OF_MEMORY|PREEMPTED) break ;;
+    PENDING)
+      # Requeued: SLURM holds it back (BeginTime, about two minutes). Once the old step's slurmstepd
+      # has gone (a new step with the same id would not start beside it), release it now.
+      if grep -q "Reason=BeginTime" <<<"$info" && ! pgrep -f "slurmstepd: \[$job\." >/dev/null; then
+        echo "$(date +%T) job $job requeued ($(grep -oE "Restarts=[0-9]+" <<<"$info")): released"
+        scontrol update JobId="$job" StartTime=now
+      fi ;;
+  esac
+  sleep 1
+done
+info=$(scontrol show job "$job")
+restarts=$(grep -oE "Restarts=[0-9]+" <<<"$info" | cut -d= -f2)
+exitcode=$(grep -oE " ExitCode=[0-9:]+" <<<"$info" | cut -d= -f2)
+echo "job $job: JobState=$state Restarts=$restarts ExitCode=$exitcode, $(( $(date +%s) - started )) s"
+echo "--- the job's output"
+cat "$tmp/job.out"
+echo "---"
+fail=0
+[ "$state" = COMPLETED ] && [ "$exitcode" = "0:0" ] || { echo "FAIL the job did not finish with exit 0"; fail=1; }
+[ "${restarts:-0}" -ge 1 ] || { echo "FAIL the job was never requeued (the time-limit signal did not fire)"; fail=1; }
+grep -q "exit 75" "$tmp/job.out" && grep -q "resuming from" "$tmp/job.out" \
+  || { echo "FAIL the output lacks the checkpoint-and-requeue or the resume"; fail=1; }
+
+# The same flags, uninterrupted, outside SLURM.
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
+"$mpiexec" -n 2 "$bptrain" "${args[@]}" --checkpoint "$tmp/reference.h5" >/dev/null 2>&1 || { echo "FAIL the reference run"; fail=1; }
+final=$tmp/ck/bptrain-realslurm.h5
+if h5diff -q "$final" "$tmp/reference.h5" /model /model >/dev/null && h5diff -q "$final" "$tmp/reference.h5" /optimizer /optimizer >/dev/null; then
+  echo "ok   the requeued job's final weights and optimizer state equal the uninterrupted run's bit for bit"
+else
+  echo "FAIL the requeued job's final checkpoint differs from the uninterrupted run's"; fail=1
+fi
+[ $fail -eq 0 ] && echo "ok   real SLURM: requeued $restarts time(s), exit 0, bitwise equal; $(( $(date +%s) - started )) s in all"
+exit $fail
