@@ -11,17 +11,30 @@
 #        10), ARGS (more bptrain options; "{batch}" and "{ranks}" are substituted), PLATFORM_LABEL (adds a platform column and labels the plots: scripts/simulate.sh
 #        sets it), PLOT_ONLY (1: only redraw the plots of OUT/scaling.csv), MPIRUN_ARGS (e.g. "--bind-to core"), REPS (runs per
 #        point, the fastest kept: 3), BPTRAIN (the binary: build/bptrain), MPIEXEC (the launcher, given
-#        "-n N": mpirun by default; srun inside a SLURM allocation, mpiexec.mpich for MPICH)
+#        "-n N": mpirun, or inside a SLURM allocation (SLURM_JOB_ID set) srun --mpi=pmix (SLURM_MPI_TYPE
+#        overrides the plugin), so that `sbatch scripts/slurm_scaling.sbatch` runs the study in one
+#        allocation; mpiexec.mpich for MPICH), THREADS (BLAS threads per rank: 1; the rank layout
+#        study sets it: each rank is given THREADS cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ranks=${1:-1,2,4} out=${2:-scaling}
 HIDDEN=${HIDDEN:-512,256} BATCH=${BATCH:-256} LOCAL=${LOCAL:-128} STEPS=${STEPS:-200} REPS=${REPS:-3}
 EPOCHS=${EPOCHS:-1} MODES=${MODES:-strong weak} WARMUP=${WARMUP:-10} PLATFORM_LABEL=${PLATFORM_LABEL:-}
 TRAIN=${TRAIN:-/usr/share/datasets/fashion-mnist}
-BPTRAIN=${BPTRAIN:-build/bptrain} MPIEXEC=${MPIEXEC:-mpirun}
+BPTRAIN=${BPTRAIN:-build/bptrain} THREADS=${THREADS:-1}
 [ -x "$BPTRAIN" ] || bash scripts/setup.sh
 source scripts/mpi_env.sh
+export OPENBLAS_NUM_THREADS=$THREADS
+launcher=()  # how THREADS cores per rank are asked of the launcher
+if [ -z "${MPIEXEC:-}" ] && [ -n "${SLURM_JOB_ID:-}" ]; then
+  MPIEXEC="srun --mpi=${SLURM_MPI_TYPE:-pmix}"
+  launcher=(--cpus-per-task="$THREADS")
+elif [ -z "${MPIEXEC:-}" ]; then
+  MPIEXEC=mpirun
+  [ "$THREADS" -gt 1 ] && launcher=(--map-by "slot:PE=$THREADS")
+fi
 mkdir -p "$out"
+[ "${PLOT_ONLY:-0}" = 1 ] || echo "scaling: each point launched as: $MPIEXEC -n N ${launcher[*]} $BPTRAIN --blas-threads $THREADS ..."
 csv="$out/scaling.csv"
 [ "${PLOT_ONLY:-0}" = 1 ] || echo "mode,ranks,global_batch,samples_per_s,speedup,efficiency,compute_ms,comm_wait_ms,optimizer_ms,data_ms,slowest_rank,slowest_rank_ms${PLATFORM_LABEL:+,platform}" > "$csv"
 for mode in $MODES; do
@@ -35,7 +48,7 @@ for mode in $MODES; do
     for rep in $(seq "$REPS"); do  # the shared machine is noisy: keep the fastest of REPS runs
       rm -f "$out/m_try.jsonl"
       train=${TRAIN//\{batch\}/$batch}; train=${train//\{rows\}/$((batch * STEPS))}
-      $MPIEXEC -n "$n" ${MPIRUN_ARGS:-} "$BPTRAIN" --train "$train" --hidden "$HIDDEN" \
+      $MPIEXEC -n "$n" "${launcher[@]}" ${MPIRUN_ARGS:-} "$BPTRAIN" --train "$train" --hidden "$HIDDEN" --blas-threads "$THREADS" \
         --batch-size "$batch" --optimizer momentum --lr 0.01 --epochs "$EPOCHS" --max-steps "$STEPS" --quiet "${extra[@]}" \
         --metrics "$out/m_try.jsonl" --profile "$out/profile_try.csv" > "$out/log_try.txt"
       sps=$(python3 - "$out/m_try.jsonl" "$WARMUP" "${SPS_FROM:-metrics}" "$out/profile_try.csv" "$batch" <<'PY'

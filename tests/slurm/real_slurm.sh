@@ -123,5 +123,19 @@ if h5diff -q "$final" "$tmp/reference.h5" /model /model >/dev/null && h5diff -q 
 else
   echo "FAIL the requeued job's final checkpoint differs from the uninterrupted run's"; fail=1
 fi
+
+# A scaling study inside one allocation: scripts/slurm_scaling.sbatch at 1 and 2 ranks, launched by srun.
+s0=$(date +%s)
+RANKS=1,2 STEPS=30 WARMUP=5 REPS=1 HIDDEN=64 LOCAL=64 BATCH=128 TRAIN="synthetic:{rows},32,4" OUT=$tmp/scaling \
+  BPTRAIN=$bptrain BPTRAIN_HOME=$repo sbatch --wait --quiet --job-name=scaling --nodes=1 --ntasks-per-node=2 \
+  --time=00:05:00 --output="$tmp/scaling.out" "$repo/scripts/slurm_scaling.sbatch"
+src=$?
+rows=$(tail -n +2 "$tmp/scaling/scaling.csv" 2>/dev/null | cut -d, -f1,2 | tr '\n' ' ')
+if [ $src -eq 0 ] && [ "$rows" = "strong,1 strong,2 weak,1 weak,2 " ] && grep -q "launched as: srun --mpi=pmix -n N" "$tmp/scaling.out"; then
+  echo "ok   scaling study in one allocation (srun at 1 and 2 ranks): $(( $(date +%s) - s0 )) s"
+  cat "$tmp/scaling/scaling.csv"
+else
+  echo "FAIL slurm_scaling.sbatch: exit $src, rows '$rows'"; cat "$tmp/scaling.out"; fail=1
+fi
 [ $fail -eq 0 ] && echo "ok   real SLURM: requeued $restarts time(s), exit 0, bitwise equal; $(( $(date +%s) - started )) s in all"
 exit $fail
