@@ -86,7 +86,8 @@ job=$(CKPT_DIR=$tmp/ck BPTRAIN=$bptrain BPTRAIN_HOME=$repo sbatch --parsable --j
   --output="$tmp/job.out" "$repo/scripts/slurm.sbatch" "${args[@]}") || { echo "FAIL sbatch"; exit 1; }
 echo "submitted job $job"
 state=""
-for _ in $(seq 1 200); do
+deadline=$(( $(date +%s) + 360 ))  # a slow machine takes more requeue cycles, each at least 30 s of progress
+while [ "$(date +%s)" -lt "$deadline" ]; do
   info=$(scontrol show job "$job" 2>/dev/null)
   state=$(grep -oE "JobState=[A-Z_]+" <<<"$info" | cut -d= -f2)
   case "$state" in
