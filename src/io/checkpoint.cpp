@@ -2,11 +2,13 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 
@@ -20,11 +22,33 @@ namespace fs = std::filesystem;
 
 std::string layer(std::size_t i) { return "/model/layer_" + std::to_string(i); }
 
-void fsync_path(const std::string& p, bool dir) {
+// False (errno set) if the data could not be made durable: a full or failing file system can report
+// it only here (NFS, quotas).
+bool fsync_path(const std::string& p, bool dir) {
   int fd = ::open(p.c_str(), dir ? O_RDONLY | O_DIRECTORY : O_RDONLY);
-  if (fd < 0) return;
-  ::fsync(fd);
+  if (fd < 0) return !dir;  // a directory that cannot be opened for fsync is not an error
+  const bool ok = ::fsync(fd) == 0;
+  const int err = errno;
   ::close(fd);
+  errno = err;
+  return ok || dir;
+}
+
+// Why a write failed, as the OS says it: the errno the failing call left, and the space left where the
+// file was going when that is less than the file needs.
+std::string os_reason(int err, const std::string& dir, double need_bytes) {
+  std::string r = err ? std::strerror(err) : "";
+  struct statvfs v {};
+  if (::statvfs(dir.c_str(), &v) == 0) {
+    const double left = double(v.f_bavail) * double(v.f_frsize);
+    if (left < need_bytes) {
+      char b[160];
+      std::snprintf(b, sizeof b, "%.1f MB left on its file system, the checkpoint needs about %.1f MB", left / 1e6,
+                    need_bytes / 1e6);
+      r += (r.empty() ? "" : "; ") + std::string(b);
+    }
+  }
+  return r.empty() ? "" : r + ": ";
 }
 
 // Every dataset is chunked with Fletcher-32, so a flipped bit fails the read.
@@ -40,6 +64,61 @@ std::string now_utc() {
   return buf;
 }
 
+// The whole checkpoint into a new file at `file` (throws on any failure; the file may be partial).
+void write_to(const std::string& file, const Model& model, Optimizer& opt, const std::vector<float>& offset,
+              const std::vector<float>& scale, const TrainState& st) {
+  h5::File f = h5::File::create(file);
+  const ModelSpec& spec = model.spec();
+  f.group("/model");
+  f.attr("/model", "input_size", static_cast<std::int64_t>(spec.sizes.front()));
+  f.attr("/model", "output_size", static_cast<std::int64_t>(spec.sizes.back()));
+  f.attr("/model", "loss", to_string(spec.loss));
+  f.attr("/model", "num_layers", static_cast<std::int64_t>(model.num_layers()));
+  for (std::size_t l = 0; l < model.num_layers(); ++l) {
+    f.group(layer(l));
+    f.attr(layer(l), "activation", to_string(model.activation(l)));
+    put<float>(f, layer(l) + "/weight", model.weight(l), {model.out(l), model.in(l)});
+    put<float>(f, layer(l) + "/bias", model.weight(l) + model.out(l) * model.in(l), {model.out(l)});
+  }
+  put<float>(f, "/data/offset", offset.data(), {offset.size()});
+  put<float>(f, "/data/scale", scale.data(), {scale.size()});
+  const OptimConfig& oc = opt.config();
+  f.group("/optimizer");
+  f.attr("/optimizer", "name", to_string(oc.kind));
+  f.attr("/optimizer", "momentum", static_cast<double>(oc.momentum));
+  f.attr("/optimizer", "beta1", static_cast<double>(oc.beta1));
+  f.attr("/optimizer", "beta2", static_cast<double>(oc.beta2));
+  f.attr("/optimizer", "eps", static_cast<double>(oc.eps));
+  f.attr("/optimizer", "weight_decay", static_cast<double>(oc.weight_decay));
+  f.attr("/optimizer", "step", static_cast<std::int64_t>(opt.steps()));
+  for (auto& [name, span] : opt.state()) put<float>(f, "/optimizer/" + name, span.data(), {span.size()});
+  f.group("/train");
+  auto i64 = [&](const char* k, std::uint64_t v) { f.attr("/train", k, static_cast<std::int64_t>(v)); };
+  i64("epoch", st.epoch);
+  i64("position", st.position);
+  i64("step", st.step);
+  i64("bad_epochs", st.bad_epochs);
+  i64("seed", st.seed);
+  i64("world_size", st.world_size);
+  f.attr("/train", "train_fingerprint", std::to_string(st.train_fingerprint));
+  f.attr("/train", "test_fingerprint", std::to_string(st.test_fingerprint));
+  f.attr("/train", "train_content_hash", std::to_string(st.train_content_hash));
+  f.attr("/train", "epoch_loss_sum", st.epoch_loss_sum);
+  f.attr("/train", "best_score", st.best_score);
+  f.attr("/train", "prev_train_loss", st.prev_train_loss);
+  f.attr("/train", "elapsed_s", st.elapsed_s);
+  f.attr("/train", "config", st.config);
+  f.attr("/train", "resume_key", st.resume_key);
+  f.attr("/train", "lr_schedule", st.lr_schedule);
+  f.attr("/train", "rng", std::string("counter-based: every draw is a function of (seed, epoch, step, sample)"));
+  f.group("/meta");
+  f.attr("/meta", "format_version", kCheckpointFormat);
+  f.attr("/meta", "program", std::string("bptrain"));
+  f.attr("/meta", "program_version", std::string(BPT_VERSION));
+  f.attr("/meta", "created", now_utc());
+  f.flush();
+}
+
 }  // namespace
 
 void write_checkpoint(const std::string& path, const Model& model, Optimizer& opt, const std::vector<float>& offset,
@@ -49,61 +128,23 @@ void write_checkpoint(const std::string& path, const Model& model, Optimizer& op
     if (!std::isfinite(model.params()[i]))
       throw NumericError(path + ": not written: the weights hold a NaN or infinite value (parameter " + std::to_string(i) + ")");
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  {
-    h5::File f = h5::File::create(tmp);
-    const ModelSpec& spec = model.spec();
-    f.group("/model");
-    f.attr("/model", "input_size", static_cast<std::int64_t>(spec.sizes.front()));
-    f.attr("/model", "output_size", static_cast<std::int64_t>(spec.sizes.back()));
-    f.attr("/model", "loss", to_string(spec.loss));
-    f.attr("/model", "num_layers", static_cast<std::int64_t>(model.num_layers()));
-    for (std::size_t l = 0; l < model.num_layers(); ++l) {
-      f.group(layer(l));
-      f.attr(layer(l), "activation", to_string(model.activation(l)));
-      put<float>(f, layer(l) + "/weight", model.weight(l), {model.out(l), model.in(l)});
-      put<float>(f, layer(l) + "/bias", model.weight(l) + model.out(l) * model.in(l), {model.out(l)});
-    }
-    put<float>(f, "/data/offset", offset.data(), {offset.size()});
-    put<float>(f, "/data/scale", scale.data(), {scale.size()});
-    const OptimConfig& oc = opt.config();
-    f.group("/optimizer");
-    f.attr("/optimizer", "name", to_string(oc.kind));
-    f.attr("/optimizer", "momentum", static_cast<double>(oc.momentum));
-    f.attr("/optimizer", "beta1", static_cast<double>(oc.beta1));
-    f.attr("/optimizer", "beta2", static_cast<double>(oc.beta2));
-    f.attr("/optimizer", "eps", static_cast<double>(oc.eps));
-    f.attr("/optimizer", "weight_decay", static_cast<double>(oc.weight_decay));
-    f.attr("/optimizer", "step", static_cast<std::int64_t>(opt.steps()));
-    for (auto& [name, span] : opt.state()) put<float>(f, "/optimizer/" + name, span.data(), {span.size()});
-    f.group("/train");
-    auto i64 = [&](const char* k, std::uint64_t v) { f.attr("/train", k, static_cast<std::int64_t>(v)); };
-    i64("epoch", st.epoch);
-    i64("position", st.position);
-    i64("step", st.step);
-    i64("bad_epochs", st.bad_epochs);
-    i64("seed", st.seed);
-    i64("world_size", st.world_size);
-    f.attr("/train", "train_fingerprint", std::to_string(st.train_fingerprint));
-    f.attr("/train", "test_fingerprint", std::to_string(st.test_fingerprint));
-    f.attr("/train", "train_content_hash", std::to_string(st.train_content_hash));
-    f.attr("/train", "epoch_loss_sum", st.epoch_loss_sum);
-    f.attr("/train", "best_score", st.best_score);
-    f.attr("/train", "prev_train_loss", st.prev_train_loss);
-    f.attr("/train", "elapsed_s", st.elapsed_s);
-    f.attr("/train", "config", st.config);
-    f.attr("/train", "resume_key", st.resume_key);
-    f.attr("/train", "lr_schedule", st.lr_schedule);
-    f.attr("/train", "rng", std::string("counter-based: every draw is a function of (seed, epoch, step, sample)"));
-    f.group("/meta");
-    f.attr("/meta", "format_version", kCheckpointFormat);
-    f.attr("/meta", "program", std::string("bptrain"));
-    f.attr("/meta", "program_version", std::string(BPT_VERSION));
-    f.attr("/meta", "created", now_utc());
-    f.flush();
-  }
-  fsync_path(tmp, false);
-  // Keep older ones: path.(k-1) <- ... <- path.1 <- path, by hard links, so `path` never goes missing.
   std::error_code ec;
+  const fs::path dir = fs::absolute(path).parent_path();
+  // On any failure the temporary file goes (it would hold the space that was missing), the message
+  // says why as the OS says it, and `path` is not touched.
+  errno = 0;
+  try {
+    write_to(tmp, model, opt, offset, scale, st);
+    if (!fsync_path(tmp, false)) throw Error(tmp + ": fsync failed");
+  } catch (const std::exception& e) {
+    const int err = errno;
+    fs::remove(tmp, ec);
+    double need = 4.0 * double(model.num_params());
+    for (auto& [name, span] : opt.state()) need += 4.0 * double(span.size());
+    throw Error(path + ": not written: " + os_reason(err, dir.string(), need) + e.what() +
+                " (the previous checkpoint, if any, is untouched)");
+  }
+  // Keep older ones: path.(k-1) <- ... <- path.1 <- path, by hard links, so `path` never goes missing.
   if (keep > 1 && fs::exists(path, ec)) {
     for (std::size_t k = keep - 1; k > 1; --k) {
       const std::string from = path + "." + std::to_string(k - 1), to = path + "." + std::to_string(k);
@@ -114,10 +155,10 @@ void write_checkpoint(const std::string& path, const Model& model, Optimizer& op
     if (ec) fs::copy_file(path, path + ".1", fs::copy_options::overwrite_existing, ec);
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
     fs::remove(tmp, ec);
-    throw Error(path + ": cannot rename the new checkpoint into place");
+    throw Error(path + ": cannot rename the new checkpoint into place (" + std::strerror(err) + ")");
   }
-  const fs::path dir = fs::absolute(path).parent_path();
   fsync_path(dir.string(), true);
   // Temporary files left by writers that were killed mid-write (their pid is gone) are garbage.
   const std::string stem = fs::path(path).filename().string() + ".tmp.";
