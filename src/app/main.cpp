@@ -14,6 +14,8 @@
 #include <thread>
 
 #include "bpt/core/error.hpp"
+#include "bpt/core/isolate.hpp"
+#include "bpt/data/paths.hpp"
 #include "bpt/data/dataset.hpp"
 #include "bpt/comm/comm.hpp"
 #include "bpt/io/checkpoint.hpp"
@@ -296,6 +298,15 @@ void as_input_error(const std::function<void()>& f) {
   }
 }
 
+// f() (a read of `file`), with a crash inside it (a damaged HDF5 file that check_in_child's read
+// survived) ending this rank with one line naming the file, exit 2.
+template <class F>
+auto guarded(const Comm& world, const std::string& file, F&& f) {
+  const std::string where = world.size() > 1 ? " on rank " + std::to_string(world.rank()) : "";
+  CrashGuard guard("bptrain: error" + where + ": " + file + ": the HDF5 library crashed reading it: the file is damaged");
+  return f();
+}
+
 // "784-512-256-10"
 std::string model_text(const std::string& in, const std::vector<std::size_t>& hidden, const std::string& out) {
   std::string s = in;
@@ -317,6 +328,10 @@ int check_before_loading(const Config& cfg, const EvalOptions& ev, const Comm& w
     for (const std::string* extra : {&cfg.resume, &ev.checkpoint})
       if (!extra->empty()) inputs.push_back(*extra);
     check_outputs(ev.checkpoint.empty() ? outputs_of(cfg, "") : outputs_of(Config{}, ev.predict), inputs);
+    // Untrusted HDF5 files read in a child first (rank 0 only: one extra read, not one per rank).
+    check_hdf5_inputs_in_child(cfg.train, cfg.test, cfg.load);
+    for (const std::string* ck : {&cfg.resume, &ev.checkpoint})
+      if (!ck->empty()) check_in_child(*ck, "the HDF5 library", [&] { read_checkpoint(*ck); });
   });
   const int per_node = node_layout(world).per_node;
   if (!ev.checkpoint.empty()) return per_node;
@@ -332,8 +347,8 @@ void run_evaluate(const Config& cfg, const EvalOptions& ev, const Comm& world) {
   Dataset test;
   agree_on_errors(world, [&] {
     as_input_error([&] {
-      ck = read_checkpoint(ev.checkpoint);
-      test = load_test(cfg.test, cfg.train, cfg.load);
+      ck = guarded(world, ev.checkpoint, [&] { return read_checkpoint(ev.checkpoint); });
+      test = guarded(world, cfg.test.empty() ? cfg.train : cfg.test, [&] { return load_test(cfg.test, cfg.train, cfg.load); });
       if (test.d != ck.spec.sizes.front())
         throw Error(test.source + ": has " + std::to_string(test.d) +
                     " features per sample, the checkpoint's model takes " + std::to_string(ck.spec.sizes.front()));
@@ -454,8 +469,8 @@ int main(int argc, char** argv) {
     Dataset train, test;
     agree_on_errors(world, [&] {
       as_input_error([&] {
-        train = load_train(cfg.train, cfg.load);
-        test = load_test(cfg.test, cfg.train, cfg.load);
+        train = guarded(world, cfg.train, [&] { return load_train(cfg.train, cfg.load); });
+        test = guarded(world, cfg.test.empty() ? cfg.train : cfg.test, [&] { return load_test(cfg.test, cfg.train, cfg.load); });
         // The model's memory, now that the data give its first and last sizes: before it is allocated.
         const std::size_t eval_rows = std::min(cfg.eval_batch, std::max(test.n, train.n));
         check_memory(plan_memory(cfg, train.d, train.outputs(), eval_rows, world.size()),
@@ -466,7 +481,9 @@ int main(int argc, char** argv) {
     Trainer trainer(cfg, world, std::move(train), std::move(test));
     if (!cfg.resume.empty()) {
       Checkpoint ck;
-      agree_on_errors(world, [&] { as_input_error([&] { ck = read_checkpoint(cfg.resume); }); });
+      agree_on_errors(world, [&] {
+        as_input_error([&] { ck = guarded(world, cfg.resume, [&] { return read_checkpoint(cfg.resume); }); });
+      });
       trainer.resume(ck);
     }
     trainer.set_stop_flag(&g_stop);

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "bpt/core/error.hpp"
+#include "bpt/core/isolate.hpp"
 #include "bpt/core/rng.hpp"
 #include "bpt/data/dataset.hpp"
 #include "bpt/data/paths.hpp"
@@ -211,6 +212,24 @@ std::vector<std::string> input_files(const std::string& train_path, const std::s
     }
   }
   return files;
+}
+
+void check_hdf5_inputs_in_child(const std::string& train_path, const std::string& test_path, const LoadOptions& opt) {
+  auto check = [&](const std::string& path, bool stream) {
+    if (path.empty() || is_synthetic(path)) return;
+    Format f = Format::Auto;
+    try {
+      f = opt.format == Format::Auto ? detect(path) : opt.format;
+    } catch (const std::exception&) {
+      return;  // loading reports it
+    }
+    if (f != Format::Hdf5) return;
+    LoadOptions o = opt;
+    o.stream = stream;
+    check_in_child(path, "the HDF5 library", [&] { load_hdf5(path, o); });
+  };
+  check(train_path, opt.stream);
+  check(test_path, false);
 }
 
 }  // namespace bpt

@@ -170,7 +170,9 @@ void write_checkpoint(const std::string& path, const Model& model, Optimizer& op
   }
 }
 
-Checkpoint read_checkpoint(const std::string& path) {
+namespace {
+
+Checkpoint read_checkpoint_unnamed(const std::string& path) {
   h5::File f = h5::File::open(path);
   auto bad = [&](const std::string& what) { throw Error(path + ": not a valid bptrain checkpoint: " + what); };
   if (!f.has_attr("/meta", "program") || f.attr_str("/meta", "program") != "bptrain" || !f.exists("/model"))
@@ -275,6 +277,17 @@ Checkpoint read_checkpoint(const std::string& path) {
   s.lr_schedule = f.attr_str("/train", "lr_schedule");
   if (c.optim_steps != s.step) bad("optimizer step " + std::to_string(c.optim_steps) + " != training step " + std::to_string(s.step));
   return c;
+}
+
+}  // namespace
+
+Checkpoint read_checkpoint(const std::string& path) {
+  try {
+    return read_checkpoint_unnamed(path);
+  } catch (const Error& e) {  // every message names the file (a parser's "unknown loss ''" does not)
+    if (std::string(e.what()).rfind(path, 0) == 0) throw;
+    throw Error(path + ": not a valid bptrain checkpoint: " + e.what());
+  }
 }
 
 }  // namespace bpt

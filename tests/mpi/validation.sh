@@ -39,8 +39,10 @@ check() {
   fi
   lines=$(grep -c "^bptrain[-a-z]*: error" <<<"$out")
   local want_lines=1; [ "$want" -eq 0 ] && want_lines=0
+  local most=${MOST_LINES:-$want_lines}  # more than one line only where a case allows it
   local now; now=$(sums)
-  if [ "$rc" -ne "$want" ] || [ "$lines" -ne "$want_lines" ] || ! grep -qE -- "$pat" <<<"$out" || [ "$now" != "$before" ]; then
+  if [ "$rc" -ne "$want" ] || [ "$lines" -lt "$want_lines" ] || [ "$lines" -gt "$most" ] || ! grep -qE -- "$pat" <<<"$out" \
+     || [ "$(grep "^bptrain[-a-z]*: error" <<<"$out" | grep -cvE -- "$pat")" -ne 0 ] || [ "$now" != "$before" ]; then
     echo "FAIL $name (np $np): exit $rc (want $want), $lines error lines (want $want_lines)$([ "$now" != "$before" ] && echo ', AN INPUT FILE CHANGED')"
     grep -E "^bptrain|done:" <<<"$out" | head -4
     [ "$now" != "$before" ] && { diff <(echo "$before") <(echo "$now"); before=$now; }
@@ -191,6 +193,17 @@ both predict-multi 0 '"samples":64' "$bptrain" --evaluate out/multi-ck.h5 --test
 head -1 out/multi.csv | grep -qx "index,prediction_0,prediction_1,target_0,target_1" \
   && [ "$(awk -F, 'NR > 1 && NF != 5' out/multi.csv | wc -l)" -eq 0 ] && [ "$(wc -l < out/multi.csv)" -eq 65 ] \
   && echo "ok   predict-multi columns" || { echo "FAIL predict-multi: $(head -2 out/multi.csv)"; fail=1; }
+
+# 13. Damaged HDF5 files that crash libhdf5 1.10.8 (tests/fuzz/known-libhdf5): read in a child process
+# on rank 0 first, and every rank's own read guarded, so each is exit 2 with a line naming the file,
+# never a segmentation fault. Their out-of-bounds reads do not crash every time: where the child's
+# read survived and a rank's read crashes, that rank prints its own line (so up to one per rank).
+for f in "$data"/../fuzz/known-libhdf5/crash-*; do
+  id=$(basename "$f" | cut -c1-14)
+  pat="$(basename "$f"): (the HDF5 library crashed reading it|not a valid bptrain checkpoint)"
+  MOST_LINES=3 both "$id-evaluate" 2 "$pat" "$bptrain" --evaluate "$f" --train synthetic:100,4,2
+  MOST_LINES=3 both "$id-resume" 2 "$pat" "$bptrain" --train synthetic:100,4,2 --resume "$f"
+done
 
 # --max-steps mid-epoch: that epoch's line is partial; the resumed run writes it again, whole.
 "$bptrain" "${K[@]}" --epochs 2 --max-steps 11 --checkpoint out/p.h5 --metrics out/p.jsonl >/dev/null 2>&1

@@ -22,4 +22,9 @@ void check_outputs(const std::vector<OutputPath>& outputs, const std::vector<std
 // is returned as given (loading reports it).
 std::vector<std::string> input_files(const std::string& train_path, const std::string& test_path, const LoadOptions& opt);
 
+// Reads each HDF5 input (--train, --test) in a child process first, as load_train/load_test would
+// (all of it in memory; with --stream, its layout and labels), so that a crash inside libhdf5 on a
+// damaged file is one error naming the file (CollectiveError, exit 2) instead of a segmentation fault.
+void check_hdf5_inputs_in_child(const std::string& train_path, const std::string& test_path, const LoadOptions& opt);
+
 }  // namespace bpt
