@@ -237,13 +237,14 @@ bool Trainer::end_epoch(Reporter& out, Tally& t, TrainResult& res, double start)
   const std::size_t seen = std::min(ntrain, std::size_t(st_.position) * cfg_.batch_size);
   res.train_loss = agreed_sum(t.loss) / double(seen);
   loader_->wait();
-  check_weights_finite();  // the epoch's last update too: a blow-up there must not read as success
   const bool has_val = !val_rows_.empty(), regression = train_.regression();
   res.test = evaluate(test_);
   if (has_val) res.val = evaluate(train_, &val_rows_);
-  // Finite weights can still be too large to use (the last step's loss was computed before its
-  // update): a loss that overflows on held-out data is a blow-up too. Every rank holds these sums.
+  // The epoch's last update too must not read as success: its weights, and (finite weights can still
+  // be too large to use: the last step's loss was computed before its update) the held-out loss.
+  // Every rank holds the same weights and these sums: one agreement for both.
   agree_on_errors(comm_, [&] {
+    throw_if_weights_nonfinite();
     if (!std::isfinite(res.test.loss) || (has_val && !std::isfinite(res.val.loss))) {
       float big = 0;
       for (float w : model_.params()) big = std::max(big, std::fabs(w));

@@ -131,16 +131,18 @@ void Trainer::verify_replicas(std::uint64_t step) {
                           ": replicas diverged");
 }
 
+void Trainer::throw_if_weights_nonfinite() const {
+  for (std::size_t l = 0; l < model_.num_layers(); ++l) {
+    const std::size_t lo = model_.offset(l), hi = l + 1 < model_.num_layers() ? model_.offset(l + 1) : model_.num_params();
+    for (std::size_t i = lo; i < hi; ++i)
+      if (!std::isfinite(model_.params()[i]))
+        throw NumericError("after step " + std::to_string(st_.step) + ": the weights of layer " + std::to_string(l) +
+                           " are no longer finite (an update overflowed: lower --lr)");
+  }
+}
+
 void Trainer::check_weights_finite() {
-  agree_on_errors(comm_, [&] {
-    for (std::size_t l = 0; l < model_.num_layers(); ++l) {
-      const std::size_t lo = model_.offset(l), hi = l + 1 < model_.num_layers() ? model_.offset(l + 1) : model_.num_params();
-      for (std::size_t i = lo; i < hi; ++i)
-        if (!std::isfinite(model_.params()[i]))
-          throw NumericError("after step " + std::to_string(st_.step) + ": the weights of layer " + std::to_string(l) +
-                             " are no longer finite (an update overflowed: lower --lr)");
-    }
-  });
+  agree_on_errors(comm_, [&] { throw_if_weights_nonfinite(); });
 }
 
 EvalResult Trainer::evaluate(const Dataset& ds, const std::vector<std::uint32_t>* rows) {

@@ -55,6 +55,8 @@ class Trainer {
   // Throws NumericError (exit 3) if a weight is not finite: the last update overflowed. Every rank
   // holds the same weights, so every rank reaches the same verdict. Collective (the agreement).
   void check_weights_finite();
+  // The same verdict without the agreement, for a caller that agrees on several checks at once.
+  void throw_if_weights_nonfinite() const;
 
   Model& model() { return model_; }
   const Dataset& train_set() const { return train_; }
