@@ -28,6 +28,7 @@ namespace {
 using namespace bpt;
 
 constexpr int kExitError = 1;  // 2 (usage) and 3 (numeric) come with their CollectiveError
+constexpr int kExitStalled = 4;  // a wait outlasted --stall-timeout (comm's stall watch aborts with it)
 constexpr int kExitCheckpointed = 75;  // EX_TEMPFAIL: stopped by a signal after writing a checkpoint; resume
 
 // The one piece of global state: what a signal handler may touch.
@@ -157,7 +158,8 @@ bool parse(int argc, char** argv, Config& c, EvalOptions& ev, bool root) {
     ("warmup-epochs", "gradual warm-up for --scale-lr linear", cxxopts::value<std::string>()->default_value("5"))
     ("deterministic", "bitwise reproducible and independent of the rank count (power-of-two ranks)")
     ("micro-shards", "--deterministic: fixed micro-shards per global batch (power of two)", cxxopts::value<std::string>()->default_value("16"))
-    ("blas-threads", "OpenBLAS threads per rank", cxxopts::value<std::string>()->default_value("1"));
+    ("blas-threads", "OpenBLAS threads per rank", cxxopts::value<std::string>()->default_value("1"))
+    ("stall-timeout", "end the job (exit 4, one line naming the silent ranks, their hosts and last phase) when any wait lasts this many seconds; a warning at half of it (0: off)", cxxopts::value<std::string>()->default_value("300"));
   o.add_options("Checkpoints")
     ("checkpoint", "checkpoint file (HDF5; layout in docs/checkpoint.md); written at the cadences below and at the end", cxxopts::value<std::string>()->default_value(""))
     ("checkpoint-every", "also write one every N optimizer steps (0: off)", cxxopts::value<std::string>()->default_value("0"))
@@ -177,6 +179,7 @@ bool parse(int argc, char** argv, Config& c, EvalOptions& ev, bool root) {
     ("metrics", "write one JSON object per epoch to this file (rank 0); an epoch cut short by --max-steps has \"partial\":true and is written again, whole, by the resumed run", cxxopts::value<std::string>()->default_value(""))
     ("eval-batch", "evaluation batch per rank", cxxopts::value<std::string>()->default_value("1024"))
     ("profile", "write every rank's per-step times (compute, communication wait, optimizer, data) to this CSV, via rank 0", cxxopts::value<std::string>()->default_value(""))
+    ("timeline", "write a Chrome trace-event JSON of every rank's steps to this file, via rank 0 (open in Perfetto or chrome://tracing; docs/timeline.md)", cxxopts::value<std::string>()->default_value(""))
     ("quiet", "only the final summary line")
     ("version", "print the version and exit")
     ("h,help", "print this help and exit");
@@ -194,7 +197,7 @@ bool parse(int argc, char** argv, Config& c, EvalOptions& ev, bool root) {
   }
   if (r.count("help")) {
     if (root)
-      std::printf("%s\nExit status: 0 done, 1 a runtime error (one line names the rank), 2 a usage or configuration error, 3 the loss or gradients stopped being finite, 75 stopped by SIGTERM or SIGUSR1 after writing the checkpoint (resume with --resume).\n",
+      std::printf("%s\nExit status: 0 done, 1 a runtime error (one line names the rank), 2 a usage or configuration error, 3 the loss or gradients stopped being finite, 4 a rank stalled (--stall-timeout), 75 stopped by SIGTERM or SIGUSR1 after writing the checkpoint (resume with --resume).\n",
                   o.help({"Data", "Model", "Optimisation", "Parallel", "Checkpoints", "Health", "Output", "Testing"}).c_str());
     return false;
   }
@@ -251,8 +254,10 @@ bool parse(int argc, char** argv, Config& c, EvalOptions& ev, bool root) {
     c.deterministic = r.count("deterministic") > 0;
     c.micro_shards = f.whole("micro-shards");
     c.blas_threads = f.integer("blas-threads");
+    c.stall_timeout = f.real("stall-timeout");
     c.metrics = f.text("metrics");
     c.profile = f.text("profile");
+    c.timeline = f.text("timeline");
     c.eval_batch = f.whole("eval-batch");
     c.quiet = r.count("quiet") > 0;
     c.checkpoint = f.text("checkpoint");
@@ -447,7 +452,7 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, on_stop_signal);
   std::signal(SIGUSR1, on_stop_signal);
   MpiEnv env(&argc, &argv);
-  const Comm world = Comm::world();
+  Comm world = Comm::world();
   const bool root = world.rank() == 0;
   const std::string all_ranks = world.size() > 1 ? "(all " + std::to_string(world.size()) + " ranks)" : "";
   try {
@@ -461,6 +466,7 @@ int main(int argc, char** argv) {
       });
     });
     if (!go) return 0;
+    world.watch_stalls(cfg.stall_timeout, kExitStalled, cfg.quiet);
     const int ranks_on_node = check_before_loading(cfg, ev, world);
     if (!ev.checkpoint.empty()) {
       run_evaluate(cfg, ev, world);

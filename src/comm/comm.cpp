@@ -3,6 +3,7 @@
 #include <mpi.h>
 
 #include "handle.hpp"
+#include "watch.hpp"
 
 #include <algorithm>
 #include <climits>
@@ -26,11 +27,37 @@ void check(int rc, const char* what) {
 
 constexpr std::size_t kChunk = static_cast<std::size_t>(INT_MAX);
 
+// One collective: the blocking call, or under a stall watch its non-blocking twin and a watched wait.
+template <class Blocking, class NonBlocking>
+void collective(const Comm& comm, const char* what, Blocking blocking, NonBlocking nonblocking) {
+  if (!comm.watch()) {
+    check(blocking(), what);
+    return;
+  }
+  MPI_Request r = MPI_REQUEST_NULL;
+  check(nonblocking(&r), what);
+  wait_all(comm, 1, &r, what);
+}
+
 template <class T>
-void chunked_allreduce(std::span<T> v, MPI_Datatype type, MPI_Comm c) {
+void chunked_allreduce(const Comm& comm, std::span<T> v, MPI_Datatype type) {
+  const MPI_Comm c = mpi(comm.handle());
   for (std::size_t at = 0; at < v.size(); at += kChunk) {
     int n = static_cast<int>(std::min(kChunk, v.size() - at));
-    check(MPI_Allreduce(MPI_IN_PLACE, v.data() + at, n, type, MPI_SUM, c), "MPI_Allreduce");
+    collective(
+        comm, "MPI_Allreduce", [&] { return MPI_Allreduce(MPI_IN_PLACE, v.data() + at, n, type, MPI_SUM, c); },
+        [&](MPI_Request* r) { return MPI_Iallreduce(MPI_IN_PLACE, v.data() + at, n, type, MPI_SUM, c, r); });
+  }
+}
+
+template <class T>
+void chunked_broadcast(const Comm& comm, std::span<T> v, MPI_Datatype type, int root) {
+  const MPI_Comm c = mpi(comm.handle());
+  for (std::size_t at = 0; at < v.size(); at += kChunk) {
+    int n = static_cast<int>(std::min(kChunk, v.size() - at));
+    collective(
+        comm, "MPI_Bcast", [&] { return MPI_Bcast(v.data() + at, n, type, root, c); },
+        [&](MPI_Request* r) { return MPI_Ibcast(v.data() + at, n, type, root, c, r); });
   }
 }
 
@@ -59,51 +86,88 @@ Comm Comm::world() {
 
 Comm Comm::self() { return Comm(to_handle(MPI_COMM_SELF), 0, 1); }
 
-void Comm::barrier() const { check(MPI_Barrier(mpi(handle_)), "MPI_Barrier"); }
-
-void Comm::allreduce_sum(std::span<float> v) const { chunked_allreduce(v, MPI_FLOAT, mpi(handle_)); }
-void Comm::allreduce_sum(std::span<double> v) const { chunked_allreduce(v, MPI_DOUBLE, mpi(handle_)); }
-
-void Comm::broadcast(std::span<float> v, int root) const {
-  for (std::size_t at = 0; at < v.size(); at += kChunk)
-    check(MPI_Bcast(v.data() + at, static_cast<int>(std::min(kChunk, v.size() - at)), MPI_FLOAT, root, mpi(handle_)),
-          "MPI_Bcast");
+void Comm::barrier() const {
+  const MPI_Comm c = mpi(handle_);
+  collective(*this, "MPI_Barrier", [&] { return MPI_Barrier(c); }, [&](MPI_Request* r) { return MPI_Ibarrier(c, r); });
 }
 
-void Comm::broadcast(std::span<std::uint8_t> v, int root) const {
-  for (std::size_t at = 0; at < v.size(); at += kChunk)
-    check(MPI_Bcast(v.data() + at, static_cast<int>(std::min(kChunk, v.size() - at)), MPI_BYTE, root, mpi(handle_)),
-          "MPI_Bcast");
-}
+void Comm::allreduce_sum(std::span<float> v) const { chunked_allreduce(*this, v, MPI_FLOAT); }
+void Comm::allreduce_sum(std::span<double> v) const { chunked_allreduce(*this, v, MPI_DOUBLE); }
+void Comm::broadcast(std::span<float> v, int root) const { chunked_broadcast(*this, v, MPI_FLOAT, root); }
+void Comm::broadcast(std::span<std::uint8_t> v, int root) const { chunked_broadcast(*this, v, MPI_BYTE, root); }
 
 std::vector<std::uint64_t> Comm::allgather(std::uint64_t v) const {
   std::vector<std::uint64_t> all(static_cast<std::size_t>(size_));
-  check(MPI_Allgather(&v, 1, MPI_UINT64_T, all.data(), 1, MPI_UINT64_T, mpi(handle_)), "MPI_Allgather");
+  const MPI_Comm c = mpi(handle_);
+  collective(
+      *this, "MPI_Allgather", [&] { return MPI_Allgather(&v, 1, MPI_UINT64_T, all.data(), 1, MPI_UINT64_T, c); },
+      [&](MPI_Request* r) { return MPI_Iallgather(&v, 1, MPI_UINT64_T, all.data(), 1, MPI_UINT64_T, c, r); });
   return all;
 }
 
 long Comm::allreduce_max(long v) const {
   long out = 0;
-  check(MPI_Allreduce(&v, &out, 1, MPI_LONG, MPI_MAX, mpi(handle_)), "MPI_Allreduce");
+  const MPI_Comm c = mpi(handle_);
+  collective(
+      *this, "MPI_Allreduce", [&] { return MPI_Allreduce(&v, &out, 1, MPI_LONG, MPI_MAX, c); },
+      [&](MPI_Request* r) { return MPI_Iallreduce(&v, &out, 1, MPI_LONG, MPI_MAX, c, r); });
   return out;
 }
 
 std::vector<double> Comm::gather(const std::vector<double>& mine, int root) const {
   require(mine.size() <= kChunk, "gather: more than INT_MAX values per rank");
   std::vector<double> all(rank_ == root ? mine.size() * static_cast<std::size_t>(size_) : 0);
-  check(MPI_Gather(mine.data(), static_cast<int>(mine.size()), MPI_DOUBLE, all.data(), static_cast<int>(mine.size()),
-                   MPI_DOUBLE, root, mpi(handle_)),
-        "MPI_Gather");
+  const MPI_Comm c = mpi(handle_);
+  const int n = static_cast<int>(mine.size());
+  collective(
+      *this, "MPI_Gather",
+      [&] { return MPI_Gather(mine.data(), n, MPI_DOUBLE, all.data(), n, MPI_DOUBLE, root, c); },
+      [&](MPI_Request* r) { return MPI_Igather(mine.data(), n, MPI_DOUBLE, all.data(), n, MPI_DOUBLE, root, c, r); });
+  return all;
+}
+
+std::string Comm::gather_text(const std::string& mine, int root) const {
+  require(mine.size() < kChunk, "gather_text: a rank's text is over 2 GiB");
+  const MPI_Comm c = mpi(handle_);
+  int len = static_cast<int>(mine.size());
+  std::vector<int> lens(rank_ == root ? static_cast<std::size_t>(size_) : 0), at;
+  collective(
+      *this, "MPI_Gather", [&] { return MPI_Gather(&len, 1, MPI_INT, lens.data(), 1, MPI_INT, root, c); },
+      [&](MPI_Request* r) { return MPI_Igather(&len, 1, MPI_INT, lens.data(), 1, MPI_INT, root, c, r); });
+  std::string all;
+  if (rank_ == root) {
+    std::size_t total = 0;
+    for (int l : lens) {
+      at.push_back(static_cast<int>(total));
+      total += static_cast<std::size_t>(l);
+      require(total < kChunk, "gather_text: the ranks' texts are over 2 GiB together");
+    }
+    all.resize(total);
+  }
+  collective(
+      *this, "MPI_Gatherv",
+      [&] { return MPI_Gatherv(mine.data(), len, MPI_CHAR, all.data(), lens.data(), at.data(), MPI_CHAR, root, c); },
+      [&](MPI_Request* r) {
+        return MPI_Igatherv(mine.data(), len, MPI_CHAR, all.data(), lens.data(), at.data(), MPI_CHAR, root, c, r);
+      });
   return all;
 }
 
 void Comm::sendrecv(std::span<const float> mine, std::span<float> theirs, int partner) const {
   require(mine.size() == theirs.size(), "sendrecv: buffer sizes differ");
+  const MPI_Comm c = mpi(handle_);
   for (std::size_t at = 0; at < mine.size(); at += kChunk) {
     int n = static_cast<int>(std::min(kChunk, mine.size() - at));
-    check(MPI_Sendrecv(mine.data() + at, n, MPI_FLOAT, partner, 17, theirs.data() + at, n, MPI_FLOAT, partner, 17,
-                       mpi(handle_), MPI_STATUS_IGNORE),
-          "MPI_Sendrecv");
+    if (!watch_) {
+      check(MPI_Sendrecv(mine.data() + at, n, MPI_FLOAT, partner, 17, theirs.data() + at, n, MPI_FLOAT, partner, 17, c,
+                         MPI_STATUS_IGNORE),
+            "MPI_Sendrecv");
+      continue;
+    }
+    MPI_Request r[2] = {MPI_REQUEST_NULL, MPI_REQUEST_NULL};
+    check(MPI_Irecv(theirs.data() + at, n, MPI_FLOAT, partner, 17, c, &r[0]), "MPI_Irecv");
+    check(MPI_Isend(mine.data() + at, n, MPI_FLOAT, partner, 17, c, &r[1]), "MPI_Isend");
+    wait_all(*this, 2, r, "MPI_Sendrecv");
   }
 }
 
@@ -113,6 +177,13 @@ void Comm::abort(int code) const {
 }
 
 double wall_time() { return MPI_Wtime(); }
+
+std::string host_name() {
+  char name[MPI_MAX_PROCESSOR_NAME] = {};
+  int len = 0;
+  MPI_Get_processor_name(name, &len);
+  return std::string(name, static_cast<std::size_t>(len > 0 ? len : 0));
+}
 
 NodeLayout block_layout(int rank, int size, int per_node) {
   require(per_node >= 1 && size % per_node == 0, "block_layout: ranks per node must divide the rank count");

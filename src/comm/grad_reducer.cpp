@@ -3,6 +3,7 @@
 #include <mpi.h>
 
 #include "handle.hpp"
+#include "watch.hpp"
 
 #include <algorithm>
 #include <climits>
@@ -16,7 +17,8 @@ namespace bpt {
 // a time. Open MPI's point-to-point path is much faster here than its non-blocking collectives
 // (libnbc). Progress: between layers, progress(false) tests every outstanding request once (MPI_Test)
 // and moves each finished bucket on; finish() and gather() block in MPI_Waitany rather than spin, which
-// costs nothing on a real network and lets a simulator (SMPI) advance time to the next message.
+// costs nothing on a real network and lets a simulator (SMPI) advance time to the next message (with
+// a stall watch, comm/watch.hpp's wait_any polls MPI_Testany instead, and gives up when it must).
 // Not MPI_Testsome/MPI_Waitsome: in SimGrid 3.32 each call leaves work behind, so a simulation's real
 // time grew faster than linearly with the number of calls (16 simulated ranks, 2-message rounds: 1,000
 // rounds 1.9 s, 5,000 over 120 s with MPI_Waitsome; 0.8 s and 2.6 s for 1,000 and 4,000 with MPI_Test
@@ -27,6 +29,7 @@ struct GradReducer::Requests {
     float* base = nullptr;  // the buffer the bucket's range lives in
     std::size_t step = 0;   // the step in flight
     std::size_t end = 0;    // the step at which it is done
+    double started = 0;     // for the timeline
   };
   std::vector<Active> active;
   std::vector<MPI_Request> req;  // two per active bucket, in the same order: the receive, the send
@@ -107,9 +110,10 @@ GradReducer::~GradReducer() {
   if (!reqs_->req.empty()) MPI_Waitall(static_cast<int>(reqs_->req.size()), reqs_->req.data(), MPI_STATUSES_IGNORE);
 }
 
-void GradReducer::begin_step() {
+void GradReducer::begin_step(std::int64_t step) {
   require(reqs_->active.empty(), "grad reducer: begin_step() before the previous step's finish()");
   next_ = 0;
+  step_ = step;
 }
 
 void GradReducer::post(std::size_t i) {
@@ -132,7 +136,7 @@ void GradReducer::post(std::size_t i) {
 
 void GradReducer::start(std::size_t b, float* base, std::size_t first, std::size_t end) {
   if (first == end) return;
-  reqs_->active.push_back({b, base, first, end});
+  reqs_->active.push_back({b, base, first, end, timeline_ ? wall_time() : 0.0});
   reqs_->req.push_back(MPI_REQUEST_NULL);
   reqs_->req.push_back(MPI_REQUEST_NULL);
   post(reqs_->active.size() - 1);
@@ -161,6 +165,9 @@ bool GradReducer::advance() {
       ++i;
       continue;
     }
+    if (timeline_ && !gathering_)
+      timeline_->add("sum bucket", Timeline::kBucket + static_cast<int>(a.bucket), a.started, wall_time(), step_,
+                     static_cast<int>(a.bucket));
     act[i] = act.back();  // done: the last one takes its place (its requests too)
     act.pop_back();
     rq[2 * i] = rq[rq.size() - 2];
@@ -174,9 +181,8 @@ void GradReducer::progress(bool block) {
   auto& rq = reqs_->req;
   while (!reqs_->active.empty()) {
     if (block) {
-      int index = 0;
-      if (MPI_Waitany(static_cast<int>(rq.size()), rq.data(), &index, MPI_STATUS_IGNORE) != MPI_SUCCESS)
-        throw Error("gradient sum: MPI_Waitany failed");
+      if (!gathering_) comm_.phase(Phase::Sum, static_cast<int>(reqs_->active.front().bucket));
+      wait_any(comm_, static_cast<int>(rq.size()), rq.data(), "gradient sum: MPI_Waitany");
     } else {
       for (MPI_Request& r : rq) {
         int flag = 0;
@@ -206,7 +212,12 @@ double GradReducer::finish() {
         start(next_, grads_.data(), 0, shard_ ? buckets_[next_].plan.reduce_steps : buckets_[next_].plan.steps.size());
       progress(true);
     } else {
-      for (const Bucket& k : buckets_) comm_.allreduce_sum(grads_.subspan(k.lo, k.hi - k.lo));
+      for (std::size_t b = 0; b < buckets_.size(); ++b) {
+        const double t = timeline_ ? wall_time() : 0.0;
+        comm_.allreduce_sum(grads_.subspan(buckets_[b].lo, buckets_[b].hi - buckets_[b].lo));
+        if (timeline_)
+          timeline_->add("sum bucket", Timeline::kBucket + static_cast<int>(b), t, wall_time(), step_, static_cast<int>(b));
+      }
     }
   }
   return wall_time() - t0;
@@ -220,7 +231,9 @@ double GradReducer::gather(std::span<float> buf) {
   if (comm_.size() > 1) {
     for (std::size_t b = 0; b < buckets_.size(); ++b)
       start(b, buf.data(), buckets_[b].plan.reduce_steps, buckets_[b].plan.steps.size());
+    gathering_ = true;
     progress(true);
+    gathering_ = false;
   }
   return wall_time() - t0;
 }

@@ -43,7 +43,8 @@ void BasicModel<T>::reserve(std::size_t batch) {
 }
 
 template <class T>
-ConstMatView<T> BasicModel<T>::forward(ConstMatView<T> x, const DropoutCtx* drop) {
+ConstMatView<T> BasicModel<T>::forward(ConstMatView<T> x, const DropoutCtx* drop,
+                                       const std::function<void(std::size_t)>* layer_done) {
   require(x.cols == in(0), "model: input has " + std::to_string(x.cols) + " features, the model expects " +
                                std::to_string(in(0)));
   reserve(x.rows);
@@ -66,6 +67,7 @@ ConstMatView<T> BasicModel<T>::forward(ConstMatView<T> x, const DropoutCtx* drop
       dropout_forward<T>(a, drop->p, drop->seed, drop->step, drop->sample_ids, l, m, d);
       cur = d;
     }
+    if (layer_done) (*layer_done)(l);
   }
   return cur;
 }

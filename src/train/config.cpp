@@ -90,7 +90,8 @@ std::string Config::canonical() const {
                      {"max-steps", std::to_string(max_steps)},
                      {"checkpoint", checkpoint},
                      {"checkpoint-every", std::to_string(checkpoint_every)},
-                     {"checkpoint-every-epochs", std::to_string(checkpoint_every_epochs)}});
+                     {"checkpoint-every-epochs", std::to_string(checkpoint_every_epochs)},
+                     {"stall-timeout", format_number("%.9g", stall_timeout)}});
   return join(s);
 }
 

@@ -59,6 +59,12 @@ TrainResult Trainer::run() {
     out.note(cfg_.deterministic ? "gradient sums: the deterministic tree"
              : !cfg_.overlap    ? "gradient sums: MPI_Allreduce per bucket after backward"
                                 : "gradient sums: " + reducer_->describe() + ", optimizer sharded");
+  if (!cfg_.timeline.empty()) {  // every rank's clock starts at the same barrier
+    timeline_ = std::make_unique<Timeline>();
+    reducer_->set_timeline(timeline_.get());
+    comm_.barrier();
+    timeline_origin_ = wall_time();
+  }
   const double start = wall_time() - st_.elapsed_s;  // a resumed run's time counts on
   TrainResult res;
   res.stop_reason = "epochs";
@@ -82,6 +88,7 @@ TrainResult Trainer::run() {
     if (!run_epoch(out, t, res, start)) {  // a signal: the checkpoint is written
       res.steps = st_.step;
       res.seconds = wall_time() - start;
+      write_timeline();
       return res;
     }
     const bool unfinished = st_.position < steps_per_epoch_;  // --max-steps
@@ -107,6 +114,7 @@ TrainResult Trainer::run() {
   res.peak_rss_mb = static_cast<double>(comm_.allreduce_max(static_cast<long>(peak_rss_mb() * 1024.0))) / 1024.0;
   // The final checkpoint: where this run ended, resumable with a larger --epochs or --max-steps.
   save_checkpoint(carry, res.seconds);
+  write_timeline();
   out.done(res.epochs, res.steps, res.test, train_.regression(), res.seconds, res.stop_reason, res.peak_rss_mb);
   return res;
 }
@@ -130,7 +138,11 @@ bool Trainer::run_epoch(Reporter& out, Tally& t, TrainResult& res, double start)
     if (comm_.rank() == cfg_.fail_rank && st_.step == cfg_.fail_at_step)  // fault injection (tests)
       throw Error("injected failure at step " + std::to_string(st_.step) + " (--fail-rank)");
     const bool signalled = step(perm, s, out, t);
-    if (cfg_.check_every && st_.step % cfg_.check_every == 0) verify_replicas(st_.step);
+    if (cfg_.check_every && st_.step % cfg_.check_every == 0) {
+      const double t0 = wall_time();
+      verify_replicas(st_.step);
+      mark("replica check", Timeline::kComm, t0);
+    }
     if (signalled || (cfg_.checkpoint_every && st_.step % cfg_.checkpoint_every == 0 && s + 1 < steps_per_epoch_))
       save_checkpoint(t.loss, wall_time() - start);
     if (signalled) {
@@ -139,12 +151,15 @@ bool Trainer::run_epoch(Reporter& out, Tally& t, TrainResult& res, double start)
       return false;
     }
     if (!cfg_.quiet && (s + 1) % print_every == 0 && s + 1 < steps_per_epoch_) {
+      comm_.phase(Phase::Report);
+      const double t0 = wall_time();
       const double loss = agreed_sum(t.window) / double(std::max<std::size_t>(1, t.window_samples));
       const double el = wall_time() - t.start, done = double(s + 1) / double(steps_per_epoch_);
       out.progress(st_.epoch + 1, s + 1, steps_per_epoch_, loss, double(t.steps * cfg_.batch_size) / el,
                    el / done * (1 - done) + el / done * double(cfg_.epochs - st_.epoch - 1));
       std::fill(t.window.begin(), t.window.end(), 0.0);
       t.window_samples = 0;
+      mark("progress report", Timeline::kComm, t0);
     }
   }
   return true;
@@ -153,23 +168,34 @@ bool Trainer::run_epoch(Reporter& out, Tally& t, TrainResult& res, double start)
 bool Trainer::step(const std::vector<std::uint32_t>& perm, std::size_t s, Reporter& out, Tally& t) {
   const std::size_t ntrain = ntrain_, at = s * cfg_.batch_size, g = std::min(cfg_.batch_size, ntrain - at);
   // Data: this rank's rows (and, streamed, the next step's read ahead).
+  comm_.phase(Phase::Data, -1, static_cast<std::int64_t>(st_.step));
+  const double td = wall_time();
   t.times.data += loader_->load(perm, at, g);
   if (loader_->reads_ahead() && s + 1 < steps_per_epoch_)
     loader_->prefetch(perm, at + cfg_.batch_size, std::min(cfg_.batch_size, ntrain - at - cfg_.batch_size));
+  mark("data", Timeline::kCompute, td);
   // Forward, backward, and the gradient sum over the ranks.
   const double loss = compute_gradients(g, t);
   // The vote and the gradient check in one small sum (a stop signal on any rank, a non-finite loss or
   // gradient on any rank; the average and clipping); the update of the weights this rank owns; then
   // every rank gets them. Waiting in the small sum is waiting for the slowest rank: communication.
   const double t0 = wall_time(), comm_before = t.times.comm;
+  comm_.phase(Phase::Vote);
   const auto v = health_.check(model_.grads(), model_.params(), *opt_, g, st_.step, stop_flag_ && *stop_flag_,
                                !std::isfinite(loss), t.times.comm);
+  mark("vote and gradient check", Timeline::kComm, t0);
+  comm_.phase(Phase::Optimizer);
+  const double to = wall_time();
   if (v.scale) opt_->step(model_.params(), model_.grads(), lr_at(st_.step), *v.scale);
+  mark("optimizer", Timeline::kCompute, to);
   t.times.optim += wall_time() - t0 - (t.times.comm - comm_before);
+  comm_.phase(Phase::Gather);
+  const double tg = wall_time();
   if (v.scale)
     t.times.comm += opt_->gather(model_.params());
   else
     ++t.skipped;
+  if (v.scale) mark("weight gather", Timeline::kComm, tg);
   // Bookkeeping.
   out.step_times(st_.epoch, st_.step, scaled(minus(t.times, t.profiled), 1000.0));
   t.profiled = t.times;
@@ -185,13 +211,15 @@ double Trainer::compute_gradients(std::size_t g, Tally& t) {
   double loss = 0;
   if (!cfg_.deterministic) {
     // The bucketed sum: each bucket's sum starts as backward finishes its layers.
-    reducer_->begin_step();
+    reducer_->begin_step(static_cast<std::int64_t>(st_.step));
     loss = forward_backward(0, loader_->local(g).size(), st_.step, true);
     const auto me = static_cast<std::size_t>(comm_.rank());
     t.loss[me] += loss;
     t.window[me] += loss;
-    t.times.compute += wall_time() - t0;
+    const double tf = wall_time();
+    t.times.compute += tf - t0;
     t.times.comm += reducer_->finish();
+    mark("finish sums", Timeline::kComm, tf);
     return loss;
   }
   // --deterministic: this rank's micro-shards, one backward each, into the fixed tree.
@@ -205,8 +233,10 @@ double Trainer::compute_gradients(std::size_t g, Tally& t) {
     loss += l;
     tree_->add(model_.grads());
   }
-  t.times.compute += wall_time() - t0;
+  const double tf = wall_time();
+  t.times.compute += tf - t0;
   t.times.comm += tree_->finish(model_.grads());
+  mark("tree sum", Timeline::kComm, tf);
   return loss;
 }
 
@@ -217,16 +247,26 @@ double Trainer::forward_backward(std::size_t first, std::size_t rows, std::uint6
   }
   const std::size_t d = train_.d;
   DropoutCtx drop{cfg_.dropout, cfg_.seed, step, loader_->ids(first)};
-  model_.forward(ConstMatView<float>(loader_->x(first), rows, d), &drop);
+  comm_.phase(Phase::Forward);
+  double tl = wall_time();
+  const std::function<void(std::size_t)> fwd_done = [&](std::size_t l) {
+    mark("forward", Timeline::kCompute, tl, static_cast<int>(l));
+    tl = wall_time();
+  };
+  model_.forward(ConstMatView<float>(loader_->x(first), rows, d), &drop, timeline_ ? &fwd_done : nullptr);
   const Targets<float> tg{train_.regression() ? nullptr : loader_->labels(first),
                           train_.regression() ? loader_->targets(first) : nullptr};
   const bool inject = comm_.rank() == cfg_.nan_rank && step == cfg_.nan_at_step;  // fault injection (tests)
   // Overwrite, not accumulate: each step (each micro-shard) starts the gradients afresh.
+  comm_.phase(Phase::Backward);
+  tl = wall_time();
   return model_.backward(
       tg, 1.0f,
       [&](std::size_t l) {
         if (inject && l + 1 == model_.num_layers()) model_.grad_weight(l)[1] = std::nanf("");
+        mark("backward", Timeline::kCompute, tl, static_cast<int>(l));
         if (notify) reducer_->layer_ready(l);
+        tl = wall_time();
       },
       false);
 }
@@ -236,10 +276,13 @@ bool Trainer::end_epoch(Reporter& out, Tally& t, TrainResult& res, double start)
   const std::size_t ntrain = ntrain_;
   const std::size_t seen = std::min(ntrain, std::size_t(st_.position) * cfg_.batch_size);
   res.train_loss = agreed_sum(t.loss) / double(seen);
+  comm_.phase(Phase::Evaluate);
   loader_->wait();
   const bool has_val = !val_rows_.empty(), regression = train_.regression();
+  const double te = wall_time();
   res.test = evaluate(test_);
   if (has_val) res.val = evaluate(train_, &val_rows_);
+  mark("evaluate", Timeline::kCompute, te);
   // The epoch's last update too must not read as success: its weights, and (finite weights can still
   // be too large to use: the last step's loss was computed before its update) the held-out loss.
   // Every rank holds the same weights and these sums: one agreement for both.

@@ -2,6 +2,12 @@
 // resume, checkpoints, evaluation, the replica check. The loop itself is in step_loop.cpp.
 #include "bpt/train/trainer.hpp"
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
 #include <algorithm>
 #include <cmath>
 
@@ -125,6 +131,7 @@ void Trainer::check_agreement() {
 }
 
 void Trainer::verify_replicas(std::uint64_t step) {
+  comm_.phase(Phase::Check);
   std::string bad = ranks_differing(comm_.allgather(checksum(model_.params())));
   if (!bad.empty())
     throw CollectiveError("weights of rank(s) " + bad + " differ from rank 0's after step " + std::to_string(step) +
@@ -197,6 +204,8 @@ double Trainer::agreed_sum(const std::vector<double>& parts) const {
 
 void Trainer::save_checkpoint(const std::vector<double>& loss_parts, double elapsed) {
   if (cfg_.checkpoint.empty()) return;
+  comm_.phase(Phase::Checkpoint);
+  const double t0 = wall_time();
   check_weights_finite();  // never replace a good checkpoint with weights that blew up
   loader_->wait();
   TrainState st = st_;
@@ -216,6 +225,34 @@ void Trainer::save_checkpoint(const std::vector<double>& loss_parts, double elap
   opt_->with_whole_state([&](Optimizer& whole) {
     if (comm_.rank() == 0) write_checkpoint(cfg_.checkpoint, model_, whole, train_.tf.offset, train_.tf.scale, st, cfg_.keep);
   });
+  mark("checkpoint", Timeline::kCompute, t0);
+}
+
+void Trainer::write_timeline() {
+  if (!timeline_) return;
+  comm_.phase(Phase::Report);
+  std::string mine(comm_.rank() ? "," : "");
+  mine += timeline_->json(comm_.rank(), host_name(), timeline_origin_, static_cast<int>(reducer_->num_buckets()));
+  const std::uint64_t dropped = timeline_->dropped();
+  const std::string all = comm_.gather_text(mine, 0);
+  const long most_dropped = comm_.allreduce_max(static_cast<long>(dropped));
+  if (comm_.rank() != 0) return;
+  // Written whole to a temporary file, then renamed: a reader never sees half a trace.
+  const std::string tmp = cfg_.timeline + ".tmp." + std::to_string(::getpid());
+  std::FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (!f) throw Error(cfg_.timeline + ": cannot write the timeline (" + std::strerror(errno) + ")");
+  const std::string head = "{\"displayTimeUnit\":\"ms\",\"otherData\":{\"program\":\"bptrain " BPT_VERSION
+                           "\",\"ranks\":" + std::to_string(comm_.size()) + ",\"clock\":\"MPI_Wtime, from a barrier at the start of training\"" +
+                           ",\"events_dropped_on_the_fullest_rank\":" + std::to_string(most_dropped) + "},\"traceEvents\":[";
+  const bool ok = std::fwrite(head.data(), 1, head.size(), f) == head.size() &&
+                  std::fwrite(all.data(), 1, all.size(), f) == all.size() && std::fputs("]}\n", f) >= 0;
+  if (std::fclose(f) != 0 || !ok || std::rename(tmp.c_str(), cfg_.timeline.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    throw Error(cfg_.timeline + ": writing the timeline failed (" + std::strerror(errno) + ")");
+  }
+  if (most_dropped && !cfg_.quiet)
+    std::printf("bptrain: warning: the timeline kept its first %zu events per rank; later ones were dropped (use --max-steps)\n",
+                timeline_->size());
 }
 
 }  // namespace bpt

@@ -51,6 +51,7 @@ void validate_config(const Config& c, int ranks, unsigned cores) {
   in_range("--min-delta", c.min_delta, 0, false, inf, true);
   in_range("--tol", c.tol, 0, false, inf, true);
   in_range("--bucket-mb", c.bucket_mb, 1e-5, false, 65536, false);  // a bucket holds at least a few floats
+  if (c.stall_timeout != 0) in_range("--stall-timeout", c.stall_timeout, 1, false, 1e6, false);  // 0: off
   in_range("--warmup-epochs", c.warmup_epochs, 0, false, inf, true);
   in_range("--grad-warn-low", c.grad_warn_low, 0, false, inf, true);
   if (!(c.grad_warn_high > c.grad_warn_low)) in_range("--grad-warn-high", c.grad_warn_high, c.grad_warn_low, true, inf, true);
@@ -81,6 +82,7 @@ std::vector<OutputPath> outputs_of(const Config& c, const std::string& predict) 
   }
   if (!c.metrics.empty()) out.push_back({"--metrics", c.metrics, ""});
   if (!c.profile.empty()) out.push_back({"--profile", c.profile, ""});
+  if (!c.timeline.empty()) out.push_back({"--timeline", c.timeline, ""});
   if (!predict.empty()) out.push_back({"--predict", predict, ""});
   return out;
 }

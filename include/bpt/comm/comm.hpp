@@ -18,6 +18,13 @@ class MpiEnv {
   MpiEnv& operator=(const MpiEnv&) = delete;
 };
 
+// What a rank is doing, for the stall watch's heartbeat and its verdict (and the timeline's tracks).
+enum class Phase : std::uint8_t { Startup, Data, Forward, Backward, Sum, Vote, Optimizer, Gather, Check, Evaluate, Checkpoint, Report, Done };
+// "backward", "bucket 3's sum" (detail: the bucket), "the vote", ...
+std::string phase_text(Phase p, int detail = -1);
+
+struct Watch;  // the stall watch (comm/watch.cpp)
+
 class Comm {
  public:
   static Comm world();  // MPI_COMM_WORLD
@@ -35,18 +42,34 @@ class Comm {
   long allreduce_max(long v) const;
   // Concatenation of every rank's equally long `mine`, on root (empty elsewhere).
   std::vector<double> gather(const std::vector<double>& mine, int root) const;
+  // Concatenation of every rank's text, in rank order, on root (empty elsewhere). Below 2 GiB in all.
+  std::string gather_text(const std::string& mine, int root) const;
   // Exchange equal-sized buffers with a partner rank (send mine, receive theirs).
   void sendrecv(std::span<const float> mine, std::span<float> theirs, int partner) const;
   // Ends every rank of the job. Never returns.
   [[noreturn]] void abort(int code) const;
 
+  // Stall detection (--stall-timeout). Collective; a no-op with one rank, a timeout of 0, or under a
+  // simulator. From then on every wait of this Comm's collectives and of the gradient reducer built on
+  // it polls instead of blocking, and each rank tells rank 0 (and rank 0 tells rank 1) where it is, at
+  // most every timeout/10 s, in one small non-blocking message. A wait that outlasts timeout_s ends
+  // the job: rank 0 prints one line naming the ranks it has not heard from lately, their hosts and
+  // what they were last doing, and calls MPI_Abort(exit_code); if rank 0 is the silent one, rank 1
+  // does, a little later. At half the timeout rank 0 warns (unless quiet).
+  void watch_stalls(double timeout_s, int exit_code, bool quiet);
+  // Where this rank is now (cheap: a few stores; at most every timeout/10 s a heartbeat). step < 0
+  // keeps the step last given.
+  void phase(Phase p, int detail = -1, std::int64_t step = -1) const;
+
   // The MPI_Comm, as an opaque integer handle for the comm module's own implementation files.
   std::uintptr_t handle() const { return handle_; }
+  Watch* watch() const { return watch_.get(); }  // for the comm module's waits; null when off
 
  private:
   Comm(std::uintptr_t h, int rank, int size) : handle_(h), rank_(rank), size_(size) {}
   std::uintptr_t handle_;
   int rank_, size_;
+  std::shared_ptr<Watch> watch_;  // shared by copies: one watch per communicator
 };
 
 // Where the ranks sit: the ranks that share this rank's node (MPI_COMM_TYPE_SHARED) and its place
@@ -76,6 +99,9 @@ void agree_on_errors(const Comm& comm, const std::function<void()>& f);
 void agree_on_root(const Comm& comm, const std::function<void()>& f);
 // "0-3, 7, 9-10" for ascending ranks.
 std::string rank_list(const std::vector<int>& ranks);
+
+// This rank's host (MPI_Get_processor_name; a simulated host under SMPI).
+std::string host_name();
 
 // Seconds from MPI_Wtime: the one clock behind every time bptrain reports, so that under a simulator
 // (SimGrid's SMPI) the figures are simulated time, not the host's.

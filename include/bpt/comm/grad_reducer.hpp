@@ -18,6 +18,7 @@
 #include "bpt/comm/comm.hpp"
 #include "bpt/comm/schedule.hpp"
 #include "bpt/core/range.hpp"
+#include "bpt/core/timeline.hpp"
 
 namespace bpt {
 
@@ -35,8 +36,11 @@ class GradReducer {
   GradReducer(const GradReducer&) = delete;
   GradReducer& operator=(const GradReducer&) = delete;
 
-  // Call at the start of every step, before backward.
-  void begin_step();
+  // Call at the start of every step, before backward (step: for the timeline's events).
+  void begin_step(std::int64_t step = 0);
+  // --timeline: each bucket's sum becomes an event on track Timeline::kBucket + its index, from its
+  // start to the moment a poll or wait saw it done (nullptr: off).
+  void set_timeline(Timeline* t) { timeline_ = t; }
   // Layer l's gradients are final: start every bucket that is now complete; poll the others.
   void layer_ready(std::size_t l);
   // Starts what is left, waits for every sum (sharded: for every sum of an owned chunk). Returns the
@@ -75,6 +79,9 @@ class GradReducer {
   bool overlap_, shard_;
   Ranges owned_;
   std::size_t next_ = 0;  // first bucket not yet started
+  bool gathering_ = false;
+  Timeline* timeline_ = nullptr;
+  std::int64_t step_ = 0;  // in gather(): its waits are the weight gather, not a bucket's sum
   struct Requests;
   std::unique_ptr<Requests> reqs_;
 };

@@ -62,8 +62,9 @@ class BasicModel {
   void zero_grad() { grads_.zero(); }
 
   // x: [B, in(0)] -> logits [B, out(last)], valid until the next forward. Keeps every z and a.
-  // drop: nullptr or p == 0 for no dropout (evaluation).
-  ConstMatView<T> forward(ConstMatView<T> x, const DropoutCtx* drop = nullptr);
+  // drop: nullptr or p == 0 for no dropout (evaluation). layer_done(l), if given, after layer l.
+  ConstMatView<T> forward(ConstMatView<T> x, const DropoutCtx* drop = nullptr,
+                          const std::function<void(std::size_t)>* layer_done = nullptr);
 
   // Requires forward() on the same batch first. Accumulates scale * dLoss/dθ into grads(), from the
   // last layer to the first, calling layer_ready(l) as soon as layer l's gradients are final

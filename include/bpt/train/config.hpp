@@ -52,8 +52,10 @@ struct Config {
   // output
   std::string metrics;
   std::string profile;  // per-rank, per-step time split, gathered to rank 0 (CSV)
+  std::string timeline;  // Chrome trace-event JSON of every rank's steps, gathered to rank 0
   std::size_t eval_batch = 1024;
   bool quiet = false;
+  double stall_timeout = 300;  // seconds a wait may last before the job is ended as stalled (0: off)
   std::uint64_t max_steps = 0;  // stop after this many steps in all (0: no limit)
   // numeric health
   bool on_nonfinite_skip = false;  // else stop with an error

@@ -10,6 +10,7 @@
 #include "bpt/comm/comm.hpp"
 #include "bpt/comm/grad_reducer.hpp"
 #include "bpt/comm/tree_sum.hpp"
+#include "bpt/core/timeline.hpp"
 #include "bpt/data/dataset.hpp"
 #include "bpt/io/checkpoint.hpp"
 #include "bpt/model/model.hpp"
@@ -87,6 +88,13 @@ class Trainer {
   // The sum over ranks of parts, added up in part order (collective).
   double agreed_sum(const std::vector<double>& parts) const;
 
+  // --timeline: an event of this step from t0 to now (nothing when off).
+  void mark(const char* name, int track, double t0, int layer = -1) {
+    if (timeline_) timeline_->add(name, track, t0, wall_time(), static_cast<std::int64_t>(st_.step), layer);
+  }
+  // Collective: every rank's events to rank 0, which writes cfg.timeline.
+  void write_timeline();
+
   // Collective: rank 0 writes cfg.checkpoint (st_, the epoch's loss parts so far, and the whole
   // optimizer state).
   void save_checkpoint(const std::vector<double>& loss_parts, double elapsed);
@@ -107,6 +115,8 @@ class Trainer {
   TrainState st_;
   bool resumed_ = false;
   const volatile int* stop_flag_ = nullptr;
+  std::unique_ptr<Timeline> timeline_;  // --timeline
+  double timeline_origin_ = 0;
   std::uint64_t train_fp_ = 0, test_fp_ = 0, train_content_ = 0;  // Dataset::fingerprint(), content_hash()
 };
 
