@@ -11,6 +11,7 @@ Standard library only; the trace layout is in docs/timeline.md.
 import argparse
 import collections
 import json
+import os
 import statistics
 import sys
 
@@ -67,7 +68,7 @@ def main():
     phases = ["data", "forward", "backward", "optimizer", "finish sums", "vote and gradient check", "weight gather",
               "tree sum", "evaluate", "checkpoint"]
     phases = [p for p in phases if any(per[r].get(p) for r in ranks)]
-    print(f"{a.trace}: {len(ranks)} ranks, {len(train_steps)} training steps; milliseconds per step")
+    print(f"{os.path.basename(a.trace)}: {len(ranks)} ranks, {len(train_steps)} training steps; milliseconds per step")
     head = ["rank"] + phases + ["sums in flight", "hidden under backward", "straggler of"]
     straggler = collections.Counter()
     lateness = []

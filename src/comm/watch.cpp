@@ -5,7 +5,7 @@
 // wait_any). A rank that stops making progress (stopped, swapped out, stuck in a file system, or in a
 // collective the others never reach) stops sending; every other rank soon waits for it in some
 // collective or bucket sum. Rank 0, waiting, names the ranks it has not heard from lately. Each
-// heartbeat is one 24-byte MPI_Isend (tag kTag) to rank 0, at most every `interval` seconds, skipped
+// heartbeat is one 24-byte MPI_Isend (tag kTag) to rank 0, at most every `interval` seconds (timeout/40), skipped
 // while the previous one is still in flight; rank 0 sends its own to rank 1, the deputy that speaks
 // when rank 0 is the silent one. Rank 0 and rank 1 keep one MPI_Irecv(ANY_SOURCE, kTag) posted and
 // drain it as they go.
@@ -240,8 +240,11 @@ void Comm::watch_stalls(double timeout_s, int exit_code, bool quiet) {
   w->rank = rank_;
   w->size = size_;
   w->timeout = timeout_s;
-  w->interval = std::clamp(timeout_s / 10, 0.05, 10.0);
-  w->stale = 3 * w->interval;
+  // Rank 0 hears from each rank every timeout/40 s (at most 5 s apart, at most 20 a second): at 1,024
+  // ranks and the default 300 s, some 200 small messages a second in all. A rank unheard for four
+  // intervals (at least 1 s, at most half the timeout) counts as silent.
+  w->interval = std::clamp(timeout_s / 40, 0.05, 5.0);
+  w->stale = std::min(std::max(4 * w->interval, 1.0), timeout_s / 2);
   w->grace = std::max(2.0, timeout_s / 10);
   w->code = exit_code;
   w->quiet = quiet;

@@ -25,7 +25,7 @@ for trial in $(seq 1 "$trials"); do
     [ -s "$dir/pid.$rank" ] && [ -f "$dir/ck.h5" ] && break
     sleep 0.1
   done
-  sleep "0.$((RANDOM % 10))"
+  sleep "$((RANDOM % 2)).$((RANDOM % 10))"
   pid=$(cat "$dir/pid.$rank" 2>/dev/null)
   if [ -z "$pid" ] || ! kill -STOP "$pid" 2>/dev/null; then
     echo "FAIL: trial $trial: could not stop rank $rank (the job: $(head -c 300 "$dir/err"))"

@@ -52,12 +52,12 @@ class Comm {
   // Stall detection (--stall-timeout). Collective; a no-op with one rank, a timeout of 0, or under a
   // simulator. From then on every wait of this Comm's collectives and of the gradient reducer built on
   // it polls instead of blocking, and each rank tells rank 0 (and rank 0 tells rank 1) where it is, at
-  // most every timeout/10 s, in one small non-blocking message. A wait that outlasts timeout_s ends
+  // most every timeout/40 s, in one small non-blocking message. A wait that outlasts timeout_s ends
   // the job: rank 0 prints one line naming the ranks it has not heard from lately, their hosts and
   // what they were last doing, and calls MPI_Abort(exit_code); if rank 0 is the silent one, rank 1
   // does, a little later. At half the timeout rank 0 warns (unless quiet).
   void watch_stalls(double timeout_s, int exit_code, bool quiet);
-  // Where this rank is now (cheap: a few stores; at most every timeout/10 s a heartbeat). step < 0
+  // Where this rank is now (cheap: a few stores; at most every timeout/40 s a heartbeat). step < 0
   // keeps the step last given.
   void phase(Phase p, int detail = -1, std::int64_t step = -1) const;
 
