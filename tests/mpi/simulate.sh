@@ -24,3 +24,10 @@ for r in rows:
         assert float(r["comm_wait_ms"]) > 0, r  # 16 simulated nodes must wait on the network
 print("ok   simulated CSV: 4 rows, platform cluster-100g, figures in range")
 PY
+# --timeline under SMPI: 16 simulated ranks, simulated time, every rank's tracks, sums overlapping backward.
+if ! PLATFORM="$root/scripts/smpi/cluster-100g.xml" bash "$root/scripts/smpi/smpirun.sh" -n 16 "$bptrain" \
+    --train synthetic:8192,64,10 --test synthetic:16,64,10 --eval-batch 1 --hidden 256,256 --batch-size 2048 \
+    --epochs 1 --max-steps 4 --bucket-mb 0.1 --quiet --timeline "$tmp/t16.json" > "$tmp/tlog" 2>&1; then
+  echo "FAIL the 16-rank --timeline run"; tail -20 "$tmp/tlog"; exit 1
+fi
+python3 "$root/tests/mpi/check_timeline.py" "$tmp/t16.json" 16 on "data,forward 0,backward 0,optimizer,weight gather,evaluate" || exit 1
