@@ -43,10 +43,9 @@ void check_in_child(const std::string& file, const std::string& what, const std:
 
 namespace {
 
-// What the crash handler may touch: a line prepared beforehand, and the handlers to restore.
+// What the crash handler may touch: a line prepared beforehand.
 char g_line[2048];
 std::size_t g_len = 0;
-struct sigaction g_old[2];
 constexpr int kSignals[2] = {SIGSEGV, SIGBUS};
 
 extern "C" void on_crash(int) {
@@ -57,18 +56,27 @@ extern "C" void on_crash(int) {
 
 }  // namespace
 
-CrashGuard::CrashGuard(const std::string& line) {
+struct CrashGuard::Saved {
+  struct sigaction old[2];
+  std::string line;
+};
+
+CrashGuard::CrashGuard(const std::string& line) : saved_(std::make_unique<Saved>()) {
+  saved_->line.assign(g_line, g_len);
   g_len = std::min(line.size(), sizeof g_line - 1);
   std::memcpy(g_line, line.data(), g_len);
   if (g_len == 0 || g_line[g_len - 1] != '\n') g_line[g_len++] = '\n';
   struct sigaction sa {};
   sa.sa_handler = on_crash;
   sigemptyset(&sa.sa_mask);
-  for (int i = 0; i < 2; ++i) ::sigaction(kSignals[i], &sa, &g_old[i]);
+  for (int i = 0; i < 2; ++i) ::sigaction(kSignals[i], &sa, &saved_->old[i]);
 }
 
 CrashGuard::~CrashGuard() {
-  for (int i = 0; i < 2; ++i) ::sigaction(kSignals[i], &g_old[i], nullptr);
+  // The outer guard's line first, then its handlers (or whatever was there before any guard).
+  std::memcpy(g_line, saved_->line.data(), saved_->line.size());
+  g_len = saved_->line.size();
+  for (int i = 0; i < 2; ++i) ::sigaction(kSignals[i], &saved_->old[i], nullptr);
 }
 
 }  // namespace bpt

@@ -1,9 +1,11 @@
 #include "bpt/data/dataset.hpp"
 
 #include <cmath>
+#include <optional>
 
 #include "bpt/core/error.hpp"
 #include "bpt/core/hash.hpp"
+#include "bpt/core/isolate.hpp"
 #include "bpt/core/rng.hpp"
 
 namespace bpt {
@@ -68,7 +70,15 @@ void Dataset::gather(const std::uint32_t* idx, std::size_t count, float* out) co
     std::sort(rows.begin(), rows.end());
     rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
     raw.resize(rows.size() * d);
-    stream->read(rows, raw.data());
+    {
+      // A read during training: check_in_child's read at the start saw this file then, not now.
+      std::optional<CrashGuard> guard;
+      if (stream->from_file())
+        guard.emplace("bptrain: error: " + source +
+                      ": the HDF5 library crashed reading rows of it (--stream): the file is damaged, or changed "
+                      "during the run");
+      stream->read(rows, raw.data());
+    }
     for (std::size_t r = 0; r < count; ++r) {
       const std::size_t at = static_cast<std::size_t>(std::lower_bound(rows.begin(), rows.end(), idx[r]) - rows.begin());
       const float* src = raw.data() + at * d;

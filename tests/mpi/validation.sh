@@ -203,6 +203,7 @@ for f in "$data"/../fuzz/known-libhdf5/crash-*; do
   pat="$(basename "$f"): (the HDF5 library crashed reading it|not a valid bptrain checkpoint)"
   MOST_LINES=3 both "$id-evaluate" 2 "$pat" "$bptrain" --evaluate "$f" --train synthetic:100,4,2
   MOST_LINES=3 both "$id-resume" 2 "$pat" "$bptrain" --train synthetic:100,4,2 --resume "$f"
+  MOST_LINES=3 both "$id-as-data" 2 "$(basename "$f"): " "$bptrain" --train "$f" --format hdf5 --epochs 1
 done
 
 # --max-steps mid-epoch: that epoch's line is partial; the resumed run writes it again, whole.

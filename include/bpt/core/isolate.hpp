@@ -3,6 +3,7 @@
 // parses it (libhdf5 1.10.8 reads out of bounds on some damaged files: tests/fuzz/known-libhdf5)
 // becomes one clear error instead of a segmentation fault.
 #include <functional>
+#include <memory>
 #include <string>
 
 namespace bpt {
@@ -17,13 +18,18 @@ void check_in_child(const std::string& file, const std::string& what, const std:
 
 // While alive, a crash (SIGSEGV, SIGBUS) ends the process at once with `line` on stderr and exit 2:
 // the fallback where a damaged file's out-of-bounds read did not crash check_in_child's child but
-// crashes this read. One guard at a time; the previous handlers come back when it goes.
+// crashes this read. Guards nest (the innermost speaks; the one outside it again once it goes), but
+// belong to one thread at a time: the handlers and the line are the process's.
 class CrashGuard {
  public:
   explicit CrashGuard(const std::string& line);
   ~CrashGuard();
   CrashGuard(const CrashGuard&) = delete;
   CrashGuard& operator=(const CrashGuard&) = delete;
+
+ private:
+  struct Saved;  // the handlers and the line this guard replaced
+  std::unique_ptr<Saved> saved_;
 };
 
 }  // namespace bpt
