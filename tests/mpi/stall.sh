@@ -2,7 +2,8 @@
 # A rank that stops without dying (SIGSTOP: a hung file system, a stopped or swapped-out process)
 # must not hang the job. Ten trials at np=3, each stopping a random rank once the job is under way:
 # every job must end within --stall-timeout + 10 s of the stop, with exit 4, one error line naming
-# the stopped rank, and its newest checkpoint must still load (--evaluate).
+# the stopped rank, and its newest checkpoint must still load (--evaluate); rank 0 must have warned
+# at half the timeout, naming it (when rank 0 is not the one stopped).
 # Usage: stall.sh MPIEXEC BPTRAIN [TRIALS]
 set -u
 mpiexec=$1 bptrain=$2 trials=${3:-10}
@@ -17,7 +18,7 @@ for trial in $(seq 1 "$trials"); do
   # Each rank writes its pid (Open MPI: OMPI_COMM_WORLD_RANK; MPICH: PMI_RANK) and becomes bptrain.
   timeout 120 "$mpiexec" -n 3 sh -c 'echo $$ > "$0/pid.${OMPI_COMM_WORLD_RANK:-$PMI_RANK}"; exec "$@"' "$dir" \
     "$bptrain" --train synthetic:20000,256,10 --hidden 256,256 --epochs 1000 --batch-size 96 \
-    --checkpoint "$dir/ck.h5" --checkpoint-every 20 --stall-timeout "$timeout_s" --grad-warn-steps 0 --quiet \
+    --checkpoint "$dir/ck.h5" --checkpoint-every 20 --stall-timeout "$timeout_s" --grad-warn-steps 0 \
     >"$dir/out" 2>"$dir/err" &
   job=$!
   # Under way: every rank started and a checkpoint written; then a little more, at random.
@@ -44,6 +45,10 @@ for trial in $(seq 1 "$trials"); do
   printf '%5d  %7d  %12.1f  %4d  %s\n' "$trial" "$rank" "$took" "$rc" "$named"
   [ "$rc" -eq 4 ] || { echo "FAIL: trial $trial: exit $rc, not 4"; fail=1; }
   [ "$named" = yes ] || { echo "FAIL: trial $trial: rank $rank not named: $line"; fail=1; }
+  # Rank 0, waiting, warns at half the timeout (unless it is the one stopped).
+  if [ "$rank" -ne 0 ] && ! grep -q "bptrain: warning: rank $rank on .*silent" "$dir/out"; then
+    echo "FAIL: trial $trial: no warning naming rank $rank at half the timeout"; fail=1
+  fi
   [ "$(grep -c "bptrain: error" "$dir/err")" -eq 1 ] || { echo "FAIL: trial $trial: not one error line:"; cat "$dir/err"; fail=1; }
   (( $(echo "$took < $timeout_s + 10" | bc) )) || { echo "FAIL: trial $trial: took ${took}s after the stop"; fail=1; }
   if ! "$bptrain" --evaluate "$dir/ck.h5" --train synthetic:20000,256,10 >"$dir/eval" 2>&1; then
