@@ -156,6 +156,7 @@ bool parse(int argc, char** argv, Config& c, EvalOptions& ev, bool root) {
     ("check-every", "compare a checksum of every rank's weights every N steps (0: only at the end)", cxxopts::value<std::string>()->default_value("100"))
     ("scale-lr", "none, or linear: lr x ranks, ramped up over --warmup-epochs (Goyal et al. 2017)", cxxopts::value<std::string>()->default_value("none"))
     ("warmup-epochs", "gradual warm-up for --scale-lr linear", cxxopts::value<std::string>()->default_value("5"))
+    ("accumulate", "micro-batches per rank per step: each rank runs backward on K slices of its share, summing their gradients, and the sum over ranks starts with the last (activation memory of one slice)", cxxopts::value<std::string>()->default_value("1"))
     ("deterministic", "bitwise reproducible and independent of the rank count (power-of-two ranks)")
     ("micro-shards", "--deterministic: fixed micro-shards per global batch (power of two)", cxxopts::value<std::string>()->default_value("16"))
     ("blas-threads", "OpenBLAS threads per rank", cxxopts::value<std::string>()->default_value("1"))
@@ -253,6 +254,7 @@ bool parse(int argc, char** argv, Config& c, EvalOptions& ev, bool root) {
     c.warmup_epochs = f.real("warmup-epochs");
     c.deterministic = r.count("deterministic") > 0;
     c.micro_shards = f.whole("micro-shards");
+    c.accumulate = f.whole("accumulate");
     c.blas_threads = f.integer("blas-threads");
     c.stall_timeout = f.real("stall-timeout");
     c.metrics = f.text("metrics");

@@ -83,6 +83,7 @@ std::string Config::canonical() const {
                      {"csv-delimiter", std::string(1, load.delimiter)},
                      {"csv-header", std::to_string(int(load.header))},
                      {"reducer", to_string(reducer)},
+                     {"accumulate", std::to_string(accumulate)},
                      {"epochs", std::to_string(epochs)},
                      {"patience", std::to_string(patience)},
                      {"min-delta", format_number("%.9g", min_delta)},

@@ -65,6 +65,9 @@ TrainResult Trainer::run() {
     comm_.barrier();
     timeline_origin_ = wall_time();
   }
+  if (cfg_.accumulate > 1)
+    out.note("--accumulate " + std::to_string(cfg_.accumulate) + ": each rank's share of a batch in " +
+             std::to_string(cfg_.accumulate) + " micro-batches, summed before the sum over ranks");
   const double start = wall_time() - st_.elapsed_s;  // a resumed run's time counts on
   TrainResult res;
   res.stop_reason = "epochs";
@@ -210,9 +213,14 @@ double Trainer::compute_gradients(std::size_t g, Tally& t) {
   const double t0 = wall_time();
   double loss = 0;
   if (!cfg_.deterministic) {
-    // The bucketed sum: each bucket's sum starts as backward finishes its layers.
+    // The bucketed sum: each bucket's sum starts as backward finishes its layers (of the last
+    // micro-batch, with --accumulate: the others add into the gradients first).
     reducer_->begin_step(static_cast<std::int64_t>(st_.step));
-    loss = forward_backward(0, loader_->local(g).size(), st_.step, true);
+    const std::size_t rows = loader_->local(g).size(), k = cfg_.accumulate;
+    for (std::size_t m = 0; m < k; ++m) {
+      const std::size_t a = rows * m / k, b = rows * (m + 1) / k;
+      loss += forward_backward(a, b - a, st_.step, m + 1 == k, m > 0);
+    }
     const auto me = static_cast<std::size_t>(comm_.rank());
     t.loss[me] += loss;
     t.window[me] += loss;
@@ -227,7 +235,7 @@ double Trainer::compute_gradients(std::size_t g, Tally& t) {
   tree_->begin();
   for (std::size_t m = first; m < first + loader_->micro_shards_per_rank(); ++m) {
     const Range r = loader_->micro_shard(g, m);
-    const double l = forward_backward(r.begin - base, r.size(), st_.step, false);
+    const double l = forward_backward(r.begin - base, r.size(), st_.step, false, false);
     t.loss[m] += l;
     t.window[m] += l;
     loss += l;
@@ -240,9 +248,10 @@ double Trainer::compute_gradients(std::size_t g, Tally& t) {
   return loss;
 }
 
-double Trainer::forward_backward(std::size_t first, std::size_t rows, std::uint64_t step, bool notify) {
-  if (rows == 0) {  // nothing to compute: this rank's share of the gradient is zero
-    model_.zero_grad();
+double Trainer::forward_backward(std::size_t first, std::size_t rows, std::uint64_t step, bool notify,
+                                 bool accumulate) {
+  if (rows == 0) {  // nothing to compute: this micro-batch adds nothing (a first one: the gradient is zero)
+    if (!accumulate) model_.zero_grad();
     return 0;
   }
   const std::size_t d = train_.d;
@@ -257,7 +266,7 @@ double Trainer::forward_backward(std::size_t first, std::size_t rows, std::uint6
   const Targets<float> tg{train_.regression() ? nullptr : loader_->labels(first),
                           train_.regression() ? loader_->targets(first) : nullptr};
   const bool inject = comm_.rank() == cfg_.nan_rank && step == cfg_.nan_at_step;  // fault injection (tests)
-  // Overwrite, not accumulate: each step (each micro-shard) starts the gradients afresh.
+  // Overwrite, not accumulate, on a step's first micro-batch (and each --deterministic micro-shard).
   comm_.phase(Phase::Backward);
   tl = wall_time();
   return model_.backward(
@@ -268,7 +277,7 @@ double Trainer::forward_backward(std::size_t first, std::size_t rows, std::uint6
         if (notify) reducer_->layer_ready(l);
         tl = wall_time();
       },
-      false);
+      accumulate);
 }
 
 bool Trainer::end_epoch(Reporter& out, Tally& t, TrainResult& res, double start) {

@@ -51,7 +51,8 @@ void validate_config(const Config& c, int ranks, unsigned cores) {
   in_range("--min-delta", c.min_delta, 0, false, inf, true);
   in_range("--tol", c.tol, 0, false, inf, true);
   in_range("--bucket-mb", c.bucket_mb, 1e-5, false, 65536, false);  // a bucket holds at least a few floats
-  if (c.stall_timeout != 0) in_range("--stall-timeout", c.stall_timeout, 1, false, 1e6, false);  // 0: off
+  if (c.stall_timeout != 0 && !(c.stall_timeout >= 1 && c.stall_timeout <= 1e6))
+    fail("--stall-timeout " + num(c.stall_timeout) + ": must be 0 (off) or in [1, 1000000] seconds");
   in_range("--warmup-epochs", c.warmup_epochs, 0, false, inf, true);
   in_range("--grad-warn-low", c.grad_warn_low, 0, false, inf, true);
   if (!(c.grad_warn_high > c.grad_warn_low)) in_range("--grad-warn-high", c.grad_warn_high, c.grad_warn_low, true, inf, true);
@@ -62,6 +63,10 @@ void validate_config(const Config& c, int ranks, unsigned cores) {
   if (c.blas_threads < 1 || static_cast<unsigned>(c.blas_threads) > most)
     fail("--blas-threads " + std::to_string(c.blas_threads) + ": must be in [1, " + std::to_string(most) + "]" +
          (cores ? " (this machine has " + std::to_string(cores) + " cores)" : ""));
+  if (c.accumulate < 1 || c.accumulate > c.batch_size)
+    fail("--accumulate " + std::to_string(c.accumulate) + ": must be in [1, --batch-size " + std::to_string(c.batch_size) + "]");
+  if (c.accumulate > 1 && c.deterministic)
+    fail("--accumulate with --deterministic: its micro-shards already split each rank's batch (use --micro-shards)");
   if (c.deterministic) {
     const auto world = static_cast<std::size_t>(ranks);
     if (!is_pow2(c.micro_shards)) fail("--micro-shards must be a power of two");
@@ -106,7 +111,7 @@ MemoryPlan plan_memory(const Config& c, std::size_t inputs, std::size_t outputs,
   // Per row: each layer's pre-activation and activation (and dropout's draws and mask), two error
   // signals as wide as the widest layer, the input row (twice: the loader reads ahead).
   const double per_row = 4.0 * (outs * (2 + (c.dropout > 0 ? 2 : 0)) + 2 * widest + 2 * sizes[0]);
-  const double parts = c.deterministic ? double(c.micro_shards) : double(std::max(1, ranks));
+  const double parts = c.deterministic ? double(c.micro_shards) : double(std::max(1, ranks)) * double(c.accumulate);
   const double rows = std::ceil(double(c.batch_size) / parts);
   p.activations = rows * per_row;
   const double erows = double(eval_rows);

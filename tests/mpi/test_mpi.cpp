@@ -251,6 +251,25 @@ TEST(Equivalence, BlockingPathMatchesToo) {
   EXPECT_LE(rel(train_weights(c, world()), train_weights(c, Comm::self())), 1e-5);
 }
 
+// --accumulate K: K micro-batches of backward per rank, summed before the sum over ranks, equal one
+// step on the whole batch (single process, K = 1) to 1e-5, with dropout and a partial last batch; K
+// larger than a rank's rows leaves some micro-batches empty.
+TEST(Accumulate, MicroBatchesEqualOneStepOnTheWholeBatch) {
+  for (std::size_t k : {2, 3, 7, 40}) {
+    Config c = small_config();
+    c.optim.kind = OptKind::Adam;
+    c.max_steps = 20;
+    c.dropout = 0.1f;
+    c.bucket_mb = 0.0005;  // several buckets, started during the last micro-batch's backward
+    Config whole = c;
+    c.accumulate = k;
+    auto acc = train_weights(c, world());
+    auto ref = train_weights(whole, Comm::self());
+    EXPECT_LE(rel(acc, ref), 1e-5) << "K=" << k;
+    EXPECT_GT(rel(acc, std::vector<float>(ref.size(), 0.0f)), 0.5) << "K=" << k;  // they trained
+  }
+}
+
 TEST(Deterministic, BitwiseEqualToSingleProcessOrClearError) {
   Config c = small_config();
   c.deterministic = true;

@@ -49,6 +49,10 @@ TEST(Validate, EveryRangeNamesItsFlag) {
       {[](Config& c) { c.grad_warn_high = 1e-9; }, "--grad-warn-high 1e-09: must be in (1e-07, inf)"},
       {[](Config& c) { c.fail_rank = 1; }, "--fail-rank 1: must be -1 (off) or a rank in [0, 1)"},
       {[](Config& c) { c.deterministic = true, c.micro_shards = 3; }, "--micro-shards must be a power of two"},
+      {[](Config& c) { c.accumulate = 0; }, "--accumulate 0: must be in [1, --batch-size 128]"},
+      {[](Config& c) { c.accumulate = 129; }, "--accumulate 129: must be in [1, --batch-size 128]"},
+      {[](Config& c) { c.accumulate = 2, c.deterministic = true; }, "--accumulate with --deterministic"},
+      {[](Config& c) { c.stall_timeout = 0.5; }, "--stall-timeout 0.5: must be 0 (off) or in [1, 1000000] seconds"},
   };
   for (const Case& k : cases) {
     Config c;

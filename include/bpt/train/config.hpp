@@ -48,6 +48,7 @@ struct Config {
   double warmup_epochs = 0;  // gradual warm-up for --scale-lr linear
   bool deterministic = false;
   std::size_t micro_shards = 16;
+  std::size_t accumulate = 1;  // micro-batches per rank per step, their gradients summed before the sum over ranks
   int blas_threads = 1;
   // output
   std::string metrics;

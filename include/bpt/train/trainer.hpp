@@ -83,7 +83,10 @@ class Trainer {
   bool run_epoch(Reporter& out, Tally& t, TrainResult& res, double start);
   bool step(const std::vector<std::uint32_t>& perm, std::size_t s, Reporter& out, Tally& t);
   double compute_gradients(std::size_t g, Tally& t);
-  double forward_backward(std::size_t first, std::size_t rows, std::uint64_t step, bool notify);
+  // One micro-batch: rows [first, first + rows) of this rank's share. notify: tell the reducer as each
+  // layer's gradients are final (the step's last micro-batch); accumulate: add to the gradients
+  // instead of overwriting them (every micro-batch after the step's first).
+  double forward_backward(std::size_t first, std::size_t rows, std::uint64_t step, bool notify, bool accumulate);
   bool end_epoch(Reporter& out, Tally& t, TrainResult& res, double start);
   // The sum over ranks of parts, added up in part order (collective).
   double agreed_sum(const std::vector<double>& parts) const;
