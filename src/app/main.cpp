@@ -130,13 +130,14 @@ bool parse(int argc, char** argv, Config& c, EvalOptions& ev, bool root) {
     ("init", "weight init: xavier_uniform, xavier_normal, he_uniform, he_normal", cxxopts::value<std::string>()->default_value("he_uniform"))
     ("dropout", "inverted dropout probability on hidden activations", cxxopts::value<std::string>()->default_value("0"));
   o.add_options("Optimisation")
-    ("optimizer", "sgd, momentum, nesterov, adam, adamw", cxxopts::value<std::string>()->default_value("adam"))
+    ("optimizer", "sgd, momentum, nesterov, adam, adamw, lars (momentum with per-layer trust ratios: You et al. 2017), lamb (Adam with per-layer trust ratios: You et al. 2019)", cxxopts::value<std::string>()->default_value("adam"))
     ("lr", "learning rate", cxxopts::value<std::string>()->default_value("0.001"))
     ("momentum", "momentum for momentum/nesterov", cxxopts::value<std::string>()->default_value("0.9"))
     ("beta1", "Adam beta1", cxxopts::value<std::string>()->default_value("0.9"))
     ("beta2", "Adam beta2", cxxopts::value<std::string>()->default_value("0.999"))
     ("eps", "Adam epsilon", cxxopts::value<std::string>()->default_value("1e-8"))
-    ("weight-decay", "L2 weight decay (decoupled for adamw)", cxxopts::value<std::string>()->default_value("0"))
+    ("weight-decay", "L2 weight decay (decoupled for adamw; lars and lamb: inside the trust-ratio'd update, weights only)", cxxopts::value<std::string>()->default_value("0"))
+    ("trust-coef", "lars: the trust coefficient eta of the local learning rate eta*|w|/(|g|+wd*|w|)", cxxopts::value<std::string>()->default_value("0.001"))
     ("clip-grad-norm", "clip the averaged gradient to this global norm (0: off)", cxxopts::value<std::string>()->default_value("0"))
     ("lr-schedule", "constant, step, cosine", cxxopts::value<std::string>()->default_value("constant"))
     ("lr-warmup-epochs", "linear LR warm-up from lr/steps to lr over this many epochs", cxxopts::value<std::string>()->default_value("0"))
@@ -231,6 +232,7 @@ bool parse(int argc, char** argv, Config& c, EvalOptions& ev, bool root) {
     c.optim.beta2 = f.real32("beta2");
     c.optim.eps = f.real32("eps");
     c.optim.weight_decay = f.real32("weight-decay");
+    c.optim.trust_coef = f.real32("trust-coef");
     c.clip_grad_norm = f.real("clip-grad-norm");
     c.lr_schedule = parse_lr_schedule(f.text("lr-schedule"));
     c.warmup_epochs_lr = f.real("lr-warmup-epochs");

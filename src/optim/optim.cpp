@@ -13,7 +13,9 @@ OptKind parse_optimizer(std::string_view name) {
   if (name == "nesterov") return OptKind::Nesterov;
   if (name == "adam") return OptKind::Adam;
   if (name == "adamw") return OptKind::AdamW;
-  throw Error("unknown optimizer '" + std::string(name) + "' (expected sgd, momentum, nesterov, adam, adamw)");
+  if (name == "lars") return OptKind::Lars;
+  if (name == "lamb") return OptKind::Lamb;
+  throw Error("unknown optimizer '" + std::string(name) + "' (expected sgd, momentum, nesterov, adam, adamw, lars, lamb)");
 }
 
 std::string to_string(OptKind k) {
@@ -23,19 +25,26 @@ std::string to_string(OptKind k) {
     case OptKind::Nesterov: return "nesterov";
     case OptKind::Adam: return "adam";
     case OptKind::AdamW: return "adamw";
+    case OptKind::Lars: return "lars";
+    case OptKind::Lamb: return "lamb";
   }
   return "?";
 }
 
+namespace {
+bool has_second_moment(OptKind k) { return k == OptKind::Adam || k == OptKind::AdamW || k == OptKind::Lamb; }
+}  // namespace
+
 Optimizer::Optimizer(OptimConfig cfg, std::size_t n) : cfg_(cfg) {
   if (cfg_.kind != OptKind::Sgd) m_.resize(n);
-  if (cfg_.kind == OptKind::Adam || cfg_.kind == OptKind::AdamW) v_.resize(n);
+  if (has_second_moment(cfg_.kind)) v_.resize(n);
 }
 
 std::vector<std::pair<std::string, std::span<float>>> Optimizer::state() {
   std::vector<std::pair<std::string, std::span<float>>> s;
-  if (cfg_.kind == OptKind::Momentum || cfg_.kind == OptKind::Nesterov) s.emplace_back("momentum_buffer", m_.span());
-  if (cfg_.kind == OptKind::Adam || cfg_.kind == OptKind::AdamW) {
+  if (cfg_.kind == OptKind::Momentum || cfg_.kind == OptKind::Nesterov || cfg_.kind == OptKind::Lars)
+    s.emplace_back("momentum_buffer", m_.span());
+  if (has_second_moment(cfg_.kind)) {
     s.emplace_back("exp_avg", m_.span());
     s.emplace_back("exp_avg_sq", v_.span());
   }
@@ -50,11 +59,12 @@ void Optimizer::keep_only(Ranges ranges) {
   for (const Range& r : ranges) require(r.begin <= r.end, "optimizer: an element range ends before it starts");
   const std::size_t total = total_size(ranges);
   if (cfg_.kind != OptKind::Sgd) m_.resize(total);
-  if (cfg_.kind == OptKind::Adam || cfg_.kind == OptKind::AdamW) v_.resize(total);
+  if (has_second_moment(cfg_.kind)) v_.resize(total);
   kept_ = std::move(ranges);
 }
 
 void Optimizer::step(std::span<float> params, std::span<const float> grads, float lr, float gs, const Ranges& ranges) {
+  require(!layerwise(cfg_.kind), "optimizer: " + to_string(cfg_.kind) + " needs the layers (step_layerwise)");
   require(params.size() == grads.size(), "optimizer: parameter and gradient sizes differ");
   const bool packed = !kept_.empty();
   if (packed)
@@ -62,7 +72,7 @@ void Optimizer::step(std::span<float> params, std::span<const float> grads, floa
             "optimizer: a step on other ranges than the state was kept for");
   if (!packed) {  // packed state is sized by keep_only() for exactly its ranges
     if (cfg_.kind != OptKind::Sgd) require(m_.size() == params.size(), "optimizer: state size mismatch");
-    if (cfg_.kind == OptKind::Adam || cfg_.kind == OptKind::AdamW) require(v_.size() == params.size(), "optimizer: state size mismatch");
+    if (has_second_moment(cfg_.kind)) require(v_.size() == params.size(), "optimizer: state size mismatch");
   }
   ++t_;
   std::size_t at = 0;  // where a range's state starts: packed, one after another; else at lo
@@ -100,6 +110,9 @@ void Optimizer::update(float* __restrict p, const float* __restrict g, float* __
       }
       break;
     }
+    case OptKind::Lars:
+    case OptKind::Lamb:
+      break;  // step_layerwise()
     case OptKind::Adam:
     case OptKind::AdamW: {
       const float b1 = cfg_.beta1, b2 = cfg_.beta2, eps = cfg_.eps;
@@ -120,6 +133,97 @@ void Optimizer::update(float* __restrict p, const float* __restrict g, float* __
       break;
     }
   }
+}
+
+void Optimizer::step_layerwise(std::span<float> params, std::span<const float> grads, float lr, float gs,
+                               const Ranges& ranges, const std::vector<LayerSpan>& layers,
+                               const std::function<void(std::span<double>)>& complete) {
+  require(layerwise(cfg_.kind), "optimizer: step_layerwise is for lars and lamb");
+  require(params.size() == grads.size(), "optimizer: parameter and gradient sizes differ");
+  const bool packed = !kept_.empty();
+  if (packed)
+    require(std::equal(ranges.begin(), ranges.end(), kept_.begin(), kept_.end()),
+            "optimizer: a step on other ranges than the state was kept for");
+  else
+    require(m_.size() == params.size(), "optimizer: state size mismatch");
+  const bool lamb = cfg_.kind == OptKind::Lamb;
+  if (lamb && u_.size() != m_.size()) u_.resize(m_.size());
+  ++t_;
+  // Visits every piece of `ranges` that lies in one layer's weights or bias: f(layer, is_weight,
+  // first element, count, where its state starts).
+  auto pieces = [&](auto&& f) {
+    std::size_t at = 0;
+    for (auto [lo, hi] : ranges) {
+      require(lo <= hi && hi <= params.size(), "optimizer: element range outside the parameters");
+      const std::size_t s = packed ? at : lo;
+      for (std::size_t l = 0; l < layers.size(); ++l)
+        for (const bool w : {true, false}) {
+          const Range part = w ? layers[l].weight : layers[l].bias;
+          const std::size_t a = std::max(lo, part.begin), b = std::min(hi, part.end);
+          if (a < b) f(l, w, a, b - a, s + (a - lo));
+        }
+      at += hi - lo;
+    }
+  };
+  const std::size_t nl = layers.size();
+  std::vector<double> fig(2 * nl, 0.0);  // per layer: ||w||^2 of the weights, then ||g||^2 (LARS) or ||u||^2 (LAMB)
+  const float wd = cfg_.weight_decay, b1 = cfg_.beta1, b2 = cfg_.beta2, eps = cfg_.eps;
+  const double td = static_cast<double>(t_);
+  const float bc1 = static_cast<float>(1.0 - std::pow(static_cast<double>(b1), td));
+  const float bc2 = static_cast<float>(1.0 - std::pow(static_cast<double>(b2), td));
+  pieces([&](std::size_t l, bool weight, std::size_t first, std::size_t n, std::size_t s) {
+    const float* p = params.data() + first;
+    const float* g = grads.data() + first;
+    double ww = 0, xx = 0;
+    if (!lamb) {
+      if (!weight) return;
+      for (std::size_t i = 0; i < n; ++i) {
+        const double gi = double(g[i] * gs);
+        ww += double(p[i]) * p[i];
+        xx += gi * gi;
+      }
+    } else {
+      float* m = m_.data() + s;
+      float* v = v_.data() + s;
+      float* u = u_.data() + s;
+      const float lambda = weight ? wd : 0.0f;
+      for (std::size_t i = 0; i < n; ++i) {
+        const float gi = g[i] * gs;
+        m[i] = b1 * m[i] + (1.0f - b1) * gi;
+        v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
+        u[i] = (m[i] / bc1) / (std::sqrt(v[i] / bc2) + eps) + lambda * p[i];
+        ww += double(p[i]) * p[i];
+        xx += double(u[i]) * u[i];
+      }
+      if (!weight) return;
+    }
+    fig[l] += ww;
+    fig[nl + l] += xx;
+  });
+  complete(fig);
+  std::vector<float> ratio(nl, 1.0f);
+  for (std::size_t l = 0; l < nl; ++l) {
+    const double wn = std::sqrt(fig[l]), xn = std::sqrt(fig[nl + l]);
+    if (wn > 0 && xn > 0)
+      ratio[l] = static_cast<float>(lamb ? wn / xn : double(cfg_.trust_coef) * wn / (xn + double(wd) * wn));
+  }
+  const float mu = cfg_.momentum;
+  pieces([&](std::size_t l, bool weight, std::size_t first, std::size_t n, std::size_t s) {
+    float* p = params.data() + first;
+    const float r = weight ? ratio[l] : 1.0f;
+    if (lamb) {
+      const float* u = u_.data() + s;
+      for (std::size_t i = 0; i < n; ++i) p[i] -= lr * r * u[i];
+      return;
+    }
+    const float* g = grads.data() + first;
+    float* m = m_.data() + s;
+    const float beta = weight ? wd : 0.0f, step = lr * r;
+    for (std::size_t i = 0; i < n; ++i) {
+      m[i] = mu * m[i] + step * (g[i] * gs + beta * p[i]);
+      p[i] -= m[i];
+    }
+  });
 }
 
 void pack(const Ranges& ranges, std::span<const float> full, std::span<float> packed) {

@@ -46,6 +46,7 @@ Settings trajectory_settings(const Config& c) {
                 {"warmup-epochs", g(c.warmup_epochs)},
                 {"deterministic", c.deterministic ? "on" : "off"},
                 {"micro-shards", std::to_string(c.micro_shards)}};
+  if (c.optim.kind == OptKind::Lars) s.emplace_back("trust-coef", g(c.optim.trust_coef));
   // The cosine schedule decays over all epochs, so there they shape the trajectory too.
   if (c.lr_schedule == LrKind::Cosine) s.emplace_back("epochs", std::to_string(c.epochs));
   return s;

@@ -7,17 +7,27 @@
 namespace bpt {
 
 ShardedOptimizer::ShardedOptimizer(const OptimConfig& cfg, GradReducer& reducer,
-                                   const std::vector<std::size_t>& off, bool sharded)
-    : reducer_(reducer), opt_(cfg, off.back()), n_(off.back()), sharded_(sharded) {
+                                   const std::vector<std::size_t>& off, bool sharded, std::vector<LayerSpan> layers)
+    : reducer_(reducer), opt_(cfg, off.back()), n_(off.back()), sharded_(sharded), layers_(std::move(layers)) {
   require(off.size() >= 2 && off.front() == 0, "sharded optimizer: layer offsets must start at 0");
   owned_ = sharded_ ? reducer_.owned() : Ranges{{0, n_}};
   split_ = sharded_ && reducer_.ranks() > 1;
   if (split_) opt_.keep_only(owned_);  // 1/N of the state, packed
   for (std::size_t l = 0; l + 1 < off.size(); ++l) by_layer_.push_back(clip(owned_, {off[l], off[l + 1]}));
+  if (layers_.empty())
+    for (std::size_t l = 0; l + 1 < off.size(); ++l) layers_.push_back({{off[l], off[l + 1]}, {off[l + 1], off[l + 1]}});
 }
 
 void ShardedOptimizer::step(std::span<float> params, std::span<const float> grads, float lr, float grad_scale) {
-  opt_.step(params, grads, lr, grad_scale, owned_);
+  if (!layerwise(opt_.config().kind)) {
+    opt_.step(params, grads, lr, grad_scale, owned_);
+    return;
+  }
+  // A layer's norms span the ranks that own parts of it: completed by one small sum, as the gradient
+  // norms are in the vote (every rank reaches this step alike, or none does).
+  opt_.step_layerwise(params, grads, lr, grad_scale, owned_, layers_, [&](std::span<double> fig) {
+    if (split_) reducer_.comm().allreduce_sum(fig);
+  });
 }
 
 double ShardedOptimizer::gather(std::span<float> params) { return sharded_ ? reducer_.gather(params) : 0.0; }

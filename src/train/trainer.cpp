@@ -79,7 +79,12 @@ Trainer::Trainer(const Config& cfg, const Comm& comm, Dataset train, Dataset tes
   reducer_ = std::make_unique<GradReducer>(comm_, model_.grads(), off,
                                            static_cast<std::size_t>(cfg_.bucket_mb * 1048576.0), cfg_.overlap, 0, sharded,
                                            cfg_.reducer);
-  opt_ = std::make_unique<ShardedOptimizer>(cfg_.optim, *reducer_, off, sharded);
+  std::vector<LayerSpan> layers;
+  for (std::size_t l = 0; l < model_.num_layers(); ++l) {
+    const std::size_t w = model_.offset(l), b = w + model_.out(l) * model_.in(l);
+    layers.push_back({{w, b}, {b, off[l + 1]}});
+  }
+  opt_ = std::make_unique<ShardedOptimizer>(cfg_.optim, *reducer_, off, sharded, std::move(layers));
   if (cfg_.deterministic)
     tree_ = std::make_unique<TreeSum>(comm_, model_.num_params(), cfg_.micro_shards / static_cast<std::size_t>(comm_.size()));
   loader_ = std::make_unique<BatchLoader>(train_, train_rows_, comm_.rank(), comm_.size(), cfg_.deterministic,

@@ -41,6 +41,7 @@ void validate_config(const Config& c, int ranks, unsigned cores) {
   in_range("--beta2", c.optim.beta2, 0, false, 1, true);
   in_range("--eps", c.optim.eps, 0, true, inf, true);
   in_range("--weight-decay", c.optim.weight_decay, 0, false, inf, true);
+  in_range("--trust-coef", c.optim.trust_coef, 0, true, inf, true);
   in_range("--clip-grad-norm", c.clip_grad_norm, 0, false, inf, true);
   in_range("--lr-warmup-epochs", c.warmup_epochs_lr, 0, false, inf, true);
   in_range("--lr-gamma", c.lr_gamma, 0, true, 1, false);
@@ -102,9 +103,10 @@ MemoryPlan plan_memory(const Config& c, std::size_t inputs, std::size_t outputs,
     outs += sizes[l + 1];
     widest = std::max(widest, sizes[l + 1]);
   }
-  const double state = c.optim.kind == OptKind::Sgd                                         ? 0
-                       : (c.optim.kind == OptKind::Adam || c.optim.kind == OptKind::AdamW) ? 2
-                                                                                            : 1;
+  const double state = c.optim.kind == OptKind::Sgd                                           ? 0
+                       : c.optim.kind == OptKind::Lamb                                        ? 3  // m, v and the update
+                       : (c.optim.kind == OptKind::Adam || c.optim.kind == OptKind::AdamW)   ? 2
+                                                                                              : 1;
   MemoryPlan p;
   // Weights and gradients, the optimizer's state, and (checkpoints) the whole state assembled once.
   p.weights = 4.0 * params * (2 + state + (c.checkpoint.empty() ? 0 : state));

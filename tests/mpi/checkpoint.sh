@@ -26,6 +26,15 @@ $mpiexec -n 3 $bptrain $M --checkpoint mfull.h5 >/dev/null || bad "many-bucket r
 $mpiexec -n 3 $bptrain $M --checkpoint mpart.h5 --max-steps 70 >/dev/null || bad "many-bucket partial run"
 $mpiexec -n 3 $bptrain $M --checkpoint mpart.h5 --resume mpart.h5 >/dev/null || bad "many-bucket resume"
 same_model mfull.h5 mpart.h5 && say "ok   resume-many-buckets-bitwise" || bad "resume with many buckets differs from the uninterrupted run"
+# LARS and LAMB (their per-layer norms completed over the ranks), with --accumulate: the same at np 3.
+for o in "lars --lr 2 --weight-decay 1e-4" "lamb --lr 0.005 --weight-decay 0.01"; do
+  L="$M --optimizer $o --accumulate 2"
+  n=${o%% *}
+  $mpiexec -n 3 $bptrain $L --checkpoint "${n}full.h5" >/dev/null || bad "$n run"
+  $mpiexec -n 3 $bptrain $L --checkpoint "${n}part.h5" --max-steps 70 >/dev/null || bad "$n partial run"
+  $mpiexec -n 3 $bptrain $L --checkpoint "${n}part.h5" --resume "${n}part.h5" >/dev/null || bad "$n resume"
+  same_model "${n}full.h5" "${n}part.h5" && say "ok   resume-$n-bitwise" || bad "$n resume differs from the uninterrupted run"
+done
 
 # 2. Written at np 4, continued at np 2, --deterministic: bitwise equal to an uninterrupted np 2 run.
 D="$A --deterministic --micro-shards 8"

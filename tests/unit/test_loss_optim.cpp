@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <barrier>
 #include <cmath>
+#include <thread>
 #include <vector>
 
 #include "bpt/nn/loss.hpp"
@@ -185,4 +187,137 @@ TEST(Optim, ParseNames) {
   EXPECT_EQ(parse_optimizer("adamw"), OptKind::AdamW);
   EXPECT_THROW(parse_optimizer("rmsprop"), Error);
   EXPECT_THROW(parse_lr_schedule("linear"), Error);
+}
+
+// ---- LARS and LAMB against a naive double-precision reference of the papers' equations ----
+namespace {
+
+// Two layers: 3x4 weights + 3 biases, then 2x3 weights (all zero at the start: a trust ratio of 1)
+// + 2 biases.
+const std::vector<LayerSpan> kLayers = {{{0, 12}, {12, 15}}, {{15, 21}, {21, 23}}};
+
+struct RefState {
+  std::vector<double> p, m, v;
+  int t = 0;
+};
+
+void ref_step(RefState& s, const std::vector<float>& g, const OptimConfig& c, double lr, double gs) {
+  const bool lamb = c.kind == OptKind::Lamb;
+  ++s.t;
+  std::vector<double> u(s.p.size());
+  if (lamb)
+    for (std::size_t i = 0; i < s.p.size(); ++i) {
+      const double gi = double(g[i]) * gs;
+      s.m[i] = double(c.beta1) * s.m[i] + (1 - double(c.beta1)) * gi;
+      s.v[i] = double(c.beta2) * s.v[i] + (1 - double(c.beta2)) * gi * gi;
+      const double mh = s.m[i] / (1 - std::pow(double(c.beta1), s.t)), vh = s.v[i] / (1 - std::pow(double(c.beta2), s.t));
+      u[i] = mh / (std::sqrt(vh) + double(c.eps));
+    }
+  for (const LayerSpan& L : kLayers) {
+    double wn = 0, xn = 0;
+    for (std::size_t i = L.weight.begin; i < L.weight.end; ++i) {
+      if (lamb) u[i] += double(c.weight_decay) * s.p[i];
+      wn += s.p[i] * s.p[i];
+      xn += lamb ? u[i] * u[i] : (double(g[i]) * gs) * (double(g[i]) * gs);
+    }
+    wn = std::sqrt(wn), xn = std::sqrt(xn);
+    const double ratio = wn > 0 && xn > 0 ? (lamb ? wn / xn : double(c.trust_coef) * wn / (xn + double(c.weight_decay) * wn)) : 1;
+    for (const bool weight : {true, false}) {
+      const Range r = weight ? L.weight : L.bias;
+      for (std::size_t i = r.begin; i < r.end; ++i) {
+        if (lamb) {
+          s.p[i] -= lr * (weight ? ratio : 1) * u[i];
+        } else {
+          s.m[i] = double(c.momentum) * s.m[i] + lr * (weight ? ratio : 1) * (double(g[i]) * gs + (weight ? double(c.weight_decay) * s.p[i] : 0));
+          s.p[i] -= s.m[i];
+        }
+      }
+    }
+  }
+}
+
+std::vector<float> start_params() {
+  std::vector<float> p(23, 0.0f);
+  for (std::size_t i = 0; i < 15; ++i) p[i] = 0.1f * float(int(i % 7) - 3) + 0.01f * float(i);
+  p[21] = 0.05f;  // a bias
+  return p;
+}
+
+std::vector<float> grads_at(int step) {
+  std::vector<float> g(23);
+  for (std::size_t i = 0; i < g.size(); ++i) g[i] = std::sin(0.7f * float(i) + 1.3f * float(step)) * (1.0f + 0.1f * float(step));
+  return g;
+}
+
+OptimConfig layerwise_config(OptKind k) {
+  OptimConfig c{k};
+  c.weight_decay = 0.01f;
+  c.trust_coef = 0.02f;
+  c.momentum = 0.9f;
+  return c;
+}
+
+}  // namespace
+
+TEST(Layerwise, LarsAndLambMatchTheNaiveDoubleReference) {
+  for (OptKind k : {OptKind::Lars, OptKind::Lamb}) {
+    const OptimConfig c = layerwise_config(k);
+    const float lr = k == OptKind::Lars ? 2.0f : 0.01f, gs = 0.5f;
+    std::vector<float> p = start_params();
+    RefState ref{std::vector<double>(p.begin(), p.end()), std::vector<double>(23, 0.0), std::vector<double>(23, 0.0)};
+    Optimizer o(c, p.size());
+    for (int step = 0; step < 6; ++step) {
+      const auto g = grads_at(step);
+      o.step_layerwise(p, g, lr, gs, {{0, 23}}, kLayers, [](std::span<double>) {});
+      ref_step(ref, g, c, lr, gs);
+    }
+    double moved = 0;
+    for (std::size_t i = 0; i < p.size(); ++i) {
+      EXPECT_NEAR(p[i], ref.p[i], 1e-5 * (1 + std::fabs(ref.p[i]))) << to_string(k) << " element " << i;
+      moved += std::fabs(ref.p[i] - double(start_params()[i]));
+    }
+    EXPECT_GT(moved, 1e-3) << to_string(k);  // the steps did something
+    EXPECT_EQ(o.state().size(), k == OptKind::Lars ? 1u : 2u);
+  }
+}
+
+// Sharded: two parts of the layout, each with its own packed state, cut across weights and biases;
+// the per-layer figures completed by summing the two parts' (threads in place of ranks) give the
+// whole step's weights.
+TEST(Layerwise, TwoPartsWithCompletedNormsEqualTheWholeStep) {
+  for (OptKind k : {OptKind::Lars, OptKind::Lamb}) {
+    const OptimConfig c = layerwise_config(k);
+    const float lr = k == OptKind::Lars ? 2.0f : 0.01f;
+    std::vector<float> whole = start_params(), split = whole;
+    const Ranges part[2] = {{{0, 7}, {15, 20}}, {{7, 15}, {20, 23}}};
+    Optimizer o(c, 23), a(c, 23), b(c, 23);
+    a.keep_only(part[0]);
+    b.keep_only(part[1]);
+    for (int step = 0; step < 4; ++step) {
+      const auto g = grads_at(step);
+      o.step_layerwise(whole, g, lr, 1.0f, {{0, 23}}, kLayers, [](std::span<double>) {});
+      std::vector<double> figs[2];
+      std::barrier sync(2);
+      auto run = [&](Optimizer& opt, int i) {
+        opt.step_layerwise(split, g, lr, 1.0f, part[i], kLayers, [&](std::span<double> f) {
+          figs[i].assign(f.begin(), f.end());
+          sync.arrive_and_wait();  // both parts measured
+          for (std::size_t j = 0; j < f.size(); ++j) f[j] = figs[0][j] + figs[1][j];
+          sync.arrive_and_wait();  // both parts read the sum
+        });
+      };
+      std::thread ta(run, std::ref(a), 0), tb(run, std::ref(b), 1);
+      ta.join();
+      tb.join();
+    }
+    for (std::size_t i = 0; i < whole.size(); ++i) EXPECT_NEAR(split[i], whole[i], 1e-6 * (1 + std::fabs(whole[i]))) << to_string(k) << " " << i;
+  }
+}
+
+TEST(Layerwise, PlainStepRefusesLarsAndLamb) {
+  Optimizer o(OptimConfig{OptKind::Lamb}, 4);
+  std::vector<float> p(4, 1.0f), g(4, 1.0f);
+  EXPECT_THROW(o.step(p, g, 0.1f), Error);
+  EXPECT_EQ(parse_optimizer("lars"), OptKind::Lars);
+  EXPECT_EQ(parse_optimizer("lamb"), OptKind::Lamb);
 }

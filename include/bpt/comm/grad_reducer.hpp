@@ -63,6 +63,7 @@ class GradReducer {
   // "rhd: 2 buckets" and the like, for the banner.
   std::string describe() const;
   int ranks() const { return comm_.size(); }
+  const Comm& comm() const { return comm_; }
   std::size_t num_buckets() const { return buckets_.size(); }
   const Bucket& bucket(std::size_t i) const { return buckets_[i]; }  // in the order they start
 

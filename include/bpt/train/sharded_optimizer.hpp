@@ -27,9 +27,10 @@ namespace bpt {
 class ShardedOptimizer {
  public:
   // layer_offsets: L+1 ascending offsets (layer l = [off[l], off[l+1])). sharded: the reducer runs in
-  // sharded mode, and its owned() is this rank's part.
+  // sharded mode, and its owned() is this rank's part. layers: each layer's weights and bias (LARS
+  // and LAMB; empty: the weights are each layer's whole range).
   ShardedOptimizer(const OptimConfig& cfg, GradReducer& reducer, const std::vector<std::size_t>& layer_offsets,
-                   bool sharded);
+                   bool sharded, std::vector<LayerSpan> layers = {});
 
   // The elements whose summed gradient this rank holds and whose weights it updates.
   const Ranges& owned() const { return owned_; }
@@ -41,7 +42,7 @@ class ShardedOptimizer {
   bool split() const { return split_; }
 
   // Updates the owned weights with the summed gradient times grad_scale (the caller's average and
-  // clipping in one factor).
+  // clipping in one factor). LARS and LAMB, split: collective (one small sum of the per-layer norms).
   void step(std::span<float> params, std::span<const float> grads, float lr, float grad_scale);
   // Collective when sharded: every rank receives every owner's new weights. Returns the seconds taken.
   double gather(std::span<float> params);
@@ -60,6 +61,7 @@ class ShardedOptimizer {
   bool sharded_, split_;
   Ranges owned_;
   std::vector<Ranges> by_layer_;
+  std::vector<LayerSpan> layers_;
 };
 
 }  // namespace bpt
