@@ -13,7 +13,7 @@
 //  3. Collectives in one order. Each step every rank reaches, in this order: the gradient sums (the
 //     reducer's buckets in their fixed order, or the tree sum), one small sum carrying the vote and
 //     (split optimizer) the per-layer squares, a second one only if something is not finite, the
-//     weight gather (sharded), the replica checksum
+//     per-layer norms of LARS and LAMB (split optimizer), the weight gather (sharded), the replica checksum
 //     (every --check-every steps), the checkpoint's sums and gathers (when due, or signalled), the
 //     progress line's loss sum (unless --quiet). At an epoch's end: the loss sum, then evaluation.
 //  4. Collective decisions only. Whether a step stops the run, is skipped or fails is decided from
