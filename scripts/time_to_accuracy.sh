@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Time to a test accuracy (default 0.88), in one run: bptrain's main job as the README gives it
+# (`mpirun -np 2 bptrain`, its defaults) against PyTorch's best one-process recipe for the same MLP
+# (bench/torch_to_accuracy.py: Adam, TORCH_LR (0.001), TORCH_BATCH (128), TORCH_THREADS (2, the
+# machine's cores), data as float32 prepared once), both evaluated on the whole test set after every
+# epoch. Times: training plus the evaluations, from the first step (data loading is left out on both
+# sides; bptrain's is under a second). ROUNDS (default 3) alternating rounds; medians.
+# Usage: scripts/time_to_accuracy.sh [TARGET=0.88] [ROUNDS=3]   (needs python3-torch: /usr/bin/python3)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+target=${1:-0.88} rounds=${2:-3}
+data=${DATA:-/usr/share/datasets/fashion-mnist}
+source scripts/mpi_env.sh
+[ -x build/bptrain ] || bash scripts/setup.sh
+/usr/bin/python3 -c "import torch" 2>/dev/null || apt-get install -y -qq python3-torch >/dev/null
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+for r in $(seq 1 "$rounds"); do
+  mpirun -np 2 build/bptrain --train "$data" --epochs 30 --quiet --metrics "$tmp/b$r.jsonl" ${BPT_ARGS:-} >/dev/null
+  /usr/bin/python3 bench/torch_to_accuracy.py "$data" "$target" 30 adam "${TORCH_LR:-0.001}" "${TORCH_BATCH:-128}" \
+    "${TORCH_THREADS:-2}" > "$tmp/t$r.txt"
+done
+python3 - "$tmp" "$target" "$rounds" <<'PY'
+import json, re, statistics, sys
+tmp, target, rounds = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
+b, t = [], []
+for r in range(1, rounds + 1):
+    lines = [json.loads(l) for l in open(f"{tmp}/b{r}.jsonl")]
+    hit = next((m for m in lines if m["test_accuracy"] >= target), None)
+    b.append((hit["elapsed_s"], hit["epoch"], hit["test_accuracy"]) if hit else (float("inf"), None, None))
+    m = re.search(r"reached=([0-9.]+) epoch=(\d+) seconds=([0-9.]+)", open(f"{tmp}/t{r}.txt").read())
+    t.append((float(m.group(3)), int(m.group(2)), float(m.group(1))) if m else (float("inf"), None, None))
+    print(f"round {r}: bptrain {b[-1][0]:.2f} s (epoch {b[-1][1]}, {b[-1][2]}), PyTorch {t[-1][0]:.2f} s (epoch {t[-1][1]}, {t[-1][2]})")
+mb, mt = statistics.median(x[0] for x in b), statistics.median(x[0] for x in t)
+print(f"time to {target}: bptrain (mpirun -np 2, defaults) median {mb:.2f} s, PyTorch (1 process) median {mt:.2f} s: "
+      f"bptrain takes {mb / mt:.2f}x PyTorch's time")
+PY
