@@ -10,7 +10,7 @@
 # Learning-rate grids (base x factor of the batch B):
 #   momentum  0.025, 0.05, 0.1  x B/128        (Goyal et al. 2017's linear scaling; momentum 0.9)
 #   adam      5e-4, 1e-3, 2e-3  x sqrt(B/128)  (square-root scaling)
-#   lars      0.3, 1, 3                        (global LR; trust coefficient 0.001; weight decay 1e-4)
+#   lars      0.3, 1, 3 (or LARS_LRS, e.g. "1,3,10")  (global LR; trust coefficient 0.001; weight decay 1e-4)
 #   lamb      2.5e-3, 5e-3, 1e-2 x sqrt(B/128) (weight decay 0.01)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,7 +28,7 @@ for b in 128 1024 4096 8192 16384; do
       case $opt in
         momentum) lr=$(python3 -c "print([0.025, 0.05, 0.1][$base - 1] * $b / 128)"); extra="--momentum 0.9" ;;
         adam) lr=$(python3 -c "print([5e-4, 1e-3, 2e-3][$base - 1] * ($b / 128) ** 0.5)"); extra="" ;;
-        lars) lr=$(python3 -c "print([0.3, 1, 3][$base - 1])"); extra="--momentum 0.9 --weight-decay 1e-4" ;;
+        lars) lr=$(python3 -c "print([${LARS_LRS:-0.3,1,3}][$base - 1])"); extra="--momentum 0.9 --weight-decay 1e-4" ;;
         lamb) lr=$(python3 -c "print([2.5e-3, 5e-3, 1e-2][$base - 1] * ($b / 128) ** 0.5)"); extra="--weight-decay 0.01" ;;
       esac
       m=$tmp/$b-$opt-$base.jsonl
