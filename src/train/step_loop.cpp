@@ -16,6 +16,8 @@
 //     per-layer norms of LARS and LAMB (split optimizer), the weight gather (sharded), the replica checksum
 //     (every --check-every steps), the checkpoint's sums and gathers (when due, or signalled), the
 //     progress line's loss sum (unless --quiet). At an epoch's end: the loss sum, then evaluation.
+//     --timeline adds a barrier before the first step and, at the end (or after a signal's
+//     checkpoint), the gather of every rank's events and a max of their dropped counts.
 //  4. Collective decisions only. Whether a step stops the run, is skipped or fails is decided from
 //     figures every rank holds alike: the small sum's vote (the stop signal and every rank's loss
 //     verdict) and summed gradient figures. A rank that throws on its own ends the job through main's MPI_Abort.
