@@ -75,12 +75,14 @@ GradHealth::Verdict GradHealth::check(std::span<const float> grads, std::span<co
     if (bad_loss && bad_layer >= 0) what += "; ";
     if (bad_layer >= 0) what += "the gradients of layer " + std::to_string(bad_layer) + " are not finite";
     if (std::any_of(params.begin(), params.end(), [](float v) { return !std::isfinite(v); }))
-      throw NumericError(what + ", and the weights themselves are no longer finite (an update overflowed: lower --lr)");
+      throw NumericError(what + ", and the weights themselves are no longer finite (an update overflowed: lower --lr)")
+          .agreed_by_all(comm_.rank(), comm_.size());
     if (cfg_.on_nonfinite_skip) {
       if (comm_.rank() == 0 && !cfg_.quiet) std::printf("bptrain: warning: %s; step skipped\n", what.c_str());
       return verdict;
     }
-    throw NumericError(what + " (lower --lr, clip with --clip-grad-norm, or --on-nonfinite skip)");
+    throw NumericError(what + " (lower --lr, clip with --clip-grad-norm, or --on-nonfinite skip)")
+        .agreed_by_all(comm_.rank(), comm_.size());
   }
   ++ok_steps_;
   for (std::size_t l = 0; l < nl; ++l) {
