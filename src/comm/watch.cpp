@@ -224,11 +224,9 @@ void Comm::watch_stalls(double timeout_s, int exit_code, bool quiet) {
 #else
   if (size_ == 1 || timeout_s <= 0) return;
   const MPI_Comm c = to_comm(handle_);
-  char name[MPI_MAX_PROCESSOR_NAME] = {};
-  int len = 0;
-  MPI_Get_processor_name(name, &len);
+  const std::string host = host_name();
   char mine[kHost] = {};
-  std::memcpy(mine, name, static_cast<std::size_t>(std::min(len, kHost - 1)));
+  std::memcpy(mine, host.data(), std::min(host.size(), static_cast<std::size_t>(kHost - 1)));
   std::vector<char> all(rank_ == 0 ? static_cast<std::size_t>(size_) * kHost : 0);
   if (MPI_Gather(mine, kHost, MPI_CHAR, all.data(), kHost, MPI_CHAR, 0, c) != MPI_SUCCESS)
     throw Error("stall watch: MPI_Gather of the host names failed");

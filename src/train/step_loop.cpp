@@ -196,11 +196,12 @@ bool Trainer::step(const std::vector<std::uint32_t>& perm, std::size_t s, Report
   t.times.optim += wall_time() - t0 - (t.times.comm - comm_before);
   comm_.phase(Phase::Gather);
   const double tg = wall_time();
-  if (v.scale)
+  if (v.scale) {
     t.times.comm += opt_->gather(model_.params());
-  else
+    mark("weight gather", Timeline::kComm, tg);
+  } else {
     ++t.skipped;
-  if (v.scale) mark("weight gather", Timeline::kComm, tg);
+  }
   // Bookkeeping.
   out.step_times(st_.epoch, st_.step, scaled(minus(t.times, t.profiled), 1000.0));
   t.profiled = t.times;
