@@ -70,7 +70,8 @@ GradReducer::GradReducer(const Comm& comm, std::span<float> grads, std::vector<s
     layout = &found;
   }
   if (algorithm == Algorithm::Hier && layout && !layout->uniform)
-    throw CollectiveError("--reducer hier needs the same number of ranks on every node");
+    throw CollectiveError("--reducer hier needs the same number of ranks on every node")
+        .agreed_by_all(comm_.rank(), comm_.size());  // every rank holds the same layout
   std::size_t at = 0;
   for (Bucket& k : buckets_) {
     const std::size_t n = k.hi - k.lo;

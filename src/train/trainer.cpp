@@ -132,7 +132,8 @@ void Trainer::check_agreement() {
   if (!bad.empty())
     throw CollectiveError("ranks " + bad + " disagree with rank 0 on the config, the datasets (" + train_.source +
                           ", " + test_.source + "), the parameter layout or the program build (" BPT_VERSION
-                          " built " __DATE__ " " __TIME__ " here)");
+                          " built " __DATE__ " " __TIME__ " here)")
+        .agreed_by_all(comm_.rank(), comm_.size());
 }
 
 void Trainer::verify_replicas(std::uint64_t step) {
@@ -140,7 +141,8 @@ void Trainer::verify_replicas(std::uint64_t step) {
   std::string bad = ranks_differing(comm_.allgather(checksum(model_.params())));
   if (!bad.empty())
     throw CollectiveError("weights of rank(s) " + bad + " differ from rank 0's after step " + std::to_string(step) +
-                          ": replicas diverged");
+                          ": replicas diverged")
+        .agreed_by_all(comm_.rank(), comm_.size());
 }
 
 void Trainer::throw_if_weights_nonfinite() const {
@@ -171,8 +173,7 @@ float Trainer::lr_at(std::uint64_t s) const {
   return static_cast<float>(lr);
 }
 
-void Trainer::resume(const Checkpoint& c) {
-  // Every rank read the same file, so every rank reaches the same verdict.
+void Trainer::check_resumable(const Checkpoint& c) const {
   if (c.spec.sizes != model_.spec().sizes || c.spec.hidden != model_.spec().hidden || c.spec.loss != model_.spec().loss)
     throw CollectiveError("--resume: the checkpoint's model (" + describe(c.spec) + ") differs from this run's (" +
                           describe(model_.spec()) + ")");
@@ -188,6 +189,12 @@ void Trainer::resume(const Checkpoint& c) {
   if (done > cfg_.epochs)
     throw CollectiveError("--resume: --epochs " + std::to_string(cfg_.epochs) + " is fewer than the " +
                           std::to_string(done) + " epochs the checkpoint has already run");
+}
+
+void Trainer::resume(const Checkpoint& c) {
+  // Every rank read the same file, so every rank should reach the same verdict; agreed all the same
+  // (one small collective), so that the job ends through MPI_Finalize with rank 0's line, not an abort.
+  agree_on_errors(comm_, [&] { check_resumable(c); });
   std::copy(c.params.begin(), c.params.end(), model_.params().begin());
   opt_->load_whole_state(c.optim_state, c.optim_steps);
   train_.tf.offset = c.offset;

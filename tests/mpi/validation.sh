@@ -143,6 +143,10 @@ both resume-changed-row 2 "--resume: in/k2.csv is not the training set .* \(a fe
 acc=$(grep -oE "test_accuracy [0-9.]+" out/done.txt)
 both resume-finished 0 "done: 2 epochs, 16 steps, $acc.*already done" "$bptrain" "${K[@]}" --epochs 2 --resume out/done.h5
 both resume-fewer-epochs 2 "--epochs 1 is fewer than the 2 epochs the checkpoint has already run" "$bptrain" "${K[@]}" --epochs 1 --resume out/done.h5
+# Ranks started with different flags (an MPMD launch): one line from rank 0, exit 2 (the np-1 form of
+# check runs the launcher itself, which starts 3 ranks).
+check ranks-disagree 1 2 "\(all 3 ranks\): ranks 1, 2 disagree with rank 0 on the config" \
+  "$mpiexec" -n 1 "$bptrain" "${K[@]}" --epochs 2 : -n 2 "$bptrain" "${K[@]}" --epochs 3
 
 # 12. Smaller ones. Quoted fields and headers (R's write.csv), other separators, class names, a header
 # that counts the columns, regression predictions, a partial epoch's metrics line.

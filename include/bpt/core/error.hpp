@@ -37,6 +37,15 @@ class CollectiveError : public Error {
     e.mark_agreed(speaks, std::move(where));
     return e;
   }
+  // Raised by every rank at the same point from figures they all share (the result of a collective
+  // every rank took part in): agreed without another collective, rank 0 speaking, so that main ends
+  // the job through MPI_Finalize, not an MPI_Abort that can lose the line (MPICH's Hydra did).
+  CollectiveError agreed_by_all(int rank, int ranks) const {
+    CollectiveError e(*this);
+    e.mark_agreed(rank == 0, all_ranks(ranks));
+    return e;
+  }
+  static std::string all_ranks(int ranks) { return ranks > 1 ? "(all " + std::to_string(ranks) + " ranks)" : ""; }
 
  protected:
   void mark_agreed(bool speaks, std::string where) {
@@ -55,12 +64,10 @@ class CollectiveError : public Error {
 class NumericError : public CollectiveError {
  public:
   explicit NumericError(const std::string& what) : CollectiveError(what, 3) {}
-  // Raised by every rank at the same point from figures they all share (the step's vote): agreed
-  // without a collective, rank 0 speaking, so that main ends the job through MPI_Finalize, not an
-  // MPI_Abort that can lose the line (MPICH's Hydra did, 4 times in 30).
+  // As CollectiveError::agreed_by_all (from the step's vote; MPICH lost the line 4 times in 30).
   NumericError agreed_by_all(int rank, int ranks) const {
     NumericError e(*this);
-    e.mark_agreed(rank == 0, ranks > 1 ? "(all " + std::to_string(ranks) + " ranks)" : "");
+    e.mark_agreed(rank == 0, all_ranks(ranks));
     return e;
   }
 };

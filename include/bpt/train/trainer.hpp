@@ -77,6 +77,7 @@ class Trainer {
 
   void validate() const;  // local checks of config and data, no collectives
   void check_agreement();
+  void check_resumable(const Checkpoint& c) const;  // throws CollectiveError
   float lr_at(std::uint64_t step) const;
 
   // step_loop.cpp
