@@ -7,7 +7,9 @@
 # Environment: NETS ("100 25": scripts/smpi/cluster-<NET>g.xml), POINTS ("ranks:MB ...", default the
 #   issue's: 2 MB at 16, 64, 256, 1024 ranks and 24 MB at 16, 64, 256), ALGOS (SMPI's names, chosen
 #   with --cfg=smpi/allreduce:NAME), REPS (timed repetitions per run: 5; simulated time is repeatable),
-#   TIMEOUT (real seconds per run, 3600; a run cut short leaves its row empty).
+#   TIMEOUT (real seconds per run, 3600; a run cut short leaves its row empty), EXTRA (more smpirun
+#   options for every run, e.g. --cfg=smpi/simulate-computation:no: no computation billed, the
+#   reducer's additions included, as SMPI never bills the additions inside its own collectives).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-docs/simulated/allreduce.csv}
@@ -26,7 +28,7 @@ for net in $NETS; do
   for point in $POINTS; do
     p=${point%%:*} mb=${point##*:}
     for algo in $ALGOS; do
-      extra=""; [ "$algo" = default ] || extra="--cfg=smpi/allreduce:$algo"
+      extra=${EXTRA:-}; [ "$algo" = default ] || extra="$extra --cfg=smpi/allreduce:$algo"
       line=$(PLATFORM=scripts/smpi/cluster-${net}g.xml SMPI_EXTRA="$extra" timeout "${TIMEOUT:-3600}" scripts/smpi/smpirun.sh -n "$p" \
         build-smpi/bench/bench_comm "$mb" 2 "$REPS" 2>/dev/null | grep '^comm ' || true)
       if [ -z "$line" ]; then echo "$net,$p,$mb,$algo,,,"; continue; fi
