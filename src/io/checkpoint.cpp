@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -265,9 +266,17 @@ Checkpoint read_checkpoint_unnamed(const std::string& path) {
   s.bad_epochs = u64("bad_epochs");
   s.seed = u64("seed");
   s.world_size = u64("world_size");
-  s.train_fingerprint = std::stoull(f.attr_str("/train", "train_fingerprint"));
-  s.test_fingerprint = std::stoull(f.attr_str("/train", "test_fingerprint"));
-  if (f.has_attr("/train", "train_content_hash")) s.train_content_hash = std::stoull(f.attr_str("/train", "train_content_hash"));
+  auto hash = [&](const char* k) {  // decimal digits only (std::stoull took "-1", spaces, and threw its own type)
+    const std::string t = f.attr_str("/train", k);
+    std::uint64_t v = 0;
+    const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+    if (t.empty() || ec != std::errc() || end != t.data() + t.size())
+      bad(std::string("/train@") + k + " is not a whole number below 2^64");
+    return v;
+  };
+  s.train_fingerprint = hash("train_fingerprint");
+  s.test_fingerprint = hash("test_fingerprint");
+  if (f.has_attr("/train", "train_content_hash")) s.train_content_hash = hash("train_content_hash");
   s.epoch_loss_sum = f.attr_f64("/train", "epoch_loss_sum");
   s.best_score = f.attr_f64("/train", "best_score");
   s.prev_train_loss = f.attr_f64("/train", "prev_train_loss");

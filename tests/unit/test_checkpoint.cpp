@@ -146,3 +146,28 @@ TEST(Checkpoint, InconsistentShapesAreRejected) {
     EXPECT_THROW(read_checkpoint(fx.path("n.h5")), Error);
   }
 }
+
+TEST(Checkpoint, FingerprintsMustBeWholeNumbers) {
+  // A damaged /train@train_fingerprint once escaped as std::invalid_argument (the HDF5 fuzzer found it).
+  Fixture fx;
+  Model m({{4, 6, 3}, Activation::Relu, Loss::SoftmaxCrossEntropy});
+  Optimizer opt({OptKind::Adam}, m.num_params());
+  opt.set_steps(sample_state().step);
+  std::vector<float> off(4, 0), sc(4, 1);
+  for (const char* v : {"", "x", "-1", " 7", "+7", "12x", "18446744073709551616"}) {
+    write_checkpoint(fx.path("f.h5"), m, opt, off, sc, sample_state());
+    {
+      h5::File f = h5::File::open(fx.path("f.h5"), true);
+      ASSERT_GE(H5Adelete_by_name(f.id(), "/train", "train_fingerprint", H5P_DEFAULT), 0);
+      f.attr("/train", "train_fingerprint", std::string(v));
+    }
+    try {
+      read_checkpoint(fx.path("f.h5"));
+      FAIL() << "accepted '" << v << "'";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("/train@train_fingerprint is not a whole number"), std::string::npos) << e.what();
+    }
+  }
+  write_checkpoint(fx.path("f.h5"), m, opt, off, sc, sample_state());
+  EXPECT_EQ(read_checkpoint(fx.path("f.h5")).train.train_fingerprint, sample_state().train_fingerprint);
+}
