@@ -4,8 +4,9 @@
 # (bench/torch_to_accuracy.py: Adam, TORCH_LR (0.002), TORCH_BATCH (256), TORCH_THREADS (1), data as
 # float32 prepared once), both evaluated on the whole test set after every epoch. PyTorch's recipe was
 # tuned here: batch 64/128/256/512 x lr 1e-3/2e-3/4e-3 (one run each, 0.88 reached at epoch 6-8;
-# 256 and 2e-3 fastest, 6.2 s), and 1 thread (its 2-thread epochs took 5x as long on this machine). Times: training plus the evaluations, from the first step (data loading is left out on both
-# sides; bptrain's is under a second). ROUNDS (default 3) alternating rounds; medians.
+# 256 and 2e-3 fastest, 6.2 s), and 1 thread (its 2-thread epochs took 5x as long on this machine).
+# Times: training plus the evaluations, from the first step (data loading is left out on both sides;
+# bptrain's is under a second). ROUNDS (default 3) alternating rounds; medians.
 # Usage: scripts/time_to_accuracy.sh [TARGET=0.88] [ROUNDS=3]   (needs python3-torch: /usr/bin/python3)
 set -euo pipefail
 cd "$(dirname "$0")/.."

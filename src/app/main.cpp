@@ -458,7 +458,7 @@ int main(int argc, char** argv) {
   MpiEnv env(&argc, &argv);
   Comm world = Comm::world();
   const bool root = world.rank() == 0;
-  const std::string all_ranks = world.size() > 1 ? "(all " + std::to_string(world.size()) + " ranks)" : "";
+  const std::string all_ranks = CollectiveError::all_ranks(world.size());
   try {
     Config cfg;
     EvalOptions ev;

@@ -278,7 +278,7 @@ void agree_on_errors(const Comm& comm, const std::function<void()>& f) {
   const int n = comm.size();
   std::string where;
   if (static_cast<int>(group.size()) == n)
-    where = n > 1 ? "(all " + std::to_string(n) + " ranks)" : "";
+    where = CollectiveError::all_ranks(n);
   else if (group.size() == 1)
     where = "on rank " + std::to_string(group[0]) + " (of " + std::to_string(n) + ")";
   else

@@ -43,6 +43,15 @@ TrainState sample_state() {
   s.lr_schedule = "cosine";
   return s;
 }
+
+// A small model and Adam state written with sample_state(): what most tests start from.
+struct Small {
+  Model m{{{4, 6, 3}, Activation::Relu, Loss::SoftmaxCrossEntropy}};
+  Optimizer opt{{OptKind::Adam}, m.num_params()};
+  std::vector<float> off = std::vector<float>(4, 0.0f), sc = std::vector<float>(4, 1.0f);
+  Small() { opt.set_steps(sample_state().step); }
+  void write(const std::string& path) { write_checkpoint(path, m, opt, off, sc, sample_state()); }
+};
 }  // namespace
 
 TEST(Checkpoint, RoundTripOfEveryField) {
@@ -115,11 +124,8 @@ TEST(Checkpoint, KeepRotatesOlderCopies) {
 
 TEST(Checkpoint, InconsistentShapesAreRejected) {
   Fixture fx;
-  Model m({{4, 6, 3}, Activation::Relu, Loss::SoftmaxCrossEntropy});
-  Optimizer opt({OptKind::Adam}, m.num_params());
-  opt.set_steps(sample_state().step);
-  std::vector<float> off(4, 0), sc(4, 1);
-  write_checkpoint(fx.path("s.h5"), m, opt, off, sc, sample_state());
+  Small s;
+  s.write(fx.path("s.h5"));
   {
     h5::File f = h5::File::open(fx.path("s.h5"), true);
     H5Ldelete(f.id(), "/model/layer_1/weight", H5P_DEFAULT);
@@ -133,10 +139,10 @@ TEST(Checkpoint, InconsistentShapesAreRejected) {
     EXPECT_NE(std::string(e.what()).find("takes 5 inputs but the layer before gives 6"), std::string::npos) << e.what();
   }
   {  // NaN weights are never written over a good checkpoint, and never loaded
-    write_checkpoint(fx.path("n.h5"), m, opt, off, sc, sample_state());
+    s.write(fx.path("n.h5"));
     Model n({{4, 6, 3}, Activation::Relu, Loss::SoftmaxCrossEntropy});
     n.params()[3] = NAN;
-    EXPECT_THROW(write_checkpoint(fx.path("n.h5"), n, opt, off, sc, sample_state()), Error);
+    EXPECT_THROW(write_checkpoint(fx.path("n.h5"), n, s.opt, s.off, s.sc, sample_state()), Error);
     EXPECT_NO_THROW(read_checkpoint(fx.path("n.h5")));
     h5::File f = h5::File::open(fx.path("n.h5"), true);
     H5Ldelete(f.id(), "/model/layer_0/bias", H5P_DEFAULT);
@@ -150,12 +156,9 @@ TEST(Checkpoint, InconsistentShapesAreRejected) {
 TEST(Checkpoint, FingerprintsMustBeWholeNumbers) {
   // A damaged /train@train_fingerprint once escaped as std::invalid_argument (the HDF5 fuzzer found it).
   Fixture fx;
-  Model m({{4, 6, 3}, Activation::Relu, Loss::SoftmaxCrossEntropy});
-  Optimizer opt({OptKind::Adam}, m.num_params());
-  opt.set_steps(sample_state().step);
-  std::vector<float> off(4, 0), sc(4, 1);
+  Small s;
   for (const char* v : {"", "x", "-1", " 7", "+7", "12x", "18446744073709551616"}) {
-    write_checkpoint(fx.path("f.h5"), m, opt, off, sc, sample_state());
+    s.write(fx.path("f.h5"));
     {
       h5::File f = h5::File::open(fx.path("f.h5"), true);
       ASSERT_GE(H5Adelete_by_name(f.id(), "/train", "train_fingerprint", H5P_DEFAULT), 0);
@@ -168,6 +171,6 @@ TEST(Checkpoint, FingerprintsMustBeWholeNumbers) {
       EXPECT_NE(std::string(e.what()).find("/train@train_fingerprint is not a whole number"), std::string::npos) << e.what();
     }
   }
-  write_checkpoint(fx.path("f.h5"), m, opt, off, sc, sample_state());
+  s.write(fx.path("f.h5"));
   EXPECT_EQ(read_checkpoint(fx.path("f.h5")).train.train_fingerprint, sample_state().train_fingerprint);
 }

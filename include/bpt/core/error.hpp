@@ -45,6 +45,7 @@ class CollectiveError : public Error {
     e.mark_agreed(rank == 0, all_ranks(ranks));
     return e;
   }
+  // How an error every rank saw is placed: "(all N ranks)", nothing in a one-rank job.
   static std::string all_ranks(int ranks) { return ranks > 1 ? "(all " + std::to_string(ranks) + " ranks)" : ""; }
 
  protected:
