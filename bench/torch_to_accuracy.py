@@ -1,9 +1,12 @@
 #!/usr/bin/python3
 """PyTorch's time to a test accuracy on Fashion-MNIST, one process, for scripts/time_to_accuracy.sh.
-  torch_to_accuracy.py DIR TARGET MAX_EPOCHS [OPTIMIZER LR BATCH THREADS]
+  torch_to_accuracy.py DIR TARGET MAX_EPOCHS [OPTIMIZER LR BATCH THREADS NORMALIZE COSINE_EPOCHS]
 The same MLP as bptrain's main job (784-512-256-10, ReLU, PyTorch's default init), cross-entropy,
-the data as float32 in [0, 1] prepared once before the clock starts (the IDX files read and divided
-by 255), a fresh permutation each epoch, and the whole test set evaluated after every epoch (its time
+the data as float32 prepared once before the clock starts (the IDX files read and divided by 255;
+NORMALIZE=standard then subtracts each pixel's training-set mean and divides by its standard
+deviation, as bptrain's --normalize standard does), a fresh permutation each epoch, the learning rate
+constant or, with COSINE_EPOCHS=E > 0, decayed per step from LR to 0 over E epochs (bptrain's
+--lr-schedule cosine --epochs E), and the whole test set evaluated after every epoch (its time
 counted). Prints one line per epoch and, at the end, `torch reached=0.8812 epoch=4 seconds=...` (the
 training-and-evaluation time at the end of the first epoch at or above TARGET; reached=none if never)."""
 import gzip
@@ -23,20 +26,30 @@ def idx(path):
 
 
 d, target, max_epochs = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
-opt_name, lr, batch, threads = (sys.argv[4:8] + ["adam", "0.001", "128", "2"][len(sys.argv[4:8]):])
-lr, batch, threads = float(lr), int(batch), int(threads)
+opt_name, lr, batch, threads, normalize, cosine_epochs = (
+    sys.argv[4:10] + ["adam", "0.001", "128", "2", "unit", "0"][len(sys.argv[4:10]):])
+lr, batch, threads, cosine_epochs = float(lr), int(batch), int(threads), int(cosine_epochs)
 torch.set_num_threads(threads)
 torch.manual_seed(42)
 xtr = idx(f"{d}/train-images-idx3-ubyte.gz").reshape(-1, 784).float().div_(255.0).contiguous()
 ytr = idx(f"{d}/train-labels-idx1-ubyte.gz").long()
 xte = idx(f"{d}/t10k-images-idx3-ubyte.gz").reshape(-1, 784).float().div_(255.0).contiguous()
 yte = idx(f"{d}/t10k-labels-idx1-ubyte.gz").long()
+if normalize == "standard":
+    mean, var = xtr.double().mean(0), xtr.double().var(0, unbiased=False)
+    scale = torch.where(var > 1e-12, var.rsqrt(), torch.ones_like(var))
+    xtr = ((xtr.double() - mean) * scale).float().contiguous()
+    xte = ((xte.double() - mean) * scale).float().contiguous()
+elif normalize != "unit":
+    sys.exit(f"unknown NORMALIZE {normalize} (unit, standard)")
 net = torch.nn.Sequential(torch.nn.Linear(784, 512), torch.nn.ReLU(), torch.nn.Linear(512, 256), torch.nn.ReLU(),
                           torch.nn.Linear(256, 10))
 opt = (torch.optim.Adam(net.parameters(), lr=lr) if opt_name == "adam" else
        torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9))
 loss_fn = torch.nn.CrossEntropyLoss()
 n = xtr.shape[0]
+sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, cosine_epochs * ((n + batch - 1) // batch))
+         if cosine_epochs > 0 else None)
 start = time.perf_counter()
 reached = None
 for epoch in range(1, max_epochs + 1):
@@ -47,6 +60,8 @@ for epoch in range(1, max_epochs + 1):
         opt.zero_grad(set_to_none=True)
         loss_fn(net(xtr[i]), ytr[i]).backward()
         opt.step()
+        if sched:
+            sched.step()
     net.eval()
     with torch.no_grad():
         acc = (net(xte).argmax(1) == yte).float().mean().item()

@@ -11,7 +11,8 @@
 #   momentum  0.025, 0.05, 0.1  x B/128        (Goyal et al. 2017's linear scaling; momentum 0.9)
 #   adam      5e-4, 1e-3, 2e-3  x sqrt(B/128)  (square-root scaling)
 #   lars      0.3, 1, 3 (or LARS_LRS, e.g. "1,3,10")  (global LR; trust coefficient 0.001; weight decay 1e-4)
-#   lamb      2.5e-3, 5e-3, 1e-2 x sqrt(B/128) (weight decay 0.01)
+#   lamb      2.5e-3, 5e-3, 1e-2 (or LAMB_LRS) x sqrt(B/128) (weight decay 0.01)
+# BPT_ARGS is added to every run's flags (e.g. "--normalize standard"; the tables say so).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-docs/large_batch} epochs=${2:-15} np=${3:-2}
@@ -29,13 +30,13 @@ for b in 128 1024 4096 8192 16384; do
         momentum) lr=$(python3 -c "print([0.025, 0.05, 0.1][$base - 1] * $b / 128)"); extra="--momentum 0.9" ;;
         adam) lr=$(python3 -c "print([5e-4, 1e-3, 2e-3][$base - 1] * ($b / 128) ** 0.5)"); extra="" ;;
         lars) lr=$(python3 -c "print([${LARS_LRS:-0.3,1,3}][$base - 1])"); extra="--momentum 0.9 --weight-decay 1e-4" ;;
-        lamb) lr=$(python3 -c "print([2.5e-3, 5e-3, 1e-2][$base - 1] * ($b / 128) ** 0.5)"); extra="--weight-decay 0.01" ;;
+        lamb) lr=$(python3 -c "print([${LAMB_LRS:-2.5e-3,5e-3,1e-2}][$base - 1] * ($b / 128) ** 0.5)"); extra="--weight-decay 0.01" ;;
       esac
       m=$tmp/$b-$opt-$base.jsonl
       # shellcheck disable=SC2086
       mpirun -np "$np" build/bptrain --batch-size "$b" --optimizer "$opt" --lr "$lr" $extra --epochs "$epochs" \
         --lr-warmup-epochs 2 --lr-schedule cosine --val-fraction 0.1 --on-nonfinite skip --grad-warn-steps 0 \
-        --quiet --metrics "$m" >/dev/null 2>&1 || true  # a diverged run (exit 3) is a result too
+        --quiet --metrics "$m" ${BPT_ARGS:-} >/dev/null 2>&1 || true  # a diverged run (exit 3) is a result too
       python3 - "$m" "$b" "$opt" "$lr" >> "$csv" <<'PY'
 import json, sys
 path, b, opt, lr = sys.argv[1:]
@@ -49,10 +50,10 @@ PY
     done
   done
 done
-python3 - "$csv" "$out" "$epochs" "$np" <<'PY'
+python3 - "$csv" "$out" "$epochs" "$np" "${BPT_ARGS:-}" <<'PY'
 import csv, math, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
-out, epochs, np_ = sys.argv[2], sys.argv[3], sys.argv[4]
+out, epochs, np_, extra = sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5].strip()
 f = lambda v: float(v) if v not in ("nan", "") else -1.0
 best = {}
 for r in rows:
@@ -62,7 +63,8 @@ for r in rows:
 opts = ["momentum", "adam", "lars", "lamb"]
 batches = sorted({k[0] for k in best})
 with open(f"{out}/table.md", "w") as t:
-    t.write(f"Test accuracy, Fashion-MNIST, 784-512-256-10, {epochs} epochs, mpirun -np {np_}; learning rate chosen "
+    t.write(f"Test accuracy, Fashion-MNIST, 784-512-256-10, {epochs} epochs, mpirun -np {np_}"
+            + (f" with {extra}" if extra else "") + "; learning rate chosen "
             "on a 10 % validation split (3 runs per cell); in brackets: that learning rate.\n\n")
     t.write("| global batch | " + " | ".join(["momentum + linear scaling", "Adam", "LARS", "LAMB"]) + " | best of LARS/LAMB vs batch 128 |\n")
     t.write("|---|" + "---|" * 5 + "\n")
@@ -86,7 +88,7 @@ command -v gnuplot >/dev/null || apt-get install -y -qq gnuplot-nox >/dev/null
 gnuplot <<GP
 set terminal pngcairo size 900,500 font ",10"
 set output "$out/study.png"
-set title "Fashion-MNIST, 784-512-256-10, $epochs epochs: test accuracy by global batch (LR tuned on validation)"
+set title "Fashion-MNIST, 784-512-256-10, $epochs epochs${BPT_ARGS:+, $BPT_ARGS}: test accuracy by global batch (LR tuned on validation)"
 set logscale x 2
 set xlabel "global batch"; set ylabel "test accuracy"; set grid; set key bottom left
 set xtics (128, 1024, 4096, 8192, 16384)

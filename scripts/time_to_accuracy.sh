@@ -2,9 +2,13 @@
 # Time to a test accuracy (default 0.88), in one run: bptrain's main job as the README gives it
 # (`mpirun -np 2 bptrain`, its defaults) against PyTorch's best one-process recipe for the same MLP
 # (bench/torch_to_accuracy.py: Adam, TORCH_LR (0.002), TORCH_BATCH (256), TORCH_THREADS (1), data as
-# float32 prepared once), both evaluated on the whole test set after every epoch. PyTorch's recipe was
-# tuned here: batch 64/128/256/512 x lr 1e-3/2e-3/4e-3 (one run each, 0.88 reached at epoch 6-8;
-# 256 and 2e-3 fastest, 6.2 s), and 1 thread (its 2-thread epochs took 5x as long on this machine).
+# float32 prepared once), both evaluated on the whole test set after every epoch. To compare other
+# recipes, BPT_ARGS is added to bptrain's flags, and TORCH_NORMALIZE (unit, standard) and
+# TORCH_COSINE_EPOCHS (0: constant LR; E: cosine decay over E epochs) give PyTorch the same; bptrain's
+# --normalize standard --lr-schedule cosine --epochs E is matched by TORCH_NORMALIZE=standard
+# TORCH_COSINE_EPOCHS=E. PyTorch's recipe was tuned here: batch 64/128/256/512 x lr 1e-3/2e-3/4e-3
+# (one run each, 0.88 reached at epoch 6-8; 256 and 2e-3 fastest, 6.2 s), and 1 thread (its 2-thread
+# epochs took 5x as long on this machine).
 # Times: training plus the evaluations, from the first step (data loading is left out on both sides;
 # bptrain's is under a second). ROUNDS (default 3) alternating rounds; medians.
 # Usage: scripts/time_to_accuracy.sh [TARGET=0.88] [ROUNDS=3]   (needs python3-torch: /usr/bin/python3)
@@ -20,10 +24,11 @@ trap 'rm -rf "$tmp"' EXIT
 for r in $(seq 1 "$rounds"); do
   mpirun -np 2 build/bptrain --train "$data" --quiet --metrics "$tmp/b$r.jsonl" ${BPT_ARGS:-} >/dev/null
   /usr/bin/python3 bench/torch_to_accuracy.py "$data" "$target" 30 adam "${TORCH_LR:-0.002}" "${TORCH_BATCH:-256}" \
-    "${TORCH_THREADS:-1}" > "$tmp/t$r.txt"
+    "${TORCH_THREADS:-1}" \
+    "${TORCH_NORMALIZE:-unit}" "${TORCH_COSINE_EPOCHS:-0}" > "$tmp/t$r.txt"
 done
 python3 - "$tmp" "$target" "$rounds" <<'PY'
-import json, re, statistics, sys
+import json, os, re, statistics, sys
 tmp, target, rounds = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
 b, t = [], []
 for r in range(1, rounds + 1):
@@ -34,6 +39,9 @@ for r in range(1, rounds + 1):
     t.append((float(m.group(3)), int(m.group(2)), float(m.group(1))) if m else (float("inf"), None, None))
     print(f"round {r}: bptrain {b[-1][0]:.2f} s (epoch {b[-1][1]}, {b[-1][2]}), PyTorch {t[-1][0]:.2f} s (epoch {t[-1][1]}, {t[-1][2]})")
 mb, mt = statistics.median(x[0] for x in b), statistics.median(x[0] for x in t)
-print(f"time to {target}: bptrain (mpirun -np 2, defaults) median {mb:.2f} s, PyTorch (1 process) median {mt:.2f} s: "
+bpt = os.environ.get("BPT_ARGS", "").strip() or "defaults"
+ce = int(os.environ.get("TORCH_COSINE_EPOCHS", "0") or 0)
+torch_how = f"{os.environ.get('TORCH_NORMALIZE', 'unit')} inputs, " + (f"cosine LR over {ce} epochs" if ce else "constant LR")
+print(f"time to {target}: bptrain (mpirun -np 2, {bpt}) median {mb:.2f} s, PyTorch (1 process; {torch_how}) median {mt:.2f} s: "
       f"bptrain takes {mb / mt:.2f}x PyTorch's time")
 PY

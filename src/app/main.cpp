@@ -128,7 +128,8 @@ bool parse(int argc, char** argv, Config& c, EvalOptions& ev, bool root) {
     ("activation", "hidden activation: relu, leaky_relu, tanh, sigmoid, identity", cxxopts::value<std::string>()->default_value("relu"))
     ("loss", "loss: cross_entropy (fused softmax), mse", cxxopts::value<std::string>()->default_value("cross_entropy"))
     ("init", "weight init: xavier_uniform, xavier_normal, he_uniform, he_normal", cxxopts::value<std::string>()->default_value("he_uniform"))
-    ("dropout", "inverted dropout probability on hidden activations", cxxopts::value<std::string>()->default_value("0"));
+    ("dropout", "inverted dropout probability on hidden activations", cxxopts::value<std::string>()->default_value("0"))
+    ("input-dropout", "inverted dropout probability on the input features", cxxopts::value<std::string>()->default_value("0"));
   o.add_options("Optimisation")
     ("optimizer", "sgd, momentum, nesterov, adam, adamw, lars (momentum with per-layer trust ratios: You et al. 2017), lamb (Adam with per-layer trust ratios: You et al. 2019)", cxxopts::value<std::string>()->default_value("adam"))
     ("lr", "learning rate", cxxopts::value<std::string>()->default_value("0.001"))
@@ -225,6 +226,7 @@ bool parse(int argc, char** argv, Config& c, EvalOptions& ev, bool root) {
     c.loss = parse_loss(f.text("loss"));
     c.init = parse_init(f.text("init"));
     c.dropout = f.real32("dropout");
+  c.input_dropout = f.real32("input-dropout");
     c.optim.kind = parse_optimizer(f.text("optimizer"));
     c.lr = f.real32("lr");
     c.optim.momentum = f.real32("momentum");

@@ -49,9 +49,18 @@ ConstMatView<T> BasicModel<T>::forward(ConstMatView<T> x, const DropoutCtx* drop
                                std::to_string(in(0)));
   reserve(x.rows);
   rows_ = x.rows;
-  x_ = x;
   dropped_ = drop && drop->p > 0;
   ConstMatView<T> cur = x;
+  if (drop && drop->p_input > 0) {  // layer 0 then sees, and its weight gradient uses, the dropped input
+    if (in_drop_.size() < cap_ * in(0)) {
+      in_drop_.resize(cap_ * in(0));
+      in_mask_.resize(cap_ * in(0));
+    }
+    MatView<T> m(in_mask_.data(), x.rows, in(0)), d(in_drop_.data(), x.rows, in(0));
+    dropout_forward<T>(x, drop->p_input, drop->seed, drop->step, drop->sample_ids, kInputDropoutKey, m, d);
+    cur = d;
+  }
+  x_ = cur;
   for (std::size_t l = 0; l < num_layers(); ++l) {
     MatView<T> z(z_[l].data(), x.rows, out(l));
     // For Identity (the output layer) a aliases z: no copy.

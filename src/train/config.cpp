@@ -47,6 +47,8 @@ Settings trajectory_settings(const Config& c) {
                 {"deterministic", c.deterministic ? "on" : "off"},
                 {"micro-shards", std::to_string(c.micro_shards)}};
   if (c.optim.kind == OptKind::Lars) s.emplace_back("trust-coef", g(c.optim.trust_coef));
+  // Only when used, so that checkpoints from before the flag still resume.
+  if (c.input_dropout > 0) s.emplace_back("input-dropout", g(c.input_dropout));
   // The cosine schedule decays over all epochs, so there they shape the trajectory too.
   if (c.lr_schedule == LrKind::Cosine) s.emplace_back("epochs", std::to_string(c.epochs));
   return s;
@@ -107,6 +109,11 @@ std::string diff_settings(const std::string& then, const std::string& now) {
     if (!out.empty()) out += ", ";
     out += "--" + k + " " + old + " in the checkpoint, " + v + " now";
   }
+  for (auto& [k, v] : a)  // a setting written only when used (e.g. --input-dropout), not used now
+    if (std::none_of(b.begin(), b.end(), [&](auto& p) { return p.first == k; })) {
+      if (!out.empty()) out += ", ";
+      out += "--" + k + " " + v + " in the checkpoint, (absent) now";
+    }
   return out.empty() ? "(none found)" : out;
 }
 

@@ -258,7 +258,7 @@ double Trainer::forward_backward(std::size_t first, std::size_t rows, std::uint6
     return 0;
   }
   const std::size_t d = train_.d;
-  DropoutCtx drop{cfg_.dropout, cfg_.seed, step, loader_->ids(first)};
+  DropoutCtx drop{cfg_.dropout, cfg_.seed, step, loader_->ids(first), cfg_.input_dropout};
   comm_.phase(Phase::Forward);
   double tl = wall_time();
   const std::function<void(std::size_t)> fwd_done = [&](std::size_t l) {

@@ -34,6 +34,7 @@ void validate_config(const Config& c, int ranks, unsigned cores) {
   const double inf = INFINITY;
   if (c.hidden.empty()) fail("--hidden: give at least one hidden layer size");
   in_range("--dropout", c.dropout, 0, false, 1, true);
+  in_range("--input-dropout", c.input_dropout, 0, false, 1, true);
   in_range("--val-fraction", c.val_fraction, 0, false, 1, true);
   in_range("--lr", c.lr, 0, true, inf, true);
   in_range("--momentum", c.optim.momentum, 0, false, 1, true);
@@ -111,8 +112,10 @@ MemoryPlan plan_memory(const Config& c, std::size_t inputs, std::size_t outputs,
   // Weights and gradients, the optimizer's state, and (checkpoints) the whole state assembled once.
   p.weights = 4.0 * params * (2 + state + (c.checkpoint.empty() ? 0 : state));
   // Per row: each layer's pre-activation and activation (and dropout's draws and mask), two error
-  // signals as wide as the widest layer, the input row (twice: the loader reads ahead).
-  const double per_row = 4.0 * (outs * (2 + (c.dropout > 0 ? 2 : 0)) + 2 * widest + 2 * sizes[0]);
+  // signals as wide as the widest layer, the input row (twice: the loader reads ahead; input dropout's
+  // mask and output: twice more).
+  const double per_row = 4.0 * (outs * (2 + (c.dropout > 0 ? 2 : 0)) + 2 * widest +
+                                (c.input_dropout > 0 ? 4 : 2) * sizes[0]);
   const double parts = c.deterministic ? double(c.micro_shards) : double(std::max(1, ranks)) * double(c.accumulate);
   const double rows = std::ceil(double(c.batch_size) / parts);
   p.activations = rows * per_row;

@@ -36,8 +36,9 @@ for o in "lars --lr 2 --weight-decay 1e-4" "lamb --lr 0.005 --weight-decay 0.01"
   same_model "${n}full.h5" "${n}part.h5" && say "ok   resume-$n-bitwise" || bad "$n resume differs from the uninterrupted run"
 done
 
-# 2. Written at np 4, continued at np 2, --deterministic: bitwise equal to an uninterrupted np 2 run.
-D="$A --deterministic --micro-shards 8"
+# 2. Written at np 4, continued at np 2, --deterministic: bitwise equal to an uninterrupted np 2 run
+# (input dropout too: its masks follow the samples, not the ranks).
+D="$A --deterministic --micro-shards 8 --input-dropout 0.2"
 $mpiexec -n 2 $bptrain $D --checkpoint d2.h5 >/dev/null || bad "deterministic np 2 run"
 $mpiexec -n 4 $bptrain $D --checkpoint d4.h5 --max-steps 60 >/dev/null || bad "deterministic np 4 partial"
 $mpiexec -n 2 $bptrain $D --checkpoint d4.h5 --resume d4.h5 >/dev/null || bad "resume np 4 -> np 2"
@@ -50,6 +51,8 @@ h5diff -q --relative=1e-3 full.h5 a4.h5 /model /model >/dev/null && say "ok   re
 # 3. Settings or data that differ are refused with the differences named.
 out=$($mpiexec -n 2 $bptrain $A --lr 0.01 --resume full.h5 2>&1); rc=$?
 { [ $rc -eq 2 ] && grep -q -- "--lr 0.00100000005 in the checkpoint, 0.00999999978 now" <<<"$out"; } && say "ok   resume-settings-named" || { bad "resume with another --lr: exit $rc"; echo "$out" | tail -2; }
+out=$($mpiexec -n 2 $bptrain $A --deterministic --micro-shards 8 --resume d2.h5 2>&1); rc=$?
+{ [ $rc -eq 2 ] && grep -q -- "--input-dropout 0.200000003 in the checkpoint, (absent) now" <<<"$out"; } && say "ok   resume-setting-dropped-named" || { bad "resume without --input-dropout: exit $rc"; echo "$out" | tail -2; }
 out=$($bptrain ${A/synthetic:3000/synthetic:3001} --resume full.h5 2>&1); rc=$?
 { [ $rc -eq 2 ] && grep -q "not the training set" <<<"$out"; } && say "ok   resume-other-data" || bad "resume on other data: exit $rc: $out"
 

@@ -33,7 +33,7 @@ Problem make_problem(std::size_t batch, std::size_t in, std::size_t k, std::uint
   return p;
 }
 
-double gradcheck(ModelSpec spec, std::size_t batch, float dropout = 0) {
+double gradcheck(ModelSpec spec, std::size_t batch, float dropout = 0, float input_dropout = 0) {
   BasicModel<double> m(spec);
   m.init(Init::XavierUniform, 5);
   // Non-zero biases, so the check covers them with something to see.
@@ -42,8 +42,8 @@ double gradcheck(ModelSpec spec, std::size_t batch, float dropout = 0) {
   Problem p = make_problem(batch, spec.sizes.front(), spec.sizes.back(), 11);
   const bool mse_targets = spec.loss == Loss::Mse;
   Targets<double> t{p.labels.data(), mse_targets ? p.targets.data() : nullptr};
-  DropoutCtx drop{dropout, 3, 9, p.ids.data()};
-  const DropoutCtx* dp = dropout > 0 ? &drop : nullptr;
+  DropoutCtx drop{dropout, 3, 9, p.ids.data(), input_dropout};
+  const DropoutCtx* dp = dropout > 0 || input_dropout > 0 ? &drop : nullptr;
   m.zero_grad();
   m.forward(ConstMatView<double>(p.x.data(), batch, m.in(0)), dp);
   m.backward(t, 1.0 / static_cast<double>(batch));
@@ -108,4 +108,35 @@ TEST(GradCheck, MseWithOneHotLabels) {
 TEST(GradCheck, DropoutWithFixedMask) {
   // The mask is a pure function of (seed, step, sample id), so the loss is smooth in the weights.
   EXPECT_LE(gradcheck({{6, 12, 10, 4}, Activation::Tanh, Loss::SoftmaxCrossEntropy}, 5, 0.3f), 1e-6);
+}
+
+TEST(GradCheck, InputDropoutWithFixedMask) {
+  // The first layer's weight gradient must use the dropped input, not the input as given.
+  EXPECT_LE(gradcheck({{6, 12, 10, 4}, Activation::Tanh, Loss::SoftmaxCrossEntropy}, 5, 0, 0.4f), 1e-6);
+  EXPECT_LE(gradcheck({{6, 12, 10, 4}, Activation::Relu, Loss::Mse}, 5, 0.2f, 0.4f), 1e-6);
+}
+
+TEST(InputDropout, DropsAboutPAndScalesTheRest) {
+  // One identity layer with W = I and b = 0 passes the dropped input through: each entry is 0 or
+  // x / (1 - p), a draw per (sample, feature), about p of them 0, and none without the context.
+  const std::size_t n = 64, rows = 50;
+  BasicModel<double> m({{n, n}, Activation::Relu, Loss::Mse});
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t j = 0; j < n; ++j) m.weight(0)[i * n + j] = i == j ? 1.0 : 0.0;
+  for (std::size_t i = 0; i < n; ++i) m.bias(0)[i] = 0;
+  std::vector<double> x(rows * n, 2.0);
+  std::vector<std::uint64_t> ids(rows);
+  for (std::size_t r = 0; r < rows; ++r) ids[r] = 1000 + r;
+  DropoutCtx drop{0, 7, 1, ids.data(), 0.25f};
+  ConstMatView<double> y = m.forward(ConstMatView<double>(x.data(), rows, n), &drop);
+  std::size_t zeros = 0, second_row_only = 0;
+  for (std::size_t i = 0; i < rows * n; ++i) {
+    ASSERT_TRUE(y.data[i] == 0.0 || std::abs(y.data[i] - 2.0 / 0.75) < 1e-12) << y.data[i];
+    zeros += y.data[i] == 0.0;
+  }
+  for (std::size_t j = 0; j < n; ++j) second_row_only += y.data[n + j] == 0.0 && y.data[j] != 0.0;
+  EXPECT_NEAR(double(zeros) / double(rows * n), 0.25, 0.03);
+  EXPECT_GT(second_row_only, 0u) << "every sample drew the same mask";
+  ConstMatView<double> plain = m.forward(ConstMatView<double>(x.data(), rows, n));
+  for (std::size_t i = 0; i < rows * n; ++i) ASSERT_EQ(plain.data[i], 2.0);
 }

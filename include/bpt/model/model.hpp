@@ -22,9 +22,10 @@ struct ModelSpec {
 
 // Randomness for one training step's dropout; sample_ids[r] is the global index of row r.
 struct DropoutCtx {
-  float p = 0;
+  float p = 0;  // on hidden activations
   std::uint64_t seed = 0, step = 0;
   const std::uint64_t* sample_ids = nullptr;
+  float p_input = 0;  // on the input features
 };
 
 // What the loss compares the output with: class labels [B], or float targets [B, K] (MSE).
@@ -86,6 +87,7 @@ class BasicModel {
   bool dropped_ = false;
   ConstMatView<T> x_;
   std::vector<Buffer<T>> z_, a_, mask_, drop_;
+  Buffer<T> in_mask_, in_drop_;  // input dropout: its mask (unused: no error flows to the input) and output
   Buffer<T> delta_[2];
 };
 

@@ -24,6 +24,7 @@ struct Config {
   Loss loss = Loss::SoftmaxCrossEntropy;
   Init init = Init::HeUniform;
   float dropout = 0;
+  float input_dropout = 0;
   // optimisation
   OptimConfig optim;
   float lr = 1e-3f;
