@@ -86,7 +86,7 @@ double BasicModel<T>::loss_of_last(Targets<T> t) const {
   const std::size_t last = num_layers() - 1;
   ConstMatView<T> y(z_[last].data(), rows_, out(last));
   if (spec_.loss == Loss::Mse) return mse<T>(y, t.values, t.labels, MatView<T>(), T(1));
-  return softmax_cross_entropy<T>(y, t.labels, MatView<T>(), T(1));
+  return softmax_cross_entropy<T>(y, t.labels, MatView<T>(), T(1), t.smoothing);
 }
 
 template <class T>
@@ -97,7 +97,7 @@ double BasicModel<T>::backward(Targets<T> t, T scale, const std::function<void(s
   int cur = 0;
   MatView<T> delta(delta_[cur].data(), b, out(last));
   double loss = spec_.loss == Loss::Mse ? mse<T>(y, t.values, t.labels, delta, scale)
-                                        : softmax_cross_entropy<T>(y, t.labels, delta, scale);
+                                        : softmax_cross_entropy<T>(y, t.labels, delta, scale, t.smoothing);
   for (std::size_t l = last + 1; l-- > 0;) {
     ConstMatView<T> x = l == 0 ? x_
                                : ConstMatView<T>(dropped_ ? drop_[l - 1].data()

@@ -15,8 +15,10 @@ Loss parse_loss(std::string_view name) {
 std::string to_string(Loss l) { return l == Loss::Mse ? "mse" : "cross_entropy"; }
 
 template <class T>
-double softmax_cross_entropy(ConstMatView<T> logits, const std::int32_t* labels, MatView<T> grad, T scale) {
+double softmax_cross_entropy(ConstMatView<T> logits, const std::int32_t* labels, MatView<T> grad, T scale,
+                             T smoothing) {
   const std::size_t k = logits.cols;
+  const double e = static_cast<double>(smoothing), spread = e / static_cast<double>(k);
   double total = 0;
   for (std::size_t r = 0; r < logits.rows; ++r) {
     const T* x = logits.row(r);
@@ -26,13 +28,19 @@ double softmax_cross_entropy(ConstMatView<T> logits, const std::int32_t* labels,
     for (std::size_t c = 0; c < k; ++c) sum += std::exp(static_cast<double>(x[c] - mx));
     const double lse = static_cast<double>(mx) + std::log(sum);
     const auto y = static_cast<std::size_t>(labels[r]);
-    total += lse - static_cast<double>(x[y]);
+    if (e == 0) {
+      total += lse - static_cast<double>(x[y]);
+    } else {  // -sum_c q_c log p_c = lse - (1 - e) x_y - (e / K) sum_c x_c
+      double all = 0;
+      for (std::size_t c = 0; c < k; ++c) all += static_cast<double>(x[c]);
+      total += lse - (1.0 - e) * static_cast<double>(x[y]) - spread * all;
+    }
     if (grad.data) {
       T* g = grad.row(r);
-      const double inv = 1.0 / sum;
+      const double inv = 1.0 / sum, s = static_cast<double>(scale);
       for (std::size_t c = 0; c < k; ++c)
-        g[c] = static_cast<T>(std::exp(static_cast<double>(x[c] - mx)) * inv * static_cast<double>(scale));
-      g[y] -= scale;
+        g[c] = static_cast<T>((std::exp(static_cast<double>(x[c] - mx)) * inv - spread) * s);
+      g[y] -= static_cast<T>((1.0 - e) * s);
     }
   }
   return total;
@@ -69,8 +77,9 @@ std::size_t count_correct(ConstMatView<T> logits, const std::int32_t* labels) {
   return n;
 }
 
-template double softmax_cross_entropy<float>(ConstMatView<float>, const std::int32_t*, MatView<float>, float);
-template double softmax_cross_entropy<double>(ConstMatView<double>, const std::int32_t*, MatView<double>, double);
+template double softmax_cross_entropy<float>(ConstMatView<float>, const std::int32_t*, MatView<float>, float, float);
+template double softmax_cross_entropy<double>(ConstMatView<double>, const std::int32_t*, MatView<double>, double,
+                                              double);
 template double mse<float>(ConstMatView<float>, const float*, const std::int32_t*, MatView<float>, float);
 template double mse<double>(ConstMatView<double>, const double*, const std::int32_t*, MatView<double>, double);
 template std::size_t count_correct<float>(ConstMatView<float>, const std::int32_t*);

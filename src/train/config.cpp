@@ -49,6 +49,7 @@ Settings trajectory_settings(const Config& c) {
   if (c.optim.kind == OptKind::Lars) s.emplace_back("trust-coef", g(c.optim.trust_coef));
   // Only when used, so that checkpoints from before the flag still resume.
   if (c.input_dropout > 0) s.emplace_back("input-dropout", g(c.input_dropout));
+  if (c.label_smoothing > 0) s.emplace_back("label-smoothing", g(c.label_smoothing));
   // The cosine schedule decays over all epochs, so there they shape the trajectory too.
   if (c.lr_schedule == LrKind::Cosine) s.emplace_back("epochs", std::to_string(c.epochs));
   return s;

@@ -267,7 +267,7 @@ double Trainer::forward_backward(std::size_t first, std::size_t rows, std::uint6
   };
   model_.forward(ConstMatView<float>(loader_->x(first), rows, d), &drop, timeline_ ? &fwd_done : nullptr);
   const Targets<float> tg{train_.regression() ? nullptr : loader_->labels(first),
-                          train_.regression() ? loader_->targets(first) : nullptr};
+                          train_.regression() ? loader_->targets(first) : nullptr, cfg_.label_smoothing};
   const bool inject = comm_.rank() == cfg_.nan_rank && step == cfg_.nan_at_step;  // fault injection (tests)
   // Overwrite, not accumulate, on a step's first micro-batch (and each --deterministic micro-shard).
   comm_.phase(Phase::Backward);

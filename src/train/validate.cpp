@@ -35,6 +35,9 @@ void validate_config(const Config& c, int ranks, unsigned cores) {
   if (c.hidden.empty()) fail("--hidden: give at least one hidden layer size");
   in_range("--dropout", c.dropout, 0, false, 1, true);
   in_range("--input-dropout", c.input_dropout, 0, false, 1, true);
+  in_range("--label-smoothing", c.label_smoothing, 0, false, 1, true);
+  if (c.label_smoothing > 0 && c.loss != Loss::SoftmaxCrossEntropy)
+    fail("--label-smoothing: only with --loss cross_entropy");
   in_range("--val-fraction", c.val_fraction, 0, false, 1, true);
   in_range("--lr", c.lr, 0, true, inf, true);
   in_range("--momentum", c.optim.momentum, 0, false, 1, true);

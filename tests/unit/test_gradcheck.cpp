@@ -33,7 +33,7 @@ Problem make_problem(std::size_t batch, std::size_t in, std::size_t k, std::uint
   return p;
 }
 
-double gradcheck(ModelSpec spec, std::size_t batch, float dropout = 0, float input_dropout = 0) {
+double gradcheck(ModelSpec spec, std::size_t batch, float dropout = 0, float input_dropout = 0, double smoothing = 0) {
   BasicModel<double> m(spec);
   m.init(Init::XavierUniform, 5);
   // Non-zero biases, so the check covers them with something to see.
@@ -41,7 +41,7 @@ double gradcheck(ModelSpec spec, std::size_t batch, float dropout = 0, float inp
     for (std::size_t o = 0; o < m.out(l); ++o) m.bias(l)[o] = 0.1 * std::sin(double(o + l));
   Problem p = make_problem(batch, spec.sizes.front(), spec.sizes.back(), 11);
   const bool mse_targets = spec.loss == Loss::Mse;
-  Targets<double> t{p.labels.data(), mse_targets ? p.targets.data() : nullptr};
+  Targets<double> t{p.labels.data(), mse_targets ? p.targets.data() : nullptr, smoothing};
   DropoutCtx drop{dropout, 3, 9, p.ids.data(), input_dropout};
   const DropoutCtx* dp = dropout > 0 || input_dropout > 0 ? &drop : nullptr;
   m.zero_grad();
@@ -114,6 +114,10 @@ TEST(GradCheck, InputDropoutWithFixedMask) {
   // The first layer's weight gradient must use the dropped input, not the input as given.
   EXPECT_LE(gradcheck({{6, 12, 10, 4}, Activation::Tanh, Loss::SoftmaxCrossEntropy}, 5, 0, 0.4f), 1e-6);
   EXPECT_LE(gradcheck({{6, 12, 10, 4}, Activation::Relu, Loss::Mse}, 5, 0.2f, 0.4f), 1e-6);
+}
+
+TEST(GradCheck, LabelSmoothing) {
+  EXPECT_LE(gradcheck({{6, 12, 10, 4}, Activation::Relu, Loss::SoftmaxCrossEntropy}, 5, 0, 0, 0.2), 1e-6);
 }
 
 TEST(InputDropout, DropsAboutPAndScalesTheRest) {

@@ -32,6 +32,32 @@ TEST(Loss, CrossEntropyKnownValue) {
   EXPECT_NEAR(l, std::log(4.0), 1e-6);
 }
 
+TEST(Loss, LabelSmoothingMatchesTheNaiveDoubleFormula) {
+  // -sum_c q_c log softmax(x)_c with q = (1 - e) one-hot + e / K, and its gradient (p - q) * scale.
+  const std::size_t b = 3, k = 5;
+  const double e = 0.1, scale = 0.25;
+  std::vector<double> x = {0.3, -1.2, 2.0, 0.7, -0.4, 5.0, 1.0, -3.0, 0.0, 2.5, -0.1, 0.2, 0.1, -0.3, 0.05};
+  std::vector<std::int32_t> y = {2, 4, 0};
+  std::vector<double> g(b * k);
+  const double l = softmax_cross_entropy<double>(ConstMatView<double>(x.data(), b, k), y.data(),
+                                                 MatView<double>(g.data(), b, k), scale, e);
+  double want = 0;
+  for (std::size_t r = 0; r < b; ++r) {
+    double z = 0;
+    for (std::size_t c = 0; c < k; ++c) z += std::exp(x[r * k + c]);
+    for (std::size_t c = 0; c < k; ++c) {
+      const double p = std::exp(x[r * k + c]) / z;
+      const double q = (c == static_cast<std::size_t>(y[r]) ? 1 - e : 0) + e / k;
+      want -= q * std::log(p);
+      EXPECT_NEAR(g[r * k + c], (p - q) * scale, 1e-12) << r << "," << c;
+    }
+  }
+  EXPECT_NEAR(l, want, 1e-12);
+  // No smoothing is the plain loss.
+  EXPECT_EQ(softmax_cross_entropy<double>(ConstMatView<double>(x.data(), b, k), y.data(), MatView<double>(), 1.0, 0.0),
+            softmax_cross_entropy<double>(ConstMatView<double>(x.data(), b, k), y.data(), MatView<double>(), 1.0));
+}
+
 TEST(Loss, MseKnownValueAndGradient) {
   std::vector<float> out = {1, 2}, t = {0, 4}, g(2);
   double l = mse<float>(ConstMatView<float>(out.data(), 1, 2), t.data(), nullptr, MatView<float>(g.data(), 1, 2), 0.5f);

@@ -42,6 +42,12 @@ TEST(Validate, EveryRangeNamesItsFlag) {
       {[](Config& c) { c.dropout = 1; }, "--dropout 1: must be in [0, 1)"},
       {[](Config& c) { c.input_dropout = 1; }, "--input-dropout 1: must be in [0, 1)"},
       {[](Config& c) { c.input_dropout = -0.1f; }, "--input-dropout -0.1: must be in [0, 1)"},
+      {[](Config& c) { c.label_smoothing = 1; }, "--label-smoothing 1: must be in [0, 1)"},
+      {[](Config& c) {
+         c.label_smoothing = 0.1f;
+         c.loss = Loss::Mse;
+       },
+       "--label-smoothing: only with --loss cross_entropy"},
       {[](Config& c) { c.warmup_epochs_lr = -1; }, "--lr-warmup-epochs -1"},
       {[](Config& c) { c.lr_step_epochs = 0; }, "--lr-step-epochs must be at least 1"},
       {[](Config& c) { c.lr_gamma = 2; }, "--lr-gamma 2: must be in (0, 1]"},

@@ -33,6 +33,7 @@ template <class T>
 struct Targets {
   const std::int32_t* labels = nullptr;
   const T* values = nullptr;
+  T smoothing = T(0);  // labels with cross-entropy: (1 - smoothing) one-hot + smoothing / K
 };
 
 template <class T>

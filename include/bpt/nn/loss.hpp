@@ -14,8 +14,10 @@ Loss parse_loss(std::string_view name);  // "cross_entropy" | "mse"; throws Erro
 std::string to_string(Loss l);
 
 // Fused, stable (log-sum-exp) softmax + cross-entropy. logits, grad: [B, K]; labels in [0, K). grad may alias logits.
+// smoothing e: the target is (1 - e) one-hot + e / K (PyTorch's CrossEntropyLoss(label_smoothing=e)).
 template <class T>
-double softmax_cross_entropy(ConstMatView<T> logits, const std::int32_t* labels, MatView<T> grad, T scale);
+double softmax_cross_entropy(ConstMatView<T> logits, const std::int32_t* labels, MatView<T> grad, T scale,
+                             T smoothing = T(0));
 
 // Per-sample loss mean_k (y_k - t_k)^2 (PyTorch MSELoss 'mean' over a batch of one).
 // targets: [B, K], or nullptr with labels given: one-hot targets. grad may be empty (data == nullptr).

@@ -25,6 +25,7 @@ struct Config {
   Init init = Init::HeUniform;
   float dropout = 0;
   float input_dropout = 0;
+  float label_smoothing = 0;
   // optimisation
   OptimConfig optim;
   float lr = 1e-3f;
