@@ -130,7 +130,9 @@ bool parse(int argc, char** argv, Config& c, EvalOptions& ev, bool root) {
     ("init", "weight init: xavier_uniform, xavier_normal, he_uniform, he_normal", cxxopts::value<std::string>()->default_value("he_uniform"))
     ("dropout", "inverted dropout probability on hidden activations", cxxopts::value<std::string>()->default_value("0"))
     ("input-dropout", "inverted dropout probability on the input features", cxxopts::value<std::string>()->default_value("0"))
-    ("label-smoothing", "train the cross-entropy against (1-e) one-hot + e/classes", cxxopts::value<std::string>()->default_value("0"));
+    ("label-smoothing", "train the cross-entropy against (1-e) one-hot + e/classes", cxxopts::value<std::string>()->default_value("0"))
+    ("augment-shift", "images: shift each training sample by up to N pixels each way (drawn per step)", cxxopts::value<std::string>()->default_value("0"))
+    ("augment-flip", "images: mirror each training sample left-right with probability 1/2 (drawn per step)");
   o.add_options("Optimisation")
     ("optimizer", "sgd, momentum, nesterov, adam, adamw, lars (momentum with per-layer trust ratios: You et al. 2017), lamb (Adam with per-layer trust ratios: You et al. 2019)", cxxopts::value<std::string>()->default_value("adam"))
     ("lr", "learning rate", cxxopts::value<std::string>()->default_value("0.001"))
@@ -227,8 +229,10 @@ bool parse(int argc, char** argv, Config& c, EvalOptions& ev, bool root) {
     c.loss = parse_loss(f.text("loss"));
     c.init = parse_init(f.text("init"));
     c.dropout = f.real32("dropout");
-  c.input_dropout = f.real32("input-dropout");
-  c.label_smoothing = f.real32("label-smoothing");
+    c.input_dropout = f.real32("input-dropout");
+    c.label_smoothing = f.real32("label-smoothing");
+    c.augment_shift = f.integer("augment-shift");
+    c.augment_flip = r.count("augment-flip") > 0;
     c.optim.kind = parse_optimizer(f.text("optimizer"));
     c.lr = f.real32("lr");
     c.optim.momentum = f.real32("momentum");

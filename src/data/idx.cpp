@@ -106,6 +106,10 @@ Dataset load_idx_dataset(const std::string& images, const std::string& labels) {
   ds.n = xi.dims[0];
   ds.d = 1;
   for (std::size_t i = 1; i < xi.dims.size(); ++i) ds.d *= xi.dims[i];
+  if (xi.dims.size() == 3) {
+    ds.height = xi.dims[1];
+    ds.width = xi.dims[2];
+  }
   ds.x = std::move(xi.bytes);
   ds.labels.assign(yi.bytes.begin(), yi.bytes.end());
   ds.classes = 1 + static_cast<std::size_t>(*std::max_element(ds.labels.begin(), ds.labels.end()));

@@ -50,6 +50,8 @@ Settings trajectory_settings(const Config& c) {
   // Only when used, so that checkpoints from before the flag still resume.
   if (c.input_dropout > 0) s.emplace_back("input-dropout", g(c.input_dropout));
   if (c.label_smoothing > 0) s.emplace_back("label-smoothing", g(c.label_smoothing));
+  if (c.augment_shift > 0) s.emplace_back("augment-shift", std::to_string(c.augment_shift));
+  if (c.augment_flip) s.emplace_back("augment-flip", "on");
   // The cosine schedule decays over all epochs, so there they shape the trajectory too.
   if (c.lr_schedule == LrKind::Cosine) s.emplace_back("epochs", std::to_string(c.epochs));
   return s;

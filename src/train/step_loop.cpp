@@ -265,7 +265,17 @@ double Trainer::forward_backward(std::size_t first, std::size_t rows, std::uint6
     mark("forward", Timeline::kCompute, tl, static_cast<int>(l));
     tl = wall_time();
   };
-  model_.forward(ConstMatView<float>(loader_->x(first), rows, d), &drop, timeline_ ? &fwd_done : nullptr);
+  const float* x = loader_->x(first);
+  if (aug_.active()) {
+    if (aug_.fill.size() != d) {  // the scaled value of a raw 0, pixel by pixel
+      aug_.fill.resize(d);
+      for (std::size_t c = 0; c < d; ++c) aug_.fill[c] = (0.0f - train_.tf.offset[c]) * train_.tf.scale[c];
+    }
+    if (aug_x_.size() < rows * d) aug_x_.resize(rows * d);
+    augment_rows(aug_, x, rows, loader_->ids(first), cfg_.seed, step, aug_x_.data());
+    x = aug_x_.data();
+  }
+  model_.forward(ConstMatView<float>(x, rows, d), &drop, timeline_ ? &fwd_done : nullptr);
   const Targets<float> tg{train_.regression() ? nullptr : loader_->labels(first),
                           train_.regression() ? loader_->targets(first) : nullptr, cfg_.label_smoothing};
   const bool inject = comm_.rank() == cfg_.nan_rank && step == cfg_.nan_at_step;  // fault injection (tests)

@@ -89,6 +89,10 @@ Trainer::Trainer(const Config& cfg, const Comm& comm, Dataset train, Dataset tes
     tree_ = std::make_unique<TreeSum>(comm_, model_.num_params(), cfg_.micro_shards / static_cast<std::size_t>(comm_.size()));
   loader_ = std::make_unique<BatchLoader>(train_, train_rows_, comm_.rank(), comm_.size(), cfg_.deterministic,
                                           cfg_.micro_shards, cfg_.batch_size);
+  aug_.height = train_.height;
+  aug_.width = train_.width;
+  aug_.shift = cfg_.augment_shift;
+  aug_.flip = cfg_.augment_flip;
 }
 
 void Trainer::validate() const {
@@ -111,6 +115,14 @@ void Trainer::validate() const {
            std::to_string(train_.target_dim));
     if (cfg_.loss != Loss::Mse)
       fail(train_.source + ": holds regression targets; use --loss mse (or --task classification)");
+  }
+  if ((cfg_.augment_shift > 0 || cfg_.augment_flip) && train_.height == 0)
+    fail(train_.source + ": --augment-shift and --augment-flip need images (an IDX images file of [samples, rows, "
+                         "columns]); these rows have no image shape");
+  if (cfg_.augment_shift > 0 && static_cast<std::size_t>(cfg_.augment_shift) >= std::min(train_.height, train_.width))
+    fail("--augment-shift " + std::to_string(cfg_.augment_shift) + ": must be smaller than the images (" +
+         std::to_string(train_.height) + " x " + std::to_string(train_.width) + ")");
+  if (train_.regression()) {
   } else {
     if (train_.classes < 2) fail(train_.source + ": needs at least two classes");
     for (std::size_t i = 0; i < test_.n; ++i)
@@ -200,6 +212,7 @@ void Trainer::resume(const Checkpoint& c) {
   train_.tf.offset = c.offset;
   train_.tf.scale = c.scale;
   test_.tf = train_.tf;
+  aug_.fill.clear();  // from this scaling, at first use
   st_ = c.train;
   // Only rank 0 carries the epoch's loss sum so far; the end-of-epoch sum adds every rank's part once.
   if (comm_.rank() != 0) st_.epoch_loss_sum = 0;

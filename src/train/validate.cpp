@@ -36,6 +36,7 @@ void validate_config(const Config& c, int ranks, unsigned cores) {
   in_range("--dropout", c.dropout, 0, false, 1, true);
   in_range("--input-dropout", c.input_dropout, 0, false, 1, true);
   in_range("--label-smoothing", c.label_smoothing, 0, false, 1, true);
+  in_range("--augment-shift", c.augment_shift, 0, false, inf, true);
   if (c.label_smoothing > 0 && c.loss != Loss::SoftmaxCrossEntropy)
     fail("--label-smoothing: only with --loss cross_entropy");
   in_range("--val-fraction", c.val_fraction, 0, false, 1, true);
@@ -116,9 +117,10 @@ MemoryPlan plan_memory(const Config& c, std::size_t inputs, std::size_t outputs,
   p.weights = 4.0 * params * (2 + state + (c.checkpoint.empty() ? 0 : state));
   // Per row: each layer's pre-activation and activation (and dropout's draws and mask), two error
   // signals as wide as the widest layer, the input row (twice: the loader reads ahead; input dropout's
-  // mask and output: twice more).
+  // mask and output: twice more; the augmented copy: once more).
   const double per_row = 4.0 * (outs * (2 + (c.dropout > 0 ? 2 : 0)) + 2 * widest +
-                                (c.input_dropout > 0 ? 4 : 2) * sizes[0]);
+                                (2 + (c.input_dropout > 0 ? 2 : 0) + (c.augment_shift > 0 || c.augment_flip ? 1 : 0)) *
+                                    sizes[0]);
   const double parts = c.deterministic ? double(c.micro_shards) : double(std::max(1, ranks)) * double(c.accumulate);
   const double rows = std::ceil(double(c.batch_size) / parts);
   p.activations = rows * per_row;

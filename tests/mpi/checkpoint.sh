@@ -48,6 +48,17 @@ $mpiexec -n 4 $bptrain $A --checkpoint a4.h5 --max-steps 60 >/dev/null || bad "n
 $mpiexec -n 2 $bptrain $A --checkpoint a4.h5 --resume a4.h5 >/dev/null || bad "resume np 4 -> np 2 (default mode)"
 h5diff -q --relative=1e-3 full.h5 a4.h5 /model /model >/dev/null && say "ok   resume-np4-to-np2-close" || bad "np 4 -> np 2 resume far from the np 2 run"
 
+# Augmented images (shifts and mirrors drawn per sample and step): written at np 4, continued at np 2,
+# --deterministic, bitwise equal to an uninterrupted np 2 run, and not equal to one without them.
+G="--train $data/fmnist200-images-idx3-ubyte.gz --test $data/fmnist200-images-idx3-ubyte.gz --hidden 16 --epochs 3
+   --batch-size 32 --quiet --deterministic --micro-shards 8"
+$mpiexec -n 2 $bptrain $G --augment-shift 2 --augment-flip --checkpoint g2.h5 >/dev/null || bad "augmented np 2 run"
+$mpiexec -n 4 $bptrain $G --augment-shift 2 --augment-flip --checkpoint g4.h5 --max-steps 10 >/dev/null || bad "augmented np 4 partial"
+$mpiexec -n 2 $bptrain $G --augment-shift 2 --augment-flip --checkpoint g4.h5 --resume g4.h5 >/dev/null || bad "augmented resume"
+$mpiexec -n 2 $bptrain $G --checkpoint plain.h5 >/dev/null || bad "unaugmented np 2 run"
+if same_model g2.h5 g4.h5 && ! same_model g2.h5 plain.h5; then say "ok   resume-augmented-np4-to-np2-bitwise"
+else bad "augmented: np 4 -> np 2 resume differs, or augmentation changed nothing"; fi
+
 # 3. Settings or data that differ are refused with the differences named.
 out=$($mpiexec -n 2 $bptrain $A --lr 0.01 --resume full.h5 2>&1); rc=$?
 { [ $rc -eq 2 ] && grep -q -- "--lr 0.00100000005 in the checkpoint, 0.00999999978 now" <<<"$out"; } && say "ok   resume-settings-named" || { bad "resume with another --lr: exit $rc"; echo "$out" | tail -2; }

@@ -58,6 +58,11 @@ T=(--train in/b.csv --test in/t.csv --label-column class --hidden 8 --epochs 1 -
 both hidden-negative 2 "error.*--hidden: '-1' is not a positive integer" "$bptrain" "${T[@]}" --hidden 8,-1
 both hidden-eq-negative 2 "--hidden: '-1' is not a positive integer" "$bptrain" "${T[@]}" --hidden=-1
 both hidden-huge 2 "--hidden: 4611686018427387904 is larger than 2147483647" "$bptrain" "${T[@]}" --hidden 4611686018427387904
+# Augmentation needs images, and a shift smaller than them.
+both augment-negative 2 "--augment-shift -1: must be in \[0, inf\)" "$bptrain" "${T[@]}" --augment-shift -1
+both augment-not-images 2 "in/b.csv: --augment-shift and --augment-flip need images" "$bptrain" "${T[@]}" --augment-flip
+FM=(--train "$data/fmnist200-images-idx3-ubyte.gz" --test "$data/fmnist200-images-idx3-ubyte.gz" --hidden 8 --epochs 1 --quiet)
+both augment-too-far 2 "--augment-shift 28: must be smaller than the images \(28 x 28\)" "$bptrain" "${FM[@]}" --augment-shift 28
 
 # 2. Outputs onto inputs, by identity (a symbolic or hard link is the same file).
 both checkpoint-onto-train 2 "--checkpoint in/b.csv: is the input file in/b.csv" "$bptrain" "${T[@]}" --checkpoint in/b.csv

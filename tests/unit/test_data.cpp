@@ -87,6 +87,8 @@ TEST(Idx, LoadsImagesAndLabelsAsBytes) {
   EXPECT_EQ(ds.n, 4u);
   EXPECT_EQ(ds.d, 6u);
   EXPECT_EQ(ds.classes, 3u);
+  EXPECT_EQ(ds.height, 2u);  // [samples, rows, columns]: an image shape
+  EXPECT_EQ(ds.width, 3u);
   EXPECT_EQ(ds.x, iota_bytes(24));
   std::vector<float> out(12);
   std::uint32_t idx[2] = {3, 0};

@@ -57,6 +57,7 @@ struct Dataset {
   std::size_t n = 0, d = 0;            // samples, features
   std::size_t classes = 0;             // classification: 1 + largest label (0 for regression)
   std::size_t target_dim = 0;          // regression: targets per sample (0 for classification)
+  std::size_t height = 0, width = 0;   // images (IDX [samples, rows, columns]): their shape; else 0
   std::vector<std::uint8_t> x;         // [n, d] raw bytes (IDX, uint8 HDF5), or
   std::vector<float> xf;               // [n, d] raw floats (CSV, float HDF5), or neither when streamed
   std::shared_ptr<const RowSource> stream;

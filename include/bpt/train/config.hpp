@@ -26,6 +26,8 @@ struct Config {
   float dropout = 0;
   float input_dropout = 0;
   float label_smoothing = 0;
+  int augment_shift = 0;      // training images shifted by up to this many pixels each way
+  bool augment_flip = false;  // and mirrored left-right with probability 1/2
   // optimisation
   OptimConfig optim;
   float lr = 1e-3f;

@@ -10,7 +10,9 @@
 #include "bpt/comm/comm.hpp"
 #include "bpt/comm/grad_reducer.hpp"
 #include "bpt/comm/tree_sum.hpp"
+#include "bpt/core/buffer.hpp"
 #include "bpt/core/timeline.hpp"
+#include "bpt/data/augment.hpp"
 #include "bpt/data/dataset.hpp"
 #include "bpt/io/checkpoint.hpp"
 #include "bpt/model/model.hpp"
@@ -115,6 +117,8 @@ class Trainer {
   std::unique_ptr<ShardedOptimizer> opt_;
   std::unique_ptr<TreeSum> tree_;  // --deterministic
   std::unique_ptr<BatchLoader> loader_;
+  ImageAugment aug_;     // --augment-shift/--augment-flip (fill: set at first use, from the final scaling)
+  Buffer<float> aug_x_;  // the augmented micro-batch
   GradHealth health_;
   TrainState st_;
   bool resumed_ = false;

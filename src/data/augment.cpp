@@ -1,0 +1,36 @@
+#include "bpt/data/augment.hpp"
+
+#include "bpt/core/rng.hpp"
+
+namespace bpt {
+
+AugmentDraw augment_draw(const ImageAugment& a, std::uint64_t seed, std::uint64_t step, std::uint64_t sample) {
+  CounterRng rng(hash_key(seed, step, sample, 0xa7a7a7a7ULL));  // a key no other draw uses
+  AugmentDraw d;
+  const auto span = static_cast<std::uint64_t>(2 * a.shift + 1);
+  d.dy = static_cast<int>(rng.below(span)) - a.shift;
+  d.dx = static_cast<int>(rng.below(span)) - a.shift;
+  d.flip = a.flip && (rng.next() >> 63) != 0;
+  return d;
+}
+
+void augment_rows(const ImageAugment& a, const float* in, std::size_t rows, const std::uint64_t* ids,
+                  std::uint64_t seed, std::uint64_t step, float* out) {
+  const auto h = static_cast<long>(a.height), w = static_cast<long>(a.width);
+  const std::size_t d = a.height * a.width;
+  for (std::size_t r = 0; r < rows; ++r) {
+    const AugmentDraw t = augment_draw(a, seed, step, ids[r]);
+    const float* src = in + r * d;
+    float* dst = out + r * d;
+    for (long y = 0; y < h; ++y) {
+      const long sy = y + t.dy;
+      for (long x = 0; x < w; ++x) {
+        const long sx = (t.flip ? w - 1 - x : x) + t.dx;
+        const std::size_t at = static_cast<std::size_t>(y * w + x);
+        dst[at] = sy >= 0 && sy < h && sx >= 0 && sx < w ? src[sy * w + sx] : a.fill[at];
+      }
+    }
+  }
+}
+
+}  // namespace bpt
