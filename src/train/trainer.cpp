@@ -115,14 +115,6 @@ void Trainer::validate() const {
            std::to_string(train_.target_dim));
     if (cfg_.loss != Loss::Mse)
       fail(train_.source + ": holds regression targets; use --loss mse (or --task classification)");
-  }
-  if ((cfg_.augment_shift > 0 || cfg_.augment_flip) && train_.height == 0)
-    fail(train_.source + ": --augment-shift and --augment-flip need images (an IDX images file of [samples, rows, "
-                         "columns]); these rows have no image shape");
-  if (cfg_.augment_shift > 0 && static_cast<std::size_t>(cfg_.augment_shift) >= std::min(train_.height, train_.width))
-    fail("--augment-shift " + std::to_string(cfg_.augment_shift) + ": must be smaller than the images (" +
-         std::to_string(train_.height) + " x " + std::to_string(train_.width) + ")");
-  if (train_.regression()) {
   } else {
     if (train_.classes < 2) fail(train_.source + ": needs at least two classes");
     for (std::size_t i = 0; i < test_.n; ++i)
@@ -130,6 +122,12 @@ void Trainer::validate() const {
         fail(tf + ": label " + std::to_string(test_.label(i)) + " of sample " + std::to_string(i) + " is outside [0, " +
              std::to_string(train_.classes) + "), the classes of " + train_.source);
   }
+  if ((cfg_.augment_shift > 0 || cfg_.augment_flip) && train_.height == 0)
+    fail(train_.source + ": --augment-shift and --augment-flip need images (an IDX images file of [samples, rows, "
+                         "columns]); these rows have no image shape");
+  if (cfg_.augment_shift > 0 && static_cast<std::size_t>(cfg_.augment_shift) >= std::min(train_.height, train_.width))
+    fail("--augment-shift " + std::to_string(cfg_.augment_shift) + ": must be smaller than the images (" +
+         std::to_string(train_.height) + " x " + std::to_string(train_.width) + ")");
 }
 
 void Trainer::check_agreement() {
