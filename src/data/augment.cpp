@@ -14,8 +14,8 @@ AugmentDraw augment_draw(const ImageAugment& a, std::uint64_t seed, std::uint64_
   return d;
 }
 
-void augment_rows(const ImageAugment& a, const float* in, std::size_t rows, const std::uint64_t* ids,
-                  std::uint64_t seed, std::uint64_t step, float* out) {
+void augment_rows(const ImageAugment& a, const Transform& tf, const float* in, std::size_t rows,
+                  const std::uint64_t* ids, std::uint64_t seed, std::uint64_t step, float* out) {
   const auto h = static_cast<long>(a.height), w = static_cast<long>(a.width);
   const std::size_t d = a.height * a.width;
   for (std::size_t r = 0; r < rows; ++r) {
@@ -27,7 +27,8 @@ void augment_rows(const ImageAugment& a, const float* in, std::size_t rows, cons
       for (long x = 0; x < w; ++x) {
         const long sx = (t.flip ? w - 1 - x : x) + t.dx;
         const std::size_t at = static_cast<std::size_t>(y * w + x);
-        dst[at] = sy >= 0 && sy < h && sx >= 0 && sx < w ? src[sy * w + sx] : a.fill[at];
+        const bool inside = sy >= 0 && sy < h && sx >= 0 && sx < w;
+        dst[at] = inside ? src[sy * w + sx] : (0.0f - tf.offset[at]) * tf.scale[at];
       }
     }
   }

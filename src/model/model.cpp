@@ -52,12 +52,9 @@ ConstMatView<T> BasicModel<T>::forward(ConstMatView<T> x, const DropoutCtx* drop
   dropped_ = drop && drop->p > 0;
   ConstMatView<T> cur = x;
   if (drop && drop->p_input > 0) {  // layer 0 then sees, and its weight gradient uses, the dropped input
-    if (in_drop_.size() < cap_ * in(0)) {
-      in_drop_.resize(cap_ * in(0));
-      in_mask_.resize(cap_ * in(0));
-    }
-    MatView<T> m(in_mask_.data(), x.rows, in(0)), d(in_drop_.data(), x.rows, in(0));
-    dropout_forward<T>(x, drop->p_input, drop->seed, drop->step, drop->sample_ids, kInputDropoutKey, m, d);
+    if (in_drop_.size() < cap_ * in(0)) in_drop_.resize(cap_ * in(0));
+    MatView<T> d(in_drop_.data(), x.rows, in(0));
+    dropout_forward<T>(x, drop->p_input, drop->seed, drop->step, drop->sample_ids, kInputDropoutKey, MatView<T>(), d);
     cur = d;
   }
   x_ = cur;

@@ -13,7 +13,7 @@ void dropout_forward(ConstMatView<T> a, float p, std::uint64_t seed, std::uint64
     for (std::size_t c = 0; c < a.cols; ++c) {
       const bool keep = to_unit_float(mix64(key ^ c)) >= p;
       const T m = keep ? keep_scale : T(0);
-      mask(r, c) = m;
+      if (mask.data) mask(r, c) = m;
       out(r, c) = a(r, c) * m;
     }
   }

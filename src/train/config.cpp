@@ -104,19 +104,19 @@ std::string Config::canonical() const {
 
 std::string diff_settings(const std::string& then, const std::string& now) {
   Settings a = parse(then), b = parse(now);
+  auto value = [](const Settings& s, const std::string& k) {
+    auto it = std::find_if(s.begin(), s.end(), [&](auto& p) { return p.first == k; });
+    return it == s.end() ? std::string("(absent)") : it->second;
+  };
   std::string out;
-  for (auto& [k, v] : b) {
-    auto it = std::find_if(a.begin(), a.end(), [&](auto& p) { return p.first == k; });
-    const std::string old = it == a.end() ? "(absent)" : it->second;
-    if (old == v) continue;
+  auto name = [&](const std::string& k, const std::string& old, const std::string& v) {
     if (!out.empty()) out += ", ";
     out += "--" + k + " " + old + " in the checkpoint, " + v + " now";
-  }
+  };
+  for (auto& [k, v] : b)
+    if (const std::string old = value(a, k); old != v) name(k, old, v);
   for (auto& [k, v] : a)  // a setting written only when used (e.g. --input-dropout), not used now
-    if (std::none_of(b.begin(), b.end(), [&](auto& p) { return p.first == k; })) {
-      if (!out.empty()) out += ", ";
-      out += "--" + k + " " + v + " in the checkpoint, (absent) now";
-    }
+    if (value(b, k) == "(absent)") name(k, v, "(absent)");
   return out.empty() ? "(none found)" : out;
 }
 

@@ -267,12 +267,8 @@ double Trainer::forward_backward(std::size_t first, std::size_t rows, std::uint6
   };
   const float* x = loader_->x(first);
   if (aug_.active()) {
-    if (aug_.fill.size() != d) {  // the scaled value of a raw 0, pixel by pixel
-      aug_.fill.resize(d);
-      for (std::size_t c = 0; c < d; ++c) aug_.fill[c] = (0.0f - train_.tf.offset[c]) * train_.tf.scale[c];
-    }
     if (aug_x_.size() < rows * d) aug_x_.resize(rows * d);
-    augment_rows(aug_, x, rows, loader_->ids(first), cfg_.seed, step, aug_x_.data());
+    augment_rows(aug_, train_.tf, x, rows, loader_->ids(first), cfg_.seed, step, aug_x_.data());
     x = aug_x_.data();
   }
   model_.forward(ConstMatView<float>(x, rows, d), &drop, timeline_ ? &fwd_done : nullptr);

@@ -210,7 +210,6 @@ void Trainer::resume(const Checkpoint& c) {
   train_.tf.offset = c.offset;
   train_.tf.scale = c.scale;
   test_.tf = train_.tf;
-  aug_.fill.clear();  // from this scaling, at first use
   st_ = c.train;
   // Only rank 0 carries the epoch's loss sum so far; the end-of-epoch sum adds every rank's part once.
   if (comm_.rank() != 0) st_.epoch_loss_sum = 0;

@@ -116,10 +116,10 @@ MemoryPlan plan_memory(const Config& c, std::size_t inputs, std::size_t outputs,
   // Weights and gradients, the optimizer's state, and (checkpoints) the whole state assembled once.
   p.weights = 4.0 * params * (2 + state + (c.checkpoint.empty() ? 0 : state));
   // Per row: each layer's pre-activation and activation (and dropout's draws and mask), two error
-  // signals as wide as the widest layer, the input row (twice: the loader reads ahead; input dropout's
-  // mask and output: twice more; the augmented copy: once more).
+  // signals as wide as the widest layer, the input row (twice: the loader reads ahead; once more for
+  // input dropout's output and once for the augmented copy).
   const double per_row = 4.0 * (outs * (2 + (c.dropout > 0 ? 2 : 0)) + 2 * widest +
-                                (2 + (c.input_dropout > 0 ? 2 : 0) + (c.augment_shift > 0 || c.augment_flip ? 1 : 0)) *
+                                (2 + (c.input_dropout > 0 ? 1 : 0) + (c.augment_shift > 0 || c.augment_flip ? 1 : 0)) *
                                     sizes[0]);
   const double parts = c.deterministic ? double(c.micro_shards) : double(std::max(1, ranks)) * double(c.accumulate);
   const double rows = std::ceil(double(c.batch_size) / parts);

@@ -24,18 +24,21 @@ std::uint64_t id_drawing(const ImageAugment& a, AugmentDraw t) {
 }  // namespace
 
 TEST(Augment, ShiftsAndMirrorsByHand) {
-  // A 3 x 4 image with pixel (y, x) = 10 y + x, and a fill of -(100 + 10 y + x) to tell them apart.
-  ImageAugment a{3, 4, 1, true, {}};
+  // A 3 x 4 image with pixel (y, x) = 10 y + x, and a scaling that maps a raw 0 at (y, x) to
+  // -(100 + 10 y + x), to tell the fill from the image.
+  ImageAugment a{3, 4, 1, true};
+  Transform tf;
   std::vector<float> img(12);
   for (int y = 0; y < 3; ++y)
     for (int x = 0; x < 4; ++x) {
       img[y * 4 + x] = static_cast<float>(10 * y + x);
-      a.fill.push_back(-static_cast<float>(100 + 10 * y + x));
+      tf.offset.push_back(static_cast<float>(100 + 10 * y + x));
+      tf.scale.push_back(1.0f);
     }
   auto run = [&](AugmentDraw t) {
     std::vector<float> out(12);
     const std::uint64_t id = id_drawing(a, t);
-    augment_rows(a, img.data(), 1, &id, 5, 3, out.data());
+    augment_rows(a, tf, img.data(), 1, &id, 5, 3, out.data());
     return out;
   };
   EXPECT_EQ(run({0, 0, false}), img);
@@ -50,7 +53,7 @@ TEST(Augment, ShiftsAndMirrorsByHand) {
 }
 
 TEST(Augment, DrawsCoverTheRangeAndFollowTheSample) {
-  ImageAugment a{28, 28, 2, false, {}};
+  ImageAugment a{28, 28, 2, false};
   std::set<std::pair<int, int>> seen;
   for (std::uint64_t id = 0; id < 2000; ++id) {
     const AugmentDraw d = augment_draw(a, 42, 7, id);

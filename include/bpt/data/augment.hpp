@@ -6,7 +6,8 @@
 // input scaling, pixel by pixel.
 #include <cstddef>
 #include <cstdint>
-#include <vector>
+
+#include "bpt/data/dataset.hpp"
 
 namespace bpt {
 
@@ -14,7 +15,6 @@ struct ImageAugment {
   std::size_t height = 0, width = 0;  // image shape; height * width = features
   int shift = 0;                      // largest shift in pixels, each axis
   bool flip = false;                  // mirror left-right with probability 1/2
-  std::vector<float> fill;            // [features]: the scaled value of a raw 0
   bool active() const { return shift > 0 || flip; }
 };
 
@@ -26,8 +26,9 @@ struct AugmentDraw {
 AugmentDraw augment_draw(const ImageAugment& a, std::uint64_t seed, std::uint64_t step, std::uint64_t sample);
 
 // out[r] = the augmented in[r] for rows holding global samples ids[r]: out(y, x) = in(y + dy, x' + dx),
-// x' = width - 1 - x when mirrored, else x; a source outside the image gives fill(y, x).
-void augment_rows(const ImageAugment& a, const float* in, std::size_t rows, const std::uint64_t* ids,
-                  std::uint64_t seed, std::uint64_t step, float* out);
+// x' = width - 1 - x when mirrored, else x; a source outside the image gives what tf makes of a raw 0
+// at (y, x).
+void augment_rows(const ImageAugment& a, const Transform& tf, const float* in, std::size_t rows,
+                  const std::uint64_t* ids, std::uint64_t seed, std::uint64_t step, float* out);
 
 }  // namespace bpt

@@ -88,7 +88,7 @@ class BasicModel {
   bool dropped_ = false;
   ConstMatView<T> x_;
   std::vector<Buffer<T>> z_, a_, mask_, drop_;
-  Buffer<T> in_mask_, in_drop_;  // input dropout: its mask (unused: no error flows to the input) and output
+  Buffer<T> in_drop_;  // input dropout's output (its mask is not kept: no error flows to the input)
   Buffer<T> delta_[2];
 };
 

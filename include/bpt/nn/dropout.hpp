@@ -11,7 +11,7 @@ namespace bpt {
 inline constexpr std::size_t kInputDropoutKey = ~std::size_t{0};
 
 // out = a * mask, mask[r][c] = (keep ? 1/(1-p) : 0), for rows holding global samples first_sample + r.
-// mask and out: [B, n]; out may alias a.
+// mask and out: [B, n]; out may alias a; mask may be empty (data == nullptr: not kept, as for the input).
 template <class T>
 void dropout_forward(ConstMatView<T> a, float p, std::uint64_t seed, std::uint64_t step, const std::uint64_t* sample_ids,
                      std::size_t layer, MatView<T> mask, MatView<T> out);

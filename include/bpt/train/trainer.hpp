@@ -117,7 +117,7 @@ class Trainer {
   std::unique_ptr<ShardedOptimizer> opt_;
   std::unique_ptr<TreeSum> tree_;  // --deterministic
   std::unique_ptr<BatchLoader> loader_;
-  ImageAugment aug_;     // --augment-shift/--augment-flip (fill: set at first use, from the final scaling)
+  ImageAugment aug_;     // --augment-shift/--augment-flip
   Buffer<float> aug_x_;  // the augmented micro-batch
   GradHealth health_;
   TrainState st_;
