@@ -7,6 +7,7 @@
 #include "bpt/core/rng.hpp"
 #include "bpt/comm/comm.hpp"
 #include "bpt/comm/grad_reducer.hpp"
+#include "bpt/comm/schedule.hpp"
 #include "bpt/nn/dense.hpp"
 #include "bpt/nn/loss.hpp"
 
@@ -63,6 +64,36 @@ static void BM_ReducerOneRank(benchmark::State& s) {  // the reducer's own bookk
   }
 }
 BENCHMARK(BM_ReducerOneRank);
+
+// The additions one rank makes in the reduce-scatter of a 2 MiB bucket by recursive halving at p ranks
+// (rhd_schedule's add steps, the reducer's loop), with the buffers in cache (warm: a real node, whose
+// bucket backward has just written) or evicted before each pass (cold: SMPI, which runs a thousand
+// ranks' passes one after another through this machine's one cache). Args: p, cold.
+static void BM_ReducerAdds(benchmark::State& s) {
+  const std::size_t n = std::size_t(1) << 19;
+  const Schedule plan = rhd_schedule(n, 0, static_cast<int>(s.range(0)));
+  auto d = rnd(n), in = rnd(plan.scratch);
+  std::vector<float> sweep(s.range(1) ? std::size_t(64) << 20 : 0);  // 256 MiB
+  std::size_t adds = 0;
+  for (std::size_t i = 0; i < plan.reduce_steps; ++i) adds += plan.steps[i].add ? plan.steps[i].recv.size() : 0;
+  for (auto _ : s) {
+    if (!sweep.empty()) {
+      s.PauseTiming();
+      for (std::size_t j = 0; j < sweep.size(); j += 16) sweep[j] += 1.0f;
+      benchmark::ClobberMemory();
+      s.ResumeTiming();
+    }
+    for (std::size_t i = 0; i < plan.reduce_steps; ++i) {
+      const Exchange& e = plan.steps[i];
+      if (!e.add || e.recv_from < 0) continue;
+      float* x = d.data() + e.recv.begin;
+      for (std::size_t j = 0; j < e.recv.size(); ++j) x[j] += in[j];
+    }
+    benchmark::ClobberMemory();
+  }
+  s.counters["adds"] = static_cast<double>(adds);
+}
+BENCHMARK(BM_ReducerAdds)->ArgsProduct({{16, 1024}, {0, 1}})->Unit(benchmark::kMicrosecond);
 
 int main(int argc, char** argv) {
   MpiEnv env(&argc, &argv);

@@ -9,7 +9,9 @@
 #   with --cfg=smpi/allreduce:NAME), REPS (timed repetitions per run: 5; simulated time is repeatable),
 #   TIMEOUT (real seconds per run, 3600; a run cut short leaves its row empty), EXTRA (more smpirun
 #   options for every run, e.g. --cfg=smpi/simulate-computation:no: no computation billed, the
-#   reducer's additions included, as SMPI never bills the additions inside its own collectives).
+#   reducer's additions included, as SMPI never bills the additions inside its own collectives),
+#   BPT_SIM_ADD_NS (each added element billed that many ns on both sides, the reducer's and
+#   MPI_Allreduce's: src/comm/add.hpp; with simulate-computation:no, the additions billed alike).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-docs/simulated/allreduce.csv}

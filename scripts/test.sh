@@ -5,8 +5,8 @@
 #  2. the unit and np=2 MPI tests again under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/);
 #  3. the MPI tests (np 1-4, fail-fast, errors, command line, batch scripts) built against MPICH
 #     instead of Open MPI, in another build folder (build-mpich/: the tests take their own build's binaries);
-#  4. the SMPI build (SimGrid, build-smpi/): the MPI tests on 16 simulated ranks and a small run of
-#     scripts/simulate.sh;
+#  4. the SMPI build (SimGrid, build-smpi/): the MPI tests on 16 simulated ranks, a small run of
+#     scripts/simulate.sh, and the additions billed alike on both sides of bench_comm;
 #  5. each libFuzzer target for a short, fixed time (build-fuzz/; FUZZ_SECONDS, default 15).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,9 +31,9 @@ cmake --preset mpich >/dev/null
 cmake --build build-mpich -j"$(nproc)" --target mpi_tests bptrain bptrain-data >/dev/null
 (cd build-mpich && ctest --output-on-failure -R '^(mpi_np[1-4]|mpi_fail_fast|errors_once|cli|validation|batch_.*)$')
 
-echo "== SMPI: the MPI tests on 16 simulated ranks, and a small simulated scaling run (build-smpi/)"
-cmake --preset smpi >/dev/null
-cmake --build build-smpi -j"$(nproc)" --target mpi_tests bptrain >/dev/null
+echo "== SMPI: the MPI tests on 16 simulated ranks, a small simulated scaling run, billed additions (build-smpi/)"
+cmake --preset smpi -DBPT_BUILD_BENCH=ON >/dev/null
+cmake --build build-smpi -j"$(nproc)" --target mpi_tests bptrain bench_comm >/dev/null
 (cd build-smpi && ctest --output-on-failure -L smpi)
 
 echo "== fuzzing: ${FUZZ_SECONDS:-15}s per target"

@@ -2,6 +2,7 @@
 
 #include <mpi.h>
 
+#include "add.hpp"
 #include "handle.hpp"
 #include "watch.hpp"
 
@@ -158,8 +159,7 @@ bool GradReducer::advance() {
     const Exchange& e = k.plan.steps[a.step];
     if (e.add && e.recv_from >= 0) {  // add what arrived into ours
       const float* in = reqs_->scratch.data() + reqs_->scratch_at[a.bucket];
-      float* d = a.base + k.lo + e.recv.begin;
-      for (std::size_t j = 0; j < e.recv.size(); ++j) d[j] += in[j];
+      add_into(a.base + k.lo + e.recv.begin, in, e.recv.size());
     }
     if (++a.step < a.end) {
       post(i);
