@@ -10,7 +10,9 @@
 #include <cstddef>
 #include <cstdlib>
 
-#include <mpi.h>
+#ifdef BPT_SIMULATED
+#include <mpi.h>  // SMPI's smpi_bench_end, smpi_execute, smpi_bench_begin
+#endif
 
 namespace bpt {
 
