@@ -25,9 +25,7 @@ inline double simulated_add_seconds() {
   }();
   return s;
 }
-#endif
 
-#ifdef BPT_SIMULATED
 // The loop, and under BPT_SIM_ADD_NS its bill. For callers whose time SMPI is not measuring: inside an
 // MPI call (a user-defined MPI_Op), or between smpi_bench_end() and smpi_bench_begin().
 inline void add_and_bill(float* d, const float* in, std::size_t n) {
