@@ -10,6 +10,7 @@
 #include "bpt/comm/schedule.hpp"
 #include "bpt/nn/dense.hpp"
 #include "bpt/nn/loss.hpp"
+#include "add.hpp"  // src/comm: the reducer's addition loop
 
 using namespace bpt;
 
@@ -66,7 +67,7 @@ static void BM_ReducerOneRank(benchmark::State& s) {  // the reducer's own bookk
 BENCHMARK(BM_ReducerOneRank);
 
 // The additions one rank makes in the reduce-scatter of a 2 MiB bucket by recursive halving at p ranks
-// (rhd_schedule's add steps, the reducer's loop), with the buffers in cache (warm: a real node, whose
+// (rhd_schedule's add steps, the reducer's add_into), with the buffers in cache (warm: a real node, whose
 // bucket backward has just written) or evicted before each pass (cold: SMPI, which runs a thousand
 // ranks' passes one after another through this machine's one cache). Args: p, cold.
 static void BM_ReducerAdds(benchmark::State& s) {
@@ -86,8 +87,7 @@ static void BM_ReducerAdds(benchmark::State& s) {
     for (std::size_t i = 0; i < plan.reduce_steps; ++i) {
       const Exchange& e = plan.steps[i];
       if (!e.add || e.recv_from < 0) continue;
-      float* x = d.data() + e.recv.begin;
-      for (std::size_t j = 0; j < e.recv.size(); ++j) x[j] += in[j];
+      add_into(d.data() + e.recv.begin, in.data(), e.recv.size());
     }
     benchmark::ClobberMemory();
   }
