@@ -166,7 +166,7 @@ void run_evaluate(const Config& cfg, const EvalOptions& ev, const Comm& world) {
 // MPI_Abort, so that no rank is left waiting. An agreed error needs no abort: every rank is here, so
 // all leave through MPI_Finalize with the code (an abort can lose the speaker's line: MPICH's Hydra
 // dropped it about one time in eight). For an error every rank raises without agreement, only rank 0
-// aborts at once, so that no other rank's abort kills it before its line is out.
+// aborts, so that no other rank's abort kills it before its line is out.
 // Returns the exit code in a one-rank job and after an agreed error.
 int fail(const Comm& world, int code, bool agreed, bool collective) {
   if (world.size() == 1) return code;
@@ -177,7 +177,12 @@ int fail(const Comm& world, int code, bool agreed, bool collective) {
     } catch (const std::exception&) {
     }
   }
-  if (world.rank() == 0 || !collective) world.abort(code);
+  if (world.rank() == 0 || !collective) {
+    // The speaker's line is flushed, but MPICH's Hydra can still drop it when the abort kills its
+    // forwarding proxy first (CI saw a one-rank error lose its line): a moment for it to get out.
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    world.abort(code);
+  }
   std::this_thread::sleep_for(std::chrono::seconds(10));  // rank 0's abort ends us first
   world.abort(code);
 }
