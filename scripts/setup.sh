@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 packages=(build-essential cmake pkg-config
           libopenmpi-dev openmpi-bin libmpich-dev mpich
           libopenblas-dev libhdf5-dev hdf5-tools libcxxopts-dev libgtest-dev zlib1g-dev libbenchmark-dev
-          libsimgrid-dev dataset-fashion-mnist bc
+          libsimgrid-dev dataset-fashion-mnist bc gnuplot-nox
           slurmctld slurmd slurm-client munge slurm-wlm-torque)
 missing=()
 for p in "${packages[@]}"; do

@@ -84,7 +84,7 @@ bool parse_on_off(const std::string& v, const char* flag) {
 
 }  // namespace
 
-bool parse(int argc, char** argv, Config& c, EvalOptions& ev, bool root) {
+bool parse(int argc, char** argv, Config& c, EvalOptions& ev, bool root, FlagTexts& flags) {
   cxxopts::Options o("bptrain", "Data-parallel MLP trainer (backprop over MPI). Run as: mpirun -np N bptrain [options]");
   o.set_width(110);
   // clang-format off
@@ -177,6 +177,12 @@ bool parse(int argc, char** argv, Config& c, EvalOptions& ev, bool root) {
   } catch (const cxxopts::exceptions::exception& e) {
     throw CollectiveError(std::string(e.what()) + " (see bptrain --help)");
   }
+  flags.clear();
+  for (const std::string& g : o.groups())
+    for (const cxxopts::HelpOptionDetails& d : o.group_help(g).options) {
+      const std::string& name = d.l.front();
+      flags.emplace_back("--" + name, d.is_boolean ? (r.count(name) ? "on" : "off") : r[name].as<std::string>());
+    }
   if (r.count("help")) {
     if (root)
       std::printf("%s\nExit status: 0 done, 1 a runtime error (one line names the rank), 2 a usage or configuration error, 3 the loss or gradients stopped being finite, 4 a rank stalled (--stall-timeout), 75 stopped by SIGTERM or SIGUSR1 after writing the checkpoint (resume with --resume).\n",

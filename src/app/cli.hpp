@@ -2,6 +2,8 @@
 // bptrain's command line: every flag, its help text and its range check, into a Config. The only
 // code that sees cxxopts (src/app/cli.cpp); main.cpp runs what it asks for.
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "bpt/train/config.hpp"
 
@@ -13,8 +15,13 @@ struct EvalOptions {
   bool confusion = false;
 };
 
-// Fills c and ev from the command line; throws CollectiveError (exit 2) on a bad flag. Returns false
-// when the program should exit 0 without training (--help, --version; printed by the root rank).
-bool parse(int argc, char** argv, Config& c, EvalOptions& ev, bool root);
+// Every flag bptrain has, as ("--name", its text: given, or the default; "on"/"off" for switches): what
+// the ranks of a job must agree on (agree_on_settings), whichever collectives each flag decides.
+using FlagTexts = std::vector<std::pair<std::string, std::string>>;
+
+// Fills c and ev from the command line, and flags (before anything can throw but a command line that
+// does not parse); throws CollectiveError (exit 2) on a bad flag. Returns false when the program should
+// exit 0 without training (--help, --version; printed by the root rank).
+bool parse(int argc, char** argv, Config& c, EvalOptions& ev, bool root, FlagTexts& flags);
 
 }  // namespace bpt

@@ -208,12 +208,17 @@ int main(int argc, char** argv) {
     Config cfg;
     EvalOptions ev;
     bool go = true;  // a bad command line is agreed like bad input: one line, exit 2
+    FlagTexts flags;
     agree_on_errors(world, [&] {
       as_input_error([&] {
-        go = parse(argc, argv, cfg, ev, root);
+        go = parse(argc, argv, cfg, ev, root, flags);
         if (go) validate_config(cfg, world.size(), std::thread::hardware_concurrency());
       });
     });
+    // Before any collective a flag decides (the stall watch, --evaluate's, the reducer's): ranks started
+    // with other flags, or another build, are named here rather than left waiting in other collectives.
+    flags.emplace_back("the program build", BPT_VERSION " built " __DATE__ " " __TIME__);
+    agree_on_settings(world, flags);
     if (!go) return 0;
     world.watch_stalls(cfg.stall_timeout, kExitStalled, cfg.quiet);
     const int ranks_on_node = check_before_loading(cfg, ev, world);
@@ -227,6 +232,7 @@ int main(int argc, char** argv) {
         train = guarded(world, cfg.train, [&] { return load_train(cfg.train, cfg.load); });
         test = guarded(world, cfg.test.empty() ? cfg.train : cfg.test, [&] { return load_test(cfg.test, cfg.train, cfg.load); });
         // The model's memory, now that the data give its first and last sizes: before it is allocated.
+        check_model_size(cfg, train.d, train.outputs());
         const std::size_t eval_rows = std::min(cfg.eval_batch, std::max(test.n, train.n));
         check_memory(plan_memory(cfg, train.d, train.outputs(), eval_rows, world.size()),
                      model_text(std::to_string(train.d), cfg.hidden, std::to_string(train.outputs())),

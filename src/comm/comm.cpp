@@ -105,6 +105,17 @@ std::vector<std::uint64_t> Comm::allgather(std::uint64_t v) const {
   return all;
 }
 
+std::vector<std::uint64_t> Comm::allgather(std::span<const std::uint64_t> mine) const {
+  std::vector<std::uint64_t> all(static_cast<std::size_t>(size_) * mine.size());
+  require(mine.size() <= static_cast<std::size_t>(INT_MAX), "allgather: more than INT_MAX values per rank");
+  const int n = static_cast<int>(mine.size());
+  const MPI_Comm c = mpi(handle_);
+  collective(
+      *this, "MPI_Allgather", [&] { return MPI_Allgather(mine.data(), n, MPI_UINT64_T, all.data(), n, MPI_UINT64_T, c); },
+      [&](MPI_Request* r) { return MPI_Iallgather(mine.data(), n, MPI_UINT64_T, all.data(), n, MPI_UINT64_T, c, r); });
+  return all;
+}
+
 long Comm::allreduce_max(long v) const {
   long out = 0;
   const MPI_Comm c = mpi(handle_);
@@ -299,6 +310,37 @@ void agree_on_root(const Comm& comm, const std::function<void()>& f) {
   const int n = comm.size();
   throw CollectiveError(what, static_cast<int>(head[0]))
       .agreed_as(comm.rank() == 0, n > 1 ? "(checked on rank 0 for all " + std::to_string(n) + " ranks)" : "");
+}
+
+void agree_on_settings(const Comm& comm, const std::vector<std::pair<std::string, std::string>>& settings) {
+  std::vector<std::uint64_t> mine;
+  std::uint64_t whole = fnv1a_word(settings.size());
+  for (const auto& [name, value] : settings) {
+    mine.push_back(fnv1a(value, fnv1a(name + '\0')));
+    whole = fnv1a_word(mine.back(), whole);
+  }
+  if (ranks_differing(comm.allgather(whole)).empty()) return;
+  // Another build of bptrain can have other settings altogether: compare their names first.
+  std::uint64_t names = fnv1a_word(settings.size());
+  for (const auto& s : settings) names = fnv1a(s.first + '\0', names);
+  const std::string other_build = ranks_differing(comm.allgather(names));
+  const auto fail = [&](const std::string& what) {
+    throw CollectiveError(what + "; start every rank with the same command line").agreed_by_all(comm.rank(), comm.size());
+  };
+  if (!other_build.empty()) fail("ranks " + other_build + " run a program with other settings than rank 0's");
+  const std::vector<std::uint64_t> all = comm.allgather(std::span<const std::uint64_t>(mine));
+  std::string out;
+  for (std::size_t k = 0; k < settings.size(); ++k) {
+    std::vector<int> differ;
+    for (std::size_t r = 1; r < static_cast<std::size_t>(comm.size()); ++r)
+      if (all[r * settings.size() + k] != all[k]) differ.push_back(static_cast<int>(r));
+    if (differ.empty()) continue;
+    if (!out.empty()) out += ", ";
+    // Only rank 0 speaks, with its own value.
+    out += settings[k].first + " on " + (differ.size() == 1 ? "rank " : "ranks ") + rank_list(differ) + " (rank 0: " +
+           (settings[k].second.empty() ? "''" : settings[k].second) + ")";
+  }
+  fail("ranks disagree with rank 0 on " + out);
 }
 
 std::string ranks_differing(const std::vector<std::uint64_t>& values) {

@@ -186,14 +186,15 @@ Checkpoint read_checkpoint_unnamed(const std::string& path) {
   c.program_version = f.attr_str("/meta", "program_version");
   c.created = f.attr_str("/meta", "created");
   const std::int64_t nl = f.attr_i64("/model", "num_layers");
-  if (nl < 1 || nl > 1000) bad("num_layers = " + std::to_string(nl));
+  if (nl < 1 || static_cast<std::uint64_t>(nl) > ModelLimits::layers) bad("num_layers = " + std::to_string(nl));
   c.spec.loss = parse_loss(f.attr_str("/model", "loss"));
   std::size_t total = 0;
   for (std::size_t l = 0; l < static_cast<std::size_t>(nl); ++l) {
     h5::Info w = f.info(layer(l) + "/weight"), b = f.info(layer(l) + "/bias");
     if (w.dims.size() != 2 || b.dims.size() != 1 || b.dims[0] != w.dims[0] || w.dims[0] == 0 || w.dims[1] == 0)
       bad(layer(l) + ": weight and bias shapes disagree");
-    if (w.dims[0] > (1u << 24) || w.dims[1] > (1u << 24)) bad(layer(l) + ": implausible shape");
+    if (w.dims[0] > ModelLimits::width || w.dims[1] > ModelLimits::width)
+      bad(layer(l) + ": a shape past the model limits (model.hpp)");
     if (l == 0) c.spec.sizes.push_back(w.dims[1]);
     if (w.dims[1] != c.spec.sizes.back())
       bad(layer(l) + " takes " + std::to_string(w.dims[1]) + " inputs but the layer before gives " +
@@ -204,7 +205,11 @@ Checkpoint read_checkpoint_unnamed(const std::string& path) {
     if (l + 1 < static_cast<std::size_t>(nl)) c.spec.hidden = a;
     else if (a != Activation::Identity) bad("the output layer's activation must be identity");
   }
-  if (total > (1ULL << 32)) bad("more than 2^32 parameters");
+  try {
+    check_limits(c.spec.sizes);
+  } catch (const Error& e) {
+    bad(e.what());
+  }
   if (f.attr_i64("/model", "input_size") != static_cast<std::int64_t>(c.spec.sizes.front()) ||
       f.attr_i64("/model", "output_size") != static_cast<std::int64_t>(c.spec.sizes.back()))
     bad("/model input_size/output_size disagree with the layers");

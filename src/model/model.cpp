@@ -8,10 +8,30 @@
 
 namespace bpt {
 
+std::uint64_t count_params(const std::vector<std::size_t>& sizes) {
+  std::uint64_t n = 0;
+  for (std::size_t l = 0; l + 1 < sizes.size(); ++l)
+    n += std::uint64_t(sizes[l + 1]) * (std::uint64_t(sizes[l]) + 1);
+  return n;
+}
+
+void check_limits(const std::vector<std::size_t>& sizes) {
+  if (sizes.size() < 2) throw Error("a model needs at least an input and an output size");
+  if (sizes.size() - 1 > ModelLimits::layers)
+    throw Error("a model of " + std::to_string(sizes.size() - 1) + " layers: at most " +
+                std::to_string(ModelLimits::layers) + " (the output layer included)");
+  for (std::size_t s : sizes) {
+    if (s == 0) throw Error("a layer of 0 units");
+    if (s > ModelLimits::width)
+      throw Error("a layer of " + std::to_string(s) + " units: at most " + std::to_string(ModelLimits::width));
+  }
+  if (const std::uint64_t n = count_params(sizes); n > ModelLimits::params)
+    throw Error("a model of " + std::to_string(n) + " parameters: at most " + std::to_string(ModelLimits::params));
+}
+
 template <class T>
 BasicModel<T>::BasicModel(ModelSpec spec) : spec_(std::move(spec)) {
-  require(spec_.sizes.size() >= 2, "model: needs at least an input and an output size");
-  for (std::size_t s : spec_.sizes) require(s > 0, "model: layer sizes must be positive");
+  check_limits(spec_.sizes);
   offsets_.push_back(0);
   for (std::size_t l = 0; l + 1 < spec_.sizes.size(); ++l)
     offsets_.push_back(offsets_.back() + spec_.sizes[l + 1] * (spec_.sizes[l] + 1));

@@ -33,6 +33,13 @@ std::string gb(double bytes) { return format_number("%.1f GB", bytes / 1e9); }
 void validate_config(const Config& c, int ranks, unsigned cores) {
   const double inf = INFINITY;
   if (c.hidden.empty()) fail("--hidden: give at least one hidden layer size");
+  if (c.hidden.size() + 1 > ModelLimits::layers)
+    fail("--hidden: " + std::to_string(c.hidden.size()) + " hidden layers: at most " +
+         std::to_string(ModelLimits::layers - 1) + " (a model has at most " + std::to_string(ModelLimits::layers) +
+         " layers, the output layer included)");
+  for (std::size_t h : c.hidden)
+    if (h > ModelLimits::width)
+      fail("--hidden: a layer of " + std::to_string(h) + " units: at most " + std::to_string(ModelLimits::width));
   in_range("--dropout", c.dropout, 0, false, 1, true);
   in_range("--input-dropout", c.input_dropout, 0, false, 1, true);
   in_range("--label-smoothing", c.label_smoothing, 0, false, 1, true);
@@ -83,6 +90,18 @@ void validate_config(const Config& c, int ranks, unsigned cores) {
   for (auto [flag, r] : {std::pair{"--fail-rank", c.fail_rank}, std::pair{"--nan-rank", c.nan_rank}})
     if (r < -1 || r >= ranks)
       fail(std::string(flag) + " " + std::to_string(r) + ": must be -1 (off) or a rank in [0, " + std::to_string(ranks) + ")");
+}
+
+void check_model_size(const Config& c, std::size_t inputs, std::size_t outputs) {
+  std::vector<std::size_t> sizes = {inputs};
+  sizes.insert(sizes.end(), c.hidden.begin(), c.hidden.end());
+  sizes.push_back(outputs);
+  try {
+    check_limits(sizes);
+  } catch (const Error& e) {
+    fail(std::string("--hidden with ") + std::to_string(inputs) + " inputs and " + std::to_string(outputs) +
+         " outputs from the data: " + e.what());
+  }
 }
 
 std::vector<OutputPath> outputs_of(const Config& c, const std::string& predict) {

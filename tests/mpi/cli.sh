@@ -19,13 +19,14 @@ check() {  # name, expected exit (0 or "nonzero"), pattern expected in output, c
 }
 
 check help 0 "--batch-size.*\(default: 128\)" "$bptrain" --help
+help=$("$bptrain" --help)
 for flag in train test hidden activation loss init optimizer lr momentum weight-decay dropout clip-grad-norm \
             batch-size epochs seed metrics patience min-delta tol bucket-mb overlap check-every scale-lr \
             warmup-epochs deterministic blas-threads; do
-  "$bptrain" --help | grep -q -- "--$flag" || { echo "FAIL help lacks --$flag"; fail=1; }
+  grep -q -- "--$flag" <<<"$help" || { echo "FAIL help lacks --$flag"; fail=1; }
 done
 readme=$(dirname "$0")/../../README.md
-if diff <("$bptrain" --help) <(sed -n '/<!-- help:start -->/,/<!-- help:end -->/p' "$readme" | sed '1,2d;$d' | sed '$d') >/dev/null; then
+if diff <(echo "$help") <(sed -n '/<!-- help:start -->/,/<!-- help:end -->/p' "$readme" | sed '1,2d;$d' | sed '$d') >/dev/null; then
   echo "ok   readme-help"
 else
   echo "FAIL readme-help: README's --help block differs from bptrain --help (run scripts/update_readme_help.sh)"; fail=1

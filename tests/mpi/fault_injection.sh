@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Fault injection, np=3:
-#  1. SIGKILL one rank (random rank, random moment), 10 times: the job must exit non-zero within 10 s
-#     of the kill, and resuming from the last checkpoint must reach bitwise the weights of a run that
-#     was never killed.
-#  2. SIGKILL rank 0 while it writes a checkpoint every step, 10 times: the newest checkpoint loads.
+#  1. SIGKILL one rank (ranks 0, 1, 2, then random ones; at a random moment), ROUNDS times: the job
+#     must exit non-zero within 10 s of the kill, and resuming from the last checkpoint must reach
+#     bitwise the weights of a run that was never killed.
+#  2. SIGKILL rank 0 while it writes a checkpoint every step, ROUNDS times: the newest checkpoint loads.
 # Usage: fault_injection.sh MPIEXEC BPTRAIN [ROUNDS=10]
 set -u
 mpiexec=$1 bptrain=$2 rounds=${3:-10}
@@ -26,7 +26,7 @@ t0=$(now); $mpiexec -n 3 $bptrain $A --checkpoint "$tmp/time.h5" >/dev/null; spa
 echo "an uninterrupted run takes ${span}s"
 for i in $(seq 1 "$rounds"); do
   rm -f "$tmp"/k.h5*
-  victim=$((RANDOM % 3)) pid="" tries=0
+  victim=$(( i <= 3 ? i - 1 : RANDOM % 3 )) pid="" tries=0
   while [ -z "$pid" ] && [ $tries -lt 5 ]; do  # a kill must land while the rank runs: retry if it was gone
     tries=$((tries + 1))
     rm -f "$tmp"/k.h5*

@@ -27,6 +27,6 @@ if command -v gnuplot >/dev/null; then
   bash "$scripts/plot_metrics.sh" "$tmp/sc/m_strong_1.jsonl" "$tmp/curves.png" > /dev/null 2>&1 \
     && [ -s "$tmp/curves.png" ] && echo "ok   plot-metrics" || bad "plot_metrics.sh drew nothing"
 else
-  echo "SKIP plots: gnuplot is not installed"
+  bad "gnuplot is not installed (scripts/setup.sh installs gnuplot-nox)"
 fi
 exit $fail

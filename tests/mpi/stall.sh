@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A rank that stops without dying (SIGSTOP: a hung file system, a stopped or swapped-out process)
-# must not hang the job. Ten trials at np=3, each stopping a random rank once the job is under way:
-# every job must end within --stall-timeout + 10 s of the stop, with exit 4, one error line naming
+# must not hang the job. TRIALS trials at np=3 (ranks 0, 1, 2, then random ones), each stopping a rank
+# once the job is under way: every job must end within --stall-timeout + 10 s of the stop, with exit 4, one error line naming
 # the stopped rank, and its newest checkpoint must still load (--evaluate); rank 0 must have warned
 # at half the timeout, naming it (when rank 0 is not the one stopped).
 # Usage: stall.sh MPIEXEC BPTRAIN [TRIALS]
@@ -13,7 +13,7 @@ trap 'pkill -KILL -f "$dir/" 2>/dev/null; rm -rf "$dir"' EXIT
 fail=0
 printf 'trial  stopped  after_stop_s  exit  named\n'
 for trial in $(seq 1 "$trials"); do
-  rank=$((RANDOM % 3))
+  rank=$(( trial <= 3 ? trial - 1 : RANDOM % 3 ))  # every rank in the first three trials, then at random
   rm -f "$dir"/pid.* "$dir"/ck.h5* "$dir"/out "$dir"/err
   # Each rank writes its pid (Open MPI: OMPI_COMM_WORLD_RANK; MPICH: PMI_RANK) and becomes bptrain.
   timeout 120 "$mpiexec" -n 3 sh -c 'echo $$ > "$0/pid.${OMPI_COMM_WORLD_RANK:-$PMI_RANK}"; exec "$@"' "$dir" \

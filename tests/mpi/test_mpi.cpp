@@ -1,7 +1,10 @@
 // Run under mpirun -np 1/2/3/4 by CTest. Every rank runs every test; a failure on any rank fails the job.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <thread>
 #include <vector>
 
 #include "bpt/core/error.hpp"
@@ -93,7 +96,20 @@ TEST(GradReducer, BucketsHoldWholeLayersAndSplitOnlyLargeOnes) {
 }
 
 TEST(GradReducer, ChunksAboveTheCountLimit) {
-  // max_count stands in for INT_MAX: every bucket is cut to at most 7 elements per MPI call.
+  // max_count stands in for INT_MAX: every bucket is cut to at most 7 elements, so no MPI call of its
+  // sum carries more; whole layers are never merged past the limit and the buckets tile the buffer.
+  std::vector<float> g(100);
+  GradReducer red(world(), g, {0, 40, 100}, 1 << 20, true, 7);
+  ASSERT_EQ(red.num_buckets(), 6u + 9u);  // layer 1: 60 = 8 x 7 + 4; layer 0: 40 = 5 x 7 + 5
+  std::size_t hi = 100;
+  for (std::size_t b = 0; b < red.num_buckets(); ++b) {  // last layer first, contiguous
+    EXPECT_EQ(red.bucket(b).hi, hi) << "bucket " << b;
+    EXPECT_LE(red.bucket(b).hi - red.bucket(b).lo, 7u) << "bucket " << b;
+    EXPECT_GT(red.bucket(b).hi, red.bucket(b).lo) << "bucket " << b;
+    EXPECT_FALSE(red.bucket(b).lo < 40 && red.bucket(b).hi > 40) << "bucket " << b << " spans two layers";
+    hi = red.bucket(b).lo;
+  }
+  EXPECT_EQ(hi, 0u);
   run_reducer(100, {0, 40, 100}, 1 << 20, true, 7);
 }
 
@@ -465,12 +481,41 @@ TEST(Errors, RankListsCompressRuns) {
   EXPECT_EQ(rank_list({}), "");
 }
 
+// Run only by tests/mpi/assert_aborts.sh (--gtest_also_run_disabled_tests): an assertion that fails on
+// rank 1 alone, while the other ranks go on to a collective.
+TEST(Harness, DISABLED_FailsOnRankOneAlone) {
+  if (world().size() > 1) {
+    ASSERT_NE(world().rank(), 1) << "the planted failure";
+  }
+  world().barrier();
+}
+
+namespace {
+// A failed assertion on one rank would leave the others waiting in their next collective until CTest's
+// timeout: the rank that failed prints where and why, and aborts the job (a non-zero exit).
+class AbortOnFailure : public ::testing::EmptyTestEventListener {
+  std::string test_ = "?";  // not current_test_info() in OnTestPartResult: gtest holds its lock there
+  void OnTestStart(const ::testing::TestInfo& t) override { test_ = std::string(t.test_suite_name()) + "." + t.name(); }
+  void OnTestPartResult(const ::testing::TestPartResult& r) override {
+    if (!r.failed()) return;
+    std::fprintf(stderr, "mpi_tests: rank %d of %d failed in %s at %s:%d:\n%s\n", world().rank(), world().size(),
+                 test_.c_str(), r.file_name() ? r.file_name() : "?", r.line_number(), r.message());
+    std::fflush(stderr);
+    std::fflush(stdout);
+    if (world().size() > 1) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));  // for the launcher to forward the lines
+      world().abort(1);
+    }
+  }
+};
+}  // namespace
+
 int main(int argc, char** argv) {
   MpiEnv env(&argc, &argv);
   ::testing::InitGoogleTest(&argc, argv);
-  if (world().rank() != 0) {  // one report, from rank 0; the exit status still counts every rank
-    auto& listeners = ::testing::UnitTest::GetInstance()->listeners();
+  auto& listeners = ::testing::UnitTest::GetInstance()->listeners();
+  if (world().rank() != 0)  // one report, from rank 0; the exit status still counts every rank
     delete listeners.Release(listeners.default_result_printer());
-  }
+  listeners.Append(new AbortOnFailure);
   return RUN_ALL_TESTS();
 }

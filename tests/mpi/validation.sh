@@ -5,6 +5,10 @@
 # Usage: validation.sh MPIEXEC BPTRAIN BPTRAIN-DATA
 set -u
 mpiexec=$1 bptrain=$2 bptdata=$3
+# Open MPI's mpirun waits a second (odls_base_sigkill_timeout) before it kills the ranks of a job one
+# of whose ranks exited non-zero; every job refused here has ended at start-up, with nothing to lose:
+# no wait (74 refused jobs at np 3: 2 minutes became 1). MPICH ignores it.
+export OMPI_MCA_odls_base_sigkill_timeout=0
 data=$(cd "$(dirname "$0")/../data" && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -91,7 +95,11 @@ both blowup-no-checkpoint 3 "after step 1: the test loss is not finite" "$bptrai
 
 # 5. Oversized requests: refused before allocating, naming the flag; an evaluation batch larger than
 # the test set is the test set.
-both memory 2 "the model \?-1000000000-\? needs .* per rank .* lower --" "$bptrain" "${T[@]}" --hidden 1000000000
+both memory 2 "the model \?-16000000-16000000-\? needs .* per rank .* lower --" "$bptrain" "${T[@]}" --hidden 16000000,16000000
+# The model limits (ModelLimits, shared with the checkpoint reader): the widest layer, the most layers.
+both hidden-too-wide 2 "--hidden: a layer of 16777217 units: at most 16777216" "$bptrain" "${T[@]}" --hidden 16777217
+both hidden-too-deep 2 "--hidden: 1000 hidden layers: at most 999 \(a model has at most 1000 layers" \
+  "$bptrain" "${T[@]}" --hidden "$(python3 -c 'print(",".join(["1"] * 1000))')"
 both eval-batch-huge 0 "done: 1 epochs" "$bptrain" "${T[@]}" --eval-batch 100000000000
 
 # 6. A UTF-8 byte-order mark: every row read, and a header's first name found.
@@ -148,10 +156,38 @@ both resume-changed-row 2 "--resume: in/k2.csv is not the training set .* \(a fe
 acc=$(grep -oE "test_accuracy [0-9.]+" out/done.txt)
 both resume-finished 0 "done: 2 epochs, 16 steps, $acc.*already done" "$bptrain" "${K[@]}" --epochs 2 --resume out/done.h5
 both resume-fewer-epochs 2 "--epochs 1 is fewer than the 2 epochs the checkpoint has already run" "$bptrain" "${K[@]}" --epochs 1 --resume out/done.h5
-# Ranks started with different flags (an MPMD launch): one line from rank 0, exit 2 (the np-1 form of
-# check runs the launcher itself, which starts 3 ranks).
-check ranks-disagree 1 2 "\(all 3 ranks\): ranks 1, 2 disagree with rank 0 on the config" \
-  "$mpiexec" -n 1 "$bptrain" "${K[@]}" --epochs 2 : -n 2 "$bptrain" "${K[@]}" --epochs 3
+# Ranks started with different flags (an MPMD launch): named at start-up, before any collective a flag
+# decides, one line from rank 0, exit 2 (the np-1 form of check runs the launcher itself, which starts 3
+# ranks). Every flag that decides which collectives run (the agreement covers every flag: cli.cpp), and
+# two that decide only the weights. "-" leaves the flag out on ranks 1-2; a switch is "on" or "-". (K
+# without its --quiet.)
+while read -r flag zero rest; do
+  if [ "$rest" = - ]; then others=(); elif [ "$zero" = on ]; then others=(); else others=("$flag" "$rest"); fi
+  mine=("$flag"); [ "$zero" = on ] || mine+=("$zero")
+  check "ranks-disagree$flag" 1 2 "\(all 3 ranks\): ranks disagree with rank 0 on $flag on ranks 1, 2 \(rank 0: $zero\); start every rank with the same command line" \
+    "$mpiexec" -n 1 "$bptrain" "${K[@]:0:6}" "${mine[@]}" : -n 2 "$bptrain" "${K[@]:0:6}" "${others[@]}"
+done <<'TABLE'
+--bucket-mb 1 2
+--overlap off on
+--reducer ring auto
+--check-every 1 100
+--on-nonfinite skip stop
+--eval-batch 16 1024
+--stall-timeout 0 300
+--accumulate 2 1
+--timeline out/dis.json -
+--profile out/dis.csv -
+--metrics out/dis.jsonl -
+--checkpoint out/dis.h5 -
+--evaluate out/done.h5 -
+--grad-stats on -
+--normalize standard unit
+--quiet on -
+--epochs 3 2
+--lr 0.01 0.001
+TABLE
+[ -e out/dis.json ] || [ -e out/dis.csv ] || [ -e out/dis.jsonl ] || [ -e out/dis.h5 ] \
+  && { echo "FAIL a run refused for its flags wrote an output"; fail=1; }
 
 # 12. Smaller ones. Quoted fields and headers (R's write.csv), other separators, class names, a header
 # that counts the columns, regression predictions, a partial epoch's metrics line.

@@ -174,3 +174,57 @@ TEST(Checkpoint, FingerprintsMustBeWholeNumbers) {
   s.write(fx.path("f.h5"));
   EXPECT_EQ(read_checkpoint(fx.path("f.h5")).train.train_fingerprint, sample_state().train_fingerprint);
 }
+
+TEST(Checkpoint, WrittenAtEachModelLimitAndReadBack) {
+  // One set of limits (ModelLimits) for the command line, the model, the writer and the reader: a model
+  // at each limit is written and read back whole; one past it is refused by the model (so never
+  // written) and by the reader (a file that claims it is damaged).
+  Fixture fx;
+  auto round_trip = [&](const std::vector<std::size_t>& sizes) {
+    Model m({sizes, Activation::Tanh, Loss::SoftmaxCrossEntropy});
+    for (std::size_t i = 0; i < m.num_params(); ++i) m.params()[i] = 0.001f * static_cast<float>(i % 997);
+    Optimizer opt({OptKind::Sgd}, m.num_params());
+    opt.set_steps(sample_state().step);
+    const std::vector<float> off(sizes.front(), 0.0f), sc(sizes.front(), 1.0f);
+    write_checkpoint(fx.path("lim.h5"), m, opt, off, sc, sample_state());
+    const Checkpoint c = read_checkpoint(fx.path("lim.h5"));
+    EXPECT_EQ(c.spec.sizes, sizes);
+    ASSERT_EQ(c.params.size(), m.num_params());
+    EXPECT_TRUE(std::equal(c.params.begin(), c.params.end(), m.params().begin()));
+  };
+  round_trip(std::vector<std::size_t>(ModelLimits::layers + 1, 2));  // the most layers
+  round_trip({ModelLimits::width, 1});                              // the widest layer
+  EXPECT_THROW(Model({std::vector<std::size_t>(ModelLimits::layers + 2, 2)}), Error);
+  EXPECT_THROW(Model({{ModelLimits::width + 1, 1}}), Error);
+  // The most parameters: 2^32 exactly passes, one layer more than that is refused (not allocated).
+  EXPECT_EQ(count_params({65535, 65536}), ModelLimits::params);
+  EXPECT_NO_THROW(check_limits({65535, 65536}));
+  EXPECT_THROW(check_limits({65536, 65536}), Error);
+  // The reader: a file claiming one layer more than the limit, or a layer one unit too wide.
+  Small s;
+  s.write(fx.path("r.h5"));
+  {
+    h5::File f = h5::File::open(fx.path("r.h5"), true);
+    ASSERT_GE(H5Adelete_by_name(f.id(), "/model", "num_layers", H5P_DEFAULT), 0);
+    f.attr("/model", "num_layers", static_cast<std::int64_t>(ModelLimits::layers + 1));
+  }
+  EXPECT_THROW(read_checkpoint(fx.path("r.h5")), Error);
+  s.write(fx.path("w.h5"));
+  {  // layer 0's weight claims [6, width + 1] (its bias still 6): a dataset of that shape, never written
+    h5::File f = h5::File::open(fx.path("w.h5"), true);
+    H5Ldelete(f.id(), "/model/layer_0/weight", H5P_DEFAULT);
+    const hsize_t dims[2] = {6, ModelLimits::width + 1};
+    const hid_t space = H5Screate_simple(2, dims, nullptr);
+    const hid_t d = H5Dcreate2(f.id(), "/model/layer_0/weight", H5T_NATIVE_FLOAT, space, H5P_DEFAULT, H5P_DEFAULT,
+                               H5P_DEFAULT);
+    ASSERT_GE(d, 0);
+    H5Dclose(d);
+    H5Sclose(space);
+  }
+  try {
+    read_checkpoint(fx.path("w.h5"));
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("past the model limits"), std::string::npos) << e.what();
+  }
+}

@@ -5,6 +5,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace bpt {
@@ -39,6 +40,8 @@ class Comm {
   void broadcast(std::span<float> v, int root) const;
   void broadcast(std::span<std::uint8_t> v, int root) const;
   std::vector<std::uint64_t> allgather(std::uint64_t v) const;
+  // Concatenation of every rank's equally long `mine`, on every rank.
+  std::vector<std::uint64_t> allgather(std::span<const std::uint64_t> mine) const;
   long allreduce_max(long v) const;
   // Concatenation of every rank's equally long `mine`, on root (empty elsewhere).
   std::vector<double> gather(const std::vector<double>& mine, int root) const;
@@ -97,6 +100,12 @@ void agree_on_errors(const Comm& comm, const std::function<void()>& f);
 // should not repeat) and gives its outcome to every rank: if f threw, every rank throws the same
 // agreed CollectiveError, printed once by rank 0. f must not call collectives.
 void agree_on_root(const Comm& comm, const std::function<void()>& f);
+// Every rank's settings (name, value: e.g. every flag of the command line) compared with rank 0's in
+// one small collective (two more only when they differ). Where they differ, every rank throws an agreed
+// CollectiveError (exit 2, printed by rank 0) naming each setting, rank 0's value and the ranks that
+// differ. Call it before any collective that a setting decides, so that ranks started with different
+// flags are named instead of waiting in different collectives.
+void agree_on_settings(const Comm& comm, const std::vector<std::pair<std::string, std::string>>& settings);
 // "0-3, 7, 9-10" for ascending ranks.
 std::string rank_list(const std::vector<int>& ranks);
 

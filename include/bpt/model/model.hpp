@@ -20,6 +20,19 @@ struct ModelSpec {
   Loss loss = Loss::SoftmaxCrossEntropy;
 };
 
+// The largest model bptrain builds, and so the largest its checkpoints hold: one set of limits for the
+// command line's checks, the model, the checkpoint writer and its reader (which refuses a file past
+// them as damaged rather than allocate what it claims).
+struct ModelLimits {
+  static constexpr std::size_t layers = 1000;       // weight layers, the output layer included
+  static constexpr std::size_t width = 1u << 24;    // the sizes: inputs, each layer's units, outputs
+  static constexpr std::uint64_t params = 1ULL << 32;  // weights and biases in all
+};
+// Weights and biases of a model of these sizes (no overflow within the limits' widths).
+std::uint64_t count_params(const std::vector<std::size_t>& sizes);
+// Throws Error naming the first limit that sizes pass ("a layer of 16777217 units: at most 16777216").
+void check_limits(const std::vector<std::size_t>& sizes);
+
 // Randomness for one training step's dropout; sample_ids[r] is the global index of row r.
 struct DropoutCtx {
   float p = 0;  // on hidden activations

@@ -16,6 +16,9 @@ namespace bpt {
 // count; cores: this machine's (0: unknown).
 void validate_config(const Config& c, int ranks, unsigned cores);
 
+// The model the data ask for within ModelLimits (model.hpp): the parameters in all, the data's sizes.
+void check_model_size(const Config& c, std::size_t inputs, std::size_t outputs);
+
 // The outputs of a run (the checkpoint and its --keep rotations, metrics, profile) or of --evaluate
 // (--predict).
 std::vector<OutputPath> outputs_of(const Config& c, const std::string& predict);
