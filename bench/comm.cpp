@@ -68,7 +68,7 @@ int main(int argc, char** argv) {
     const double plain = median_ms([&] { MPI_Allreduce(MPI_IN_PLACE, g.data(), static_cast<int>(n), MPI_FLOAT, sum_op(), MPI_COMM_WORLD); }, reps);
     // Four equal "layers", as backward would hand them over.
     std::vector<std::size_t> off = {0, n / 4, n / 2, 3 * n / 4, n};
-    GradReducer red(world, g, off, static_cast<std::size_t>(bucket_mb * 1048576.0), true);
+    GradReducer red(world, g, off, {.bucket_bytes = static_cast<std::size_t>(bucket_mb * 1048576.0)});
     const double ours = median_ms([&] {
       red.begin_step();
       for (std::size_t l = 4; l-- > 0;) red.layer_ready(l);

@@ -57,7 +57,7 @@ BENCHMARK(BM_SoftmaxCrossEntropy);
 static void BM_ReducerOneRank(benchmark::State& s) {  // the reducer's own bookkeeping (no peer to talk to)
   std::vector<float> g(535818);
   const Comm self = Comm::self();
-  GradReducer red(self, g, {0, 401920, 533248, 535818}, 2u << 20, true);
+  GradReducer red(self, g, {0, 401920, 533248, 535818}, {.bucket_bytes = 2u << 20});
   for (auto _ : s) {
     red.begin_step();
     for (std::size_t l = 3; l-- > 0;) red.layer_ready(l);

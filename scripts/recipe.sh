@@ -16,7 +16,7 @@ trap 'rm -rf "$tmp"' EXIT
 # tried on validation: AdamW (weight decay 0.05, 1-epoch warm-up) with dropout 0.3 and 0.4 (0.9122,
 # 0.9097), --normalize standard with dropout 0.2 (0.9078) and with dropout 0.3 and --input-dropout
 # 0.1 for 40 epochs (0.9108), --input-dropout 0.2 with dropout 0.3 for 40 epochs (0.9090), against
-# 0.9128 for the first candidate here; the README lists the rest.
+# 0.9128 for the first candidate here; docs/recipe.md lists the rest.
 names=(adam-d0.2 ls-d0.3-e40 ls-d0.3-e60 shift1-d0.1-e60)
 declare -A cand=(
   [adam-d0.2]="--hidden 1024,512 --dropout 0.2 --lr-schedule cosine --epochs 30"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's timeline figures: the main job (Fashion-MNIST, 784-512-256-10) at np=2 under mpirun on
+# The timeline figures of docs/timeline.md: the main job (Fashion-MNIST, 784-512-256-10) at np=2 under mpirun on
 # this machine, and the same model on 64 simulated ranks (SMPI, one rank per node of
 # scripts/smpi/cluster-100g.xml, 256 samples per rank), each traced with --timeline, summarised by
 # scripts/timeline_summary.py and drawn by scripts/timeline_png.sh into OUT (default docs/timeline).

@@ -82,9 +82,8 @@ bool parse_on_off(const std::string& v, const char* flag) {
   throw CollectiveError(std::string(flag) + ": expected on or off, got '" + v + "'");
 }
 
-}  // namespace
-
-bool parse(int argc, char** argv, Config& c, EvalOptions& ev, bool root, FlagTexts& flags) {
+// Every flag: its name, help text and default (c: the defaults), in the groups --help shows.
+cxxopts::Options flag_table(const Config& c) {
   cxxopts::Options o("bptrain", "Data-parallel MLP trainer (backprop over MPI). Run as: mpirun -np N bptrain [options]");
   o.set_width(110);
   // clang-format off
@@ -127,7 +126,7 @@ bool parse(int argc, char** argv, Config& c, EvalOptions& ev, bool root, FlagTex
     ("epochs", "epochs", cxxopts::value<std::string>()->default_value("10"))
     ("max-steps", "stop after this many optimizer steps in all (0: no limit)", cxxopts::value<std::string>()->default_value("0"))
     ("seed", "seed for initial weights, sample order and dropout", cxxopts::value<std::string>()->default_value("42"))
-    ("patience", "early stopping: stop after this many epochs without test-accuracy gain (0: off)", cxxopts::value<std::string>()->default_value("0"))
+    ("patience", "early stopping: stop after this many epochs without a gain in validation accuracy (test accuracy without --val-fraction; -RMSE for regression) (0: off)", cxxopts::value<std::string>()->default_value("0"))
     ("min-delta", "early stopping: smallest gain that counts", cxxopts::value<std::string>()->default_value("0"))
     ("tol", "stop when the training loss changes by less than this over an epoch (0: off)", cxxopts::value<std::string>()->default_value("0"));
   o.add_options("Parallel")
@@ -171,29 +170,11 @@ bool parse(int argc, char** argv, Config& c, EvalOptions& ev, bool root, FlagTex
     ("nan-rank", "fault injection: this rank's gradient gets a NaN at --nan-at-step (-1: off)", cxxopts::value<std::string>()->default_value("-1"))
     ("nan-at-step", "fault injection: the step at which --nan-rank's gradient gets a NaN", cxxopts::value<std::string>()->default_value("0"));
   // clang-format on
-  cxxopts::ParseResult r;
-  try {
-    r = o.parse(argc, argv);
-  } catch (const cxxopts::exceptions::exception& e) {
-    throw CollectiveError(std::string(e.what()) + " (see bptrain --help)");
-  }
-  flags.clear();
-  for (const std::string& g : o.groups())
-    for (const cxxopts::HelpOptionDetails& d : o.group_help(g).options) {
-      const std::string& name = d.l.front();
-      flags.emplace_back("--" + name, d.is_boolean ? (r.count(name) ? "on" : "off") : r[name].as<std::string>());
-    }
-  if (r.count("help")) {
-    if (root)
-      std::printf("%s\nExit status: 0 done, 1 a runtime error (one line names the rank), 2 a usage or configuration error, 3 the loss or gradients stopped being finite, 4 a rank stalled (--stall-timeout), 75 stopped by SIGTERM or SIGUSR1 after writing the checkpoint (resume with --resume).\n",
-                  o.help({"Data", "Model", "Optimisation", "Parallel", "Checkpoints", "Health", "Output", "Testing"}).c_str());
-    return false;
-  }
-  if (r.count("version")) {
-    if (root) std::printf("bptrain %s\n", BPT_VERSION);
-    return false;
-  }
-  if (!r.unmatched().empty()) throw CollectiveError("unexpected argument '" + r.unmatched()[0] + "' (see bptrain --help)");
+  return o;
+}
+
+// The flags' values into c and ev, each converted with its flag named when it does not parse.
+void read_flags(const cxxopts::ParseResult& r, Config& c, EvalOptions& ev) {
   try {
     const Flags f{r};
     c.train = f.text("train");
@@ -280,6 +261,36 @@ bool parse(int argc, char** argv, Config& c, EvalOptions& ev, bool root, FlagTex
   } catch (const cxxopts::exceptions::exception& e) {
     throw CollectiveError(std::string(e.what()) + " (see bptrain --help)");
   }
+}
+
+}  // namespace
+
+bool parse(int argc, char** argv, Config& c, EvalOptions& ev, bool root, FlagTexts& flags) {
+  cxxopts::Options o = flag_table(c);
+  cxxopts::ParseResult r;
+  try {
+    r = o.parse(argc, argv);
+  } catch (const cxxopts::exceptions::exception& e) {
+    throw CollectiveError(std::string(e.what()) + " (see bptrain --help)");
+  }
+  flags.clear();
+  for (const std::string& g : o.groups())
+    for (const cxxopts::HelpOptionDetails& d : o.group_help(g).options) {
+      const std::string& name = d.l.front();
+      flags.emplace_back("--" + name, d.is_boolean ? (r.count(name) ? "on" : "off") : r[name].as<std::string>());
+    }
+  if (r.count("help")) {
+    if (root)
+      std::printf("%s\nExit status: 0 done, 1 a runtime error (one line names the rank), 2 a usage or configuration error, 3 the loss or gradients stopped being finite, 4 a rank stalled (--stall-timeout), 75 stopped by SIGTERM or SIGUSR1 after writing the checkpoint (resume with --resume).\n",
+                  o.help({"Data", "Model", "Optimisation", "Parallel", "Checkpoints", "Health", "Output", "Testing"}).c_str());
+    return false;
+  }
+  if (r.count("version")) {
+    if (root) std::printf("bptrain %s\n", BPT_VERSION);
+    return false;
+  }
+  if (!r.unmatched().empty()) throw CollectiveError("unexpected argument '" + r.unmatched()[0] + "' (see bptrain --help)");
+  read_flags(r, c, ev);
   if (ev.checkpoint.empty() && (ev.confusion || !ev.predict.empty()))
     throw CollectiveError(std::string(ev.confusion ? "--confusion" : "--predict") + " needs --evaluate CHECKPOINT");
   return true;

@@ -1,5 +1,6 @@
 #pragma once
-// bptrain's command line: every flag, its help text and its range check, into a Config. The only
+// bptrain's command line: every flag, its help text and its parse, into a Config (the ranges are checked
+// in one place, train/validate.cpp's validate_config). The only
 // code that sees cxxopts (src/app/cli.cpp); main.cpp runs what it asks for.
 #include <string>
 #include <utility>

@@ -4,6 +4,7 @@
 
 #include "add.hpp"
 #include "handle.hpp"
+#include "tags.hpp"
 #include "watch.hpp"
 
 #include <algorithm>
@@ -39,12 +40,14 @@ struct GradReducer::Requests {
 };
 
 GradReducer::GradReducer(const Comm& comm, std::span<float> grads, std::vector<std::size_t> off,
-                         std::size_t bucket_bytes, bool overlap, std::size_t max_count, bool shard,
-                         Algorithm algorithm, const NodeLayout* layout)
-    : comm_(comm), grads_(grads), overlap_(overlap), shard_(shard), reqs_(std::make_unique<Requests>()) {
+                         const ReducerOptions& o)
+    : comm_(comm), grads_(grads), overlap_(o.overlap), shard_(o.shard), reqs_(std::make_unique<Requests>()) {
+  const Algorithm algorithm = o.algorithm;
+  const NodeLayout* layout = o.layout;
+  std::size_t max_count = o.max_count;
   require(off.size() >= 2 && off.front() == 0 && off.back() == grads.size(),
           "grad reducer: layer offsets must run from 0 to the gradient size");
-  std::size_t cap = std::max<std::size_t>(1, bucket_bytes / sizeof(float));
+  std::size_t cap = std::max<std::size_t>(1, o.bucket_bytes / sizeof(float));
   if (max_count == 0) max_count = static_cast<std::size_t>(INT_MAX);
   cap = std::min(cap, max_count);
   // Whole layers, last to first, fill a bucket until the next layer would overflow it; a layer larger
@@ -124,7 +127,7 @@ void GradReducer::post(std::size_t i) {
   const Exchange& e = k.plan.steps[a.step];
   MPI_Request* rq = &reqs_->req[2 * i];
   const MPI_Comm c = to_comm(comm_.handle());
-  const int tag = 100 + static_cast<int>(a.bucket % 30000);
+  const int tag = bucket_tag(a.bucket);
   float* data = a.base + k.lo;
   int rc = MPI_SUCCESS;
   if (e.recv_from >= 0) {

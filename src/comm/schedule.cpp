@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "bpt/core/error.hpp"
+#include "bpt/core/names.hpp"
 
 namespace bpt {
 namespace {
@@ -158,23 +159,13 @@ Schedule hier_schedule(std::size_t n, const std::vector<int>& node_group, int lo
   return s;
 }
 
-const char* to_string(Algorithm a) {
-  switch (a) {
-    case Algorithm::Auto: return "auto";
-    case Algorithm::Ring: return "ring";
-    case Algorithm::Rhd: return "rhd";
-    case Algorithm::Hier: return "hier";
-  }
-  return "?";
-}
+namespace {
+constexpr NameOf<Algorithm> kAlgorithms[] = {
+    {Algorithm::Auto, "auto"}, {Algorithm::Ring, "ring"}, {Algorithm::Rhd, "rhd"}, {Algorithm::Hier, "hier"}};
+}  // namespace
 
-Algorithm parse_algorithm(const std::string& s) {
-  if (s == "auto") return Algorithm::Auto;
-  if (s == "ring") return Algorithm::Ring;
-  if (s == "rhd") return Algorithm::Rhd;
-  if (s == "hier") return Algorithm::Hier;
-  throw Error("unknown reducer '" + s + "' (expected auto, ring, rhd, hier)");
-}
+const char* to_string(Algorithm a) { return name_of(kAlgorithms, a); }
+Algorithm parse_algorithm(const std::string& s) { return parse_name(kAlgorithms, s, "reducer"); }
 
 double model_seconds(Algorithm a, std::size_t bytes, int p, int per_node, const CostModel& m) {
   if (p <= 1) return 0;

@@ -24,11 +24,12 @@
 #include "bpt/core/error.hpp"
 #include "bpt/core/text.hpp"
 #include "handle.hpp"
+#include "tags.hpp"
 
 namespace bpt {
 
 namespace {
-constexpr int kTag = 32001;  // above the reducer's bucket tags (100 + bucket % 30000)
+constexpr int kTag = kHeartbeatTag;  // tags.hpp: above every bucket tag of the reducer
 constexpr int kHost = 64;    // bytes of a host name kept
 
 struct Beat {

@@ -6,24 +6,22 @@
 #include "bpt/core/error.hpp"
 #include "bpt/core/hash.hpp"
 #include "bpt/core/isolate.hpp"
+#include "bpt/core/names.hpp"
 #include "bpt/core/rng.hpp"
 
 namespace bpt {
 
-Format parse_format(const std::string& s) {
-  if (s == "auto") return Format::Auto;
-  if (s == "idx") return Format::Idx;
-  if (s == "csv") return Format::Csv;
-  if (s == "hdf5" || s == "h5") return Format::Hdf5;
-  throw Error("unknown format '" + s + "' (expected auto, idx, csv, hdf5)");
-}
+namespace {
+constexpr NameOf<Format> kFormats[] = {
+    {Format::Auto, "auto"}, {Format::Idx, "idx"}, {Format::Csv, "csv"}, {Format::Hdf5, "hdf5"}, {Format::Hdf5, "h5"}};
+constexpr NameOf<Task> kTasks[] = {
+    {Task::Auto, "auto"}, {Task::Classification, "classification"}, {Task::Regression, "regression"}};
+constexpr NameOf<Normalize> kNormalizations[] = {
+    {Normalize::None, "none"}, {Normalize::Unit, "unit"}, {Normalize::Standard, "standard"}};
+}  // namespace
 
-Task parse_task(const std::string& s) {
-  if (s == "auto") return Task::Auto;
-  if (s == "classification") return Task::Classification;
-  if (s == "regression") return Task::Regression;
-  throw Error("unknown task '" + s + "' (expected auto, classification, regression)");
-}
+Format parse_format(const std::string& s) { return parse_name(kFormats, s, "format"); }
+Task parse_task(const std::string& s) { return parse_name(kTasks, s, "task"); }
 
 CsvHeader parse_header(const std::string& s) {
   if (s == "auto") return CsvHeader::Auto;
@@ -39,16 +37,8 @@ char parse_delimiter(const std::string& s) {
   throw Error("--csv-delimiter: expected auto, ',', ';', tab or '|', got '" + s + "'");
 }
 
-Normalize parse_normalize(const std::string& s) {
-  if (s == "none") return Normalize::None;
-  if (s == "unit") return Normalize::Unit;
-  if (s == "standard") return Normalize::Standard;
-  throw Error("unknown normalisation '" + s + "' (expected none, unit, standard)");
-}
-
-std::string to_string(Normalize n) {
-  return n == Normalize::None ? "none" : n == Normalize::Unit ? "unit" : "standard";
-}
+Normalize parse_normalize(const std::string& s) { return parse_name(kNormalizations, s, "normalisation"); }
+std::string to_string(Normalize n) { return name_of(kNormalizations, n); }
 
 std::int32_t RowSource::label(std::size_t) const { throw Error("this dataset keeps its labels in memory"); }
 

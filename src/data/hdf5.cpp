@@ -4,7 +4,7 @@
 
 #include "bpt/core/error.hpp"
 #include "bpt/data/dataset.hpp"
-#include "bpt/h5/h5.hpp"
+#include "h5.hpp"
 
 namespace bpt {
 namespace {

@@ -11,7 +11,7 @@
 #include "bpt/core/rng.hpp"
 #include "bpt/data/dataset.hpp"
 #include "bpt/data/paths.hpp"
-#include "bpt/h5/h5.hpp"
+#include "h5.hpp"
 
 namespace bpt {
 namespace {

@@ -1,4 +1,4 @@
-#include "bpt/h5/h5.hpp"
+#include "h5.hpp"
 
 #include <algorithm>
 #include <fstream>

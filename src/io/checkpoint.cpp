@@ -14,7 +14,7 @@
 #include <filesystem>
 
 #include "bpt/core/error.hpp"
-#include "bpt/h5/h5.hpp"
+#include "h5.hpp"
 
 namespace bpt {
 namespace {
@@ -173,22 +173,40 @@ void write_checkpoint(const std::string& path, const Model& model, Optimizer& op
 
 namespace {
 
-Checkpoint read_checkpoint_unnamed(const std::string& path) {
-  h5::File f = h5::File::open(path);
-  auto bad = [&](const std::string& what) { throw Error(path + ": not a valid bptrain checkpoint: " + what); };
+// Reads one checkpoint file, part by part; every check that fails names the file (bad()).
+struct Reader {
+  std::string path;
+  h5::File f;
+  [[noreturn]] void bad(const std::string& what) const {
+    throw Error(path + ": not a valid bptrain checkpoint: " + what);
+  }
+
+  // /meta and the layers' shapes: c.spec (within ModelLimits) and c's version fields.
+  void header(Checkpoint& c) const;
+  // The arrays: weights and biases, the input scaling, the optimizer and its state.
+  void arrays(Checkpoint& c) const;
+  // /train: where the run stood.
+  void train_state(Checkpoint& c) const;
+  // A dataset written as checkpoints are (chunked with Fletcher-32) and holding the count floats its
+  // shape claims, so no allocation comes from an unbacked claim.
+  void stored(const std::string& name, std::size_t count) const {
+    if (!f.chunked_with_checksum(name)) bad(name + " is not stored chunked with a Fletcher-32 checksum");
+    if (f.storage_bytes(name) < count * sizeof(float)) bad(name + " claims more data than the file stores");
+  }
+};
+
+void Reader::header(Checkpoint& c) const {
   if (!f.has_attr("/meta", "program") || f.attr_str("/meta", "program") != "bptrain" || !f.exists("/model"))
     bad("no /model group, or /meta@program is not \"bptrain\"");
   if (!f.has_attr("/meta", "format_version")) bad("no /meta@format_version");
   const std::int64_t version = f.attr_i64("/meta", "format_version");
   if (version != kCheckpointFormat)
     bad("format version " + std::to_string(version) + ", this bptrain reads version " + std::to_string(kCheckpointFormat));
-  Checkpoint c;
   c.program_version = f.attr_str("/meta", "program_version");
   c.created = f.attr_str("/meta", "created");
   const std::int64_t nl = f.attr_i64("/model", "num_layers");
   if (nl < 1 || static_cast<std::uint64_t>(nl) > ModelLimits::layers) bad("num_layers = " + std::to_string(nl));
   c.spec.loss = parse_loss(f.attr_str("/model", "loss"));
-  std::size_t total = 0;
   for (std::size_t l = 0; l < static_cast<std::size_t>(nl); ++l) {
     h5::Info w = f.info(layer(l) + "/weight"), b = f.info(layer(l) + "/bias");
     if (w.dims.size() != 2 || b.dims.size() != 1 || b.dims[0] != w.dims[0] || w.dims[0] == 0 || w.dims[1] == 0)
@@ -200,7 +218,6 @@ Checkpoint read_checkpoint_unnamed(const std::string& path) {
       bad(layer(l) + " takes " + std::to_string(w.dims[1]) + " inputs but the layer before gives " +
           std::to_string(c.spec.sizes.back()));
     c.spec.sizes.push_back(w.dims[0]);
-    total += w.count() + b.count();
     const Activation a = parse_activation(f.attr_str(layer(l), "activation"));
     if (l + 1 < static_cast<std::size_t>(nl)) c.spec.hidden = a;
     else if (a != Activation::Identity) bad("the output layer's activation must be identity");
@@ -216,14 +233,10 @@ Checkpoint read_checkpoint_unnamed(const std::string& path) {
   for (std::size_t l = 0; l + 2 < c.spec.sizes.size(); ++l)
     if (parse_activation(f.attr_str(layer(l), "activation")) != c.spec.hidden)
       bad("hidden layers with different activations");
-  // Checkpoints are stored uncompressed: a dataset must hold every byte its shape claims, so no
-  // allocation below comes from an unbacked claim.
-  // Every dataset must also be chunked with its Fletcher-32 checksum, as written: a file whose data
-  // is not checksummed is not a checkpoint to trust.
-  auto stored = [&](const std::string& name, std::size_t count) {
-    if (!f.chunked_with_checksum(name)) bad(name + " is not stored chunked with a Fletcher-32 checksum");
-    if (f.storage_bytes(name) < count * sizeof(float)) bad(name + " claims more data than the file stores");
-  };
+}
+
+void Reader::arrays(Checkpoint& c) const {
+  const std::size_t total = count_params(c.spec.sizes);  // within the limits: header() checked
   for (std::size_t l = 0; l + 1 < c.spec.sizes.size(); ++l) {
     stored(layer(l) + "/weight", c.spec.sizes[l] * c.spec.sizes[l + 1]);
     stored(layer(l) + "/bias", c.spec.sizes[l + 1]);
@@ -259,6 +272,9 @@ Checkpoint read_checkpoint_unnamed(const std::string& path) {
     f.read<float>("/optimizer/" + name, v.data(), total);
     c.optim_state.emplace_back(name, std::move(v));
   }
+}
+
+void Reader::train_state(Checkpoint& c) const {
   TrainState& s = c.train;
   auto u64 = [&](const char* k) {
     std::int64_t v = f.attr_i64("/train", k);
@@ -290,6 +306,14 @@ Checkpoint read_checkpoint_unnamed(const std::string& path) {
   s.resume_key = f.attr_str("/train", "resume_key");
   s.lr_schedule = f.attr_str("/train", "lr_schedule");
   if (c.optim_steps != s.step) bad("optimizer step " + std::to_string(c.optim_steps) + " != training step " + std::to_string(s.step));
+}
+
+Checkpoint read_checkpoint_unnamed(const std::string& path) {
+  const Reader r{path, h5::File::open(path)};
+  Checkpoint c;
+  r.header(c);
+  r.arrays(c);
+  r.train_state(c);
   return c;
 }
 

@@ -1,27 +1,16 @@
 #include "bpt/nn/activation.hpp"
 
-#include "bpt/core/error.hpp"
+#include "bpt/core/names.hpp"
 
 namespace bpt {
 
-Activation parse_activation(std::string_view name) {
-  if (name == "identity" || name == "linear") return Activation::Identity;
-  if (name == "relu") return Activation::Relu;
-  if (name == "leaky_relu") return Activation::LeakyRelu;
-  if (name == "tanh") return Activation::Tanh;
-  if (name == "sigmoid") return Activation::Sigmoid;
-  throw Error("unknown activation '" + std::string(name) + "' (expected relu, leaky_relu, tanh, sigmoid, identity)");
-}
+namespace {
+constexpr NameOf<Activation> kActivations[] = {{Activation::Relu, "relu"},       {Activation::LeakyRelu, "leaky_relu"},
+                                               {Activation::Tanh, "tanh"},       {Activation::Sigmoid, "sigmoid"},
+                                               {Activation::Identity, "identity"}, {Activation::Identity, "linear"}};
+}  // namespace
 
-std::string to_string(Activation a) {
-  switch (a) {
-    case Activation::Identity: return "identity";
-    case Activation::Relu: return "relu";
-    case Activation::LeakyRelu: return "leaky_relu";
-    case Activation::Tanh: return "tanh";
-    case Activation::Sigmoid: return "sigmoid";
-  }
-  return "?";
-}
+Activation parse_activation(std::string_view name) { return parse_name(kActivations, name, "activation"); }
+std::string to_string(Activation a) { return name_of(kActivations, a); }
 
 }  // namespace bpt

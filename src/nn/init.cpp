@@ -3,28 +3,21 @@
 #include <cmath>
 
 #include "bpt/core/error.hpp"
+#include "bpt/core/names.hpp"
 #include "bpt/core/rng.hpp"
 
 namespace bpt {
 
-Init parse_init(std::string_view name) {
-  if (name == "xavier_uniform" || name == "glorot_uniform" || name == "xavier") return Init::XavierUniform;
-  if (name == "xavier_normal" || name == "glorot_normal") return Init::XavierNormal;
-  if (name == "he_uniform" || name == "kaiming_uniform") return Init::HeUniform;
-  if (name == "he_normal" || name == "kaiming_normal" || name == "he") return Init::HeNormal;
-  throw Error("unknown init '" + std::string(name) +
-              "' (expected xavier_uniform, xavier_normal, he_uniform, he_normal)");
-}
+namespace {
+constexpr NameOf<Init> kInits[] = {{Init::XavierUniform, "xavier_uniform"}, {Init::XavierNormal, "xavier_normal"},
+                                   {Init::HeUniform, "he_uniform"},         {Init::HeNormal, "he_normal"},
+                                   {Init::XavierUniform, "glorot_uniform"}, {Init::XavierUniform, "xavier"},
+                                   {Init::XavierNormal, "glorot_normal"},   {Init::HeUniform, "kaiming_uniform"},
+                                   {Init::HeNormal, "kaiming_normal"},      {Init::HeNormal, "he"}};
+}  // namespace
 
-std::string to_string(Init i) {
-  switch (i) {
-    case Init::XavierUniform: return "xavier_uniform";
-    case Init::XavierNormal: return "xavier_normal";
-    case Init::HeUniform: return "he_uniform";
-    case Init::HeNormal: return "he_normal";
-  }
-  return "?";
-}
+Init parse_init(std::string_view name) { return parse_name(kInits, name, "init"); }
+std::string to_string(Init i) { return name_of(kInits, i); }
 
 template <class T>
 void init_dense(T* w, T* b, std::size_t out, std::size_t in, Init kind, std::uint64_t seed, std::size_t layer) {

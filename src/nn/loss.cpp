@@ -3,16 +3,19 @@
 #include <cmath>
 
 #include "bpt/core/error.hpp"
+#include "bpt/core/names.hpp"
 
 namespace bpt {
 
-Loss parse_loss(std::string_view name) {
-  if (name == "cross_entropy" || name == "softmax_cross_entropy" || name == "ce") return Loss::SoftmaxCrossEntropy;
-  if (name == "mse") return Loss::Mse;
-  throw Error("unknown loss '" + std::string(name) + "' (expected cross_entropy, mse)");
-}
+namespace {
+constexpr NameOf<Loss> kLosses[] = {{Loss::SoftmaxCrossEntropy, "cross_entropy"},
+                                    {Loss::Mse, "mse"},
+                                    {Loss::SoftmaxCrossEntropy, "softmax_cross_entropy"},
+                                    {Loss::SoftmaxCrossEntropy, "ce"}};
+}  // namespace
 
-std::string to_string(Loss l) { return l == Loss::Mse ? "mse" : "cross_entropy"; }
+Loss parse_loss(std::string_view name) { return parse_name(kLosses, name, "loss"); }
+std::string to_string(Loss l) { return name_of(kLosses, l); }
 
 template <class T>
 double softmax_cross_entropy(ConstMatView<T> logits, const std::int32_t* labels, MatView<T> grad, T scale,

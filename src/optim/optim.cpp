@@ -4,32 +4,20 @@
 #include <cmath>
 
 #include "bpt/core/error.hpp"
+#include "bpt/core/names.hpp"
 
 namespace bpt {
 
-OptKind parse_optimizer(std::string_view name) {
-  if (name == "sgd") return OptKind::Sgd;
-  if (name == "momentum") return OptKind::Momentum;
-  if (name == "nesterov") return OptKind::Nesterov;
-  if (name == "adam") return OptKind::Adam;
-  if (name == "adamw") return OptKind::AdamW;
-  if (name == "lars") return OptKind::Lars;
-  if (name == "lamb") return OptKind::Lamb;
-  throw Error("unknown optimizer '" + std::string(name) + "' (expected sgd, momentum, nesterov, adam, adamw, lars, lamb)");
-}
+namespace {
+constexpr NameOf<OptKind> kOptimizers[] = {{OptKind::Sgd, "sgd"},     {OptKind::Momentum, "momentum"},
+                                           {OptKind::Nesterov, "nesterov"}, {OptKind::Adam, "adam"},
+                                           {OptKind::AdamW, "adamw"}, {OptKind::Lars, "lars"},
+                                           {OptKind::Lamb, "lamb"}};
+constexpr NameOf<LrKind> kSchedules[] = {{LrKind::Constant, "constant"}, {LrKind::Step, "step"}, {LrKind::Cosine, "cosine"}};
+}  // namespace
 
-std::string to_string(OptKind k) {
-  switch (k) {
-    case OptKind::Sgd: return "sgd";
-    case OptKind::Momentum: return "momentum";
-    case OptKind::Nesterov: return "nesterov";
-    case OptKind::Adam: return "adam";
-    case OptKind::AdamW: return "adamw";
-    case OptKind::Lars: return "lars";
-    case OptKind::Lamb: return "lamb";
-  }
-  return "?";
-}
+OptKind parse_optimizer(std::string_view name) { return parse_name(kOptimizers, name, "optimizer"); }
+std::string to_string(OptKind k) { return name_of(kOptimizers, k); }
 
 namespace {
 bool has_second_moment(OptKind k) { return k == OptKind::Adam || k == OptKind::AdamW || k == OptKind::Lamb; }
@@ -251,19 +239,6 @@ double global_norm(std::span<const float> g) {
   return std::sqrt(s);
 }
 
-void clip_to_norm(std::span<float> g, double norm, double max_norm) {
-  if (max_norm > 0 && norm > max_norm) {
-    const float c = static_cast<float>(max_norm / (norm + 1e-6));  // PyTorch's clip_grad_norm_
-    for (float& x : g) x *= c;
-  }
-}
-
-double clip_grad_norm(std::span<float> g, double max_norm) {
-  const double norm = global_norm(g);
-  clip_to_norm(g, norm, max_norm);
-  return norm;
-}
-
 double sum_squares(std::span<const float> g) {
   // 32 float partial sums per block of 1024 (several independent vector accumulators, so the adds
   // do not wait on each other: 6x faster than 8 on AVX-512), blocks accumulated in double.
@@ -285,16 +260,8 @@ double sum_squares(std::span<const float> g) {
   return total;
 }
 
-LrKind parse_lr_schedule(std::string_view name) {
-  if (name == "constant") return LrKind::Constant;
-  if (name == "step") return LrKind::Step;
-  if (name == "cosine") return LrKind::Cosine;
-  throw Error("unknown LR schedule '" + std::string(name) + "' (expected constant, step, cosine)");
-}
-
-std::string to_string(LrKind k) {
-  return k == LrKind::Step ? "step" : k == LrKind::Cosine ? "cosine" : "constant";
-}
+LrKind parse_lr_schedule(std::string_view name) { return parse_name(kSchedules, name, "LR schedule"); }
+std::string to_string(LrKind k) { return name_of(kSchedules, k); }
 
 float LrSchedule::at(std::uint64_t step) const {
   double lr = base_lr;
@@ -305,7 +272,7 @@ float LrSchedule::at(std::uint64_t step) const {
       break;
     case LrKind::Cosine: {
       const double frac = std::min(1.0, static_cast<double>(step) / static_cast<double>(total_steps ? total_steps : 1));
-      lr = min_lr + (base_lr - min_lr) * 0.5 * (1.0 + std::cos(3.141592653589793 * frac));
+      lr = base_lr * 0.5 * (1.0 + std::cos(3.141592653589793 * frac));
       break;
     }
   }

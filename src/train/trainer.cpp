@@ -76,9 +76,12 @@ Trainer::Trainer(const Config& cfg, const Comm& comm, Dataset train, Dataset tes
   for (std::size_t l = 0; l <= model_.num_layers(); ++l)
     off.push_back(l < model_.num_layers() ? model_.offset(l) : model_.num_params());
   const bool sharded = cfg_.overlap && !cfg_.deterministic;
-  reducer_ = std::make_unique<GradReducer>(comm_, model_.grads(), off,
-                                           static_cast<std::size_t>(cfg_.bucket_mb * 1048576.0), cfg_.overlap, 0, sharded,
-                                           cfg_.reducer);
+  ReducerOptions ro;
+  ro.bucket_bytes = static_cast<std::size_t>(cfg_.bucket_mb * 1048576.0);
+  ro.overlap = cfg_.overlap;
+  ro.shard = sharded;
+  ro.algorithm = cfg_.reducer;
+  reducer_ = std::make_unique<GradReducer>(comm_, model_.grads(), off, ro);
   std::vector<LayerSpan> layers;
   for (std::size_t l = 0; l < model_.num_layers(); ++l) {
     const std::size_t w = model_.offset(l), b = w + model_.out(l) * model_.in(l);

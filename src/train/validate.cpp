@@ -17,7 +17,7 @@ std::string num(double v) { return format_number("%.7g", v); }
 
 bool is_pow2(std::size_t v) { return v && !(v & (v - 1)); }
 
-// flag value: must lie in the interval written as `range` ("[0, 1)"), lo/hi with their openness.
+// flag value: must lie in the interval from lo to hi, each end open or closed ("must be in [0, 1)").
 void in_range(const char* flag, double v, double lo, bool lo_open, double hi, bool hi_open) {
   const bool ok = std::isfinite(v) && (lo_open ? v > lo : v >= lo) && (hi_open ? v < hi : v <= hi);
   if (ok) return;

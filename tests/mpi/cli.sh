@@ -25,11 +25,11 @@ for flag in train test hidden activation loss init optimizer lr momentum weight-
             warmup-epochs deterministic blas-threads; do
   grep -q -- "--$flag" <<<"$help" || { echo "FAIL help lacks --$flag"; fail=1; }
 done
-readme=$(dirname "$0")/../../README.md
-if diff <(echo "$help") <(sed -n '/<!-- help:start -->/,/<!-- help:end -->/p' "$readme" | sed '1,2d;$d' | sed '$d') >/dev/null; then
-  echo "ok   readme-help"
+clidoc=$(dirname "$0")/../../docs/cli.md
+if diff <(echo "$help") <(sed -n '/<!-- help:start -->/,/<!-- help:end -->/p' "$clidoc" | sed '1,2d;$d' | sed '$d') >/dev/null; then
+  echo "ok   cli-doc-help"
 else
-  echo "FAIL readme-help: README's --help block differs from bptrain --help (run scripts/update_readme_help.sh)"; fail=1
+  echo "FAIL cli-doc-help: docs/cli.md's --help block differs from bptrain --help (run scripts/update_cli_help.sh)"; fail=1
 fi
 check unknown-flag nonzero "bptrain: error: .*no-such-flag" "$bptrain" --no-such-flag
 check bad-activation nonzero "unknown activation 'swish'" "$bptrain" --activation swish

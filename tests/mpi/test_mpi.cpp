@@ -51,7 +51,7 @@ void run_reducer(std::size_t n, std::vector<std::size_t> off, std::size_t bucket
     SCOPED_TRACE(name(v));
     std::vector<float> g(n);
     const NodeLayout layout = block_layout(world().rank(), world().size(), v.per_node);
-    GradReducer red(world(), g, off, bucket_bytes, overlap, max_count, false, v.algorithm, &layout);
+    GradReducer red(world(), g, off, {bucket_bytes, overlap, false, v.algorithm, max_count, &layout});
     for (int rep = 0; rep < 3; ++rep) {  // the same reducer serves step after step
       fill(g, world().rank());
       red.begin_step();
@@ -75,14 +75,14 @@ TEST(GradReducer, OddLengthsManyBucketsEqualPlainSum) {
 
 TEST(GradReducer, BufferLargerThanOneBucket) {
   std::vector<float> g(3 << 20);
-  GradReducer red(world(), g, {0, 1 << 20, 3 << 20}, 1 << 20, true);
+  GradReducer red(world(), g, {0, 1 << 20, 3 << 20}, {.bucket_bytes = 1 << 20});
   EXPECT_EQ(red.num_buckets(), 12u);
   run_reducer(3 << 20, {0, 1 << 20, 3 << 20}, 1 << 20, true, 0);
 }
 
 TEST(GradReducer, BucketsHoldWholeLayersAndSplitOnlyLargeOnes) {
   std::vector<float> g(135);
-  GradReducer red(world(), g, {0, 100, 130, 135}, 50 * sizeof(float), true);
+  GradReducer red(world(), g, {0, 100, 130, 135}, {.bucket_bytes = 50 * sizeof(float)});
   ASSERT_EQ(red.num_buckets(), 3u);
   // Layers 2 and 1 share the first bucket, ready once layer 1 is done; layer 0 is cut in two.
   EXPECT_EQ(red.bucket(0).lo, 100u);
@@ -99,7 +99,7 @@ TEST(GradReducer, ChunksAboveTheCountLimit) {
   // max_count stands in for INT_MAX: every bucket is cut to at most 7 elements, so no MPI call of its
   // sum carries more; whole layers are never merged past the limit and the buckets tile the buffer.
   std::vector<float> g(100);
-  GradReducer red(world(), g, {0, 40, 100}, 1 << 20, true, 7);
+  GradReducer red(world(), g, {0, 40, 100}, {.bucket_bytes = 1 << 20, .max_count = 7});
   ASSERT_EQ(red.num_buckets(), 6u + 9u);  // layer 1: 60 = 8 x 7 + 4; layer 0: 40 = 5 x 7 + 5
   std::size_t hi = 100;
   for (std::size_t b = 0; b < red.num_buckets(); ++b) {  // last layer first, contiguous
@@ -123,7 +123,8 @@ TEST(GradReducer, ShardedOwnersHoldTheSumAndGatherCopiesTheirChunksToAll) {
     std::vector<float> g(n), w(n);
     const std::vector<std::size_t> off = {0, n / 3, n};
     const NodeLayout layout = block_layout(world().rank(), world().size(), v.per_node);
-    GradReducer red(world(), g, off, bucket * sizeof(float), true, 0, true, v.algorithm, &layout);
+    GradReducer red(world(), g, off,
+                    {.bucket_bytes = bucket * sizeof(float), .shard = true, .algorithm = v.algorithm, .layout = &layout});
     // Every element is owned by exactly one rank.
     std::vector<double> owners(n, 0.0);
     for (auto [lo, hi] : red.owned())
@@ -150,7 +151,7 @@ TEST(GradReducer, ShardedOwnersHoldTheSumAndGatherCopiesTheirChunksToAll) {
 TEST(GradReducer, NoLayerReadyStillReducesEverything) {
   // A rank with no samples in the last, partial batch never runs backward.
   std::vector<float> g(50);
-  GradReducer red(world(), g, {0, 20, 50}, 40, true);
+  GradReducer red(world(), g, {0, 20, 50}, {.bucket_bytes = 40});
   fill(g, world().rank());
   red.begin_step();
   if (world().rank() == 0) red.layer_ready(1);
@@ -166,7 +167,8 @@ TEST(ShardedOptimizer, SameWeightsAndWholeStateAsReplicatedAndStateRoundTrips) {
     OptimConfig oc{k};
     oc.weight_decay = 0.01f;
     std::vector<float> g(n), gref(n), p(n), pref(n);
-    GradReducer red(world(), g, off, 97 * sizeof(float), true, 0, true), solo(Comm::self(), gref, off, 97 * 4, true);
+    GradReducer red(world(), g, off, {.bucket_bytes = 97 * sizeof(float), .shard = true}),
+        solo(Comm::self(), gref, off, {.bucket_bytes = 97 * sizeof(float)});
     ShardedOptimizer sh(oc, red, off, true), rep(oc, solo, off, false);
     EXPECT_EQ(sh.split(), world().size() > 1);
     for (std::size_t i = 0; i < n; ++i) p[i] = pref[i] = 0.01f * static_cast<float>(i % 17) - 0.05f;

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "bpt/core/error.hpp"
-#include "bpt/h5/h5.hpp"
+#include "h5.hpp"
 #include "bpt/io/checkpoint.hpp"
 
 using namespace bpt;

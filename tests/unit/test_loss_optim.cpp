@@ -178,15 +178,6 @@ TEST(Optim, PackedLayoutIsTheRangesInTheOrderGiven) {
   EXPECT_THROW(unpack(Ranges{{8, 11}}, std::span<const float>(packed).first(3), back), Error);  // outside
 }
 
-TEST(Optim, ClipGradNorm) {
-  std::vector<float> g = {3, 4};
-  EXPECT_NEAR(clip_grad_norm(g, 1.0), 5.0, 1e-9);
-  EXPECT_NEAR(std::hypot(g[0], g[1]), 1.0, 1e-5);
-  std::vector<float> h = {0.3f, 0.4f};
-  clip_grad_norm(h, 1.0);
-  EXPECT_FLOAT_EQ(h[0], 0.3f);
-}
-
 TEST(Optim, LrSchedules) {
   LrSchedule s;
   s.base_lr = 1.0f;

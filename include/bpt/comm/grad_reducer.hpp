@@ -22,16 +22,24 @@
 
 namespace bpt {
 
+struct ReducerOptions {
+  std::size_t bucket_bytes = std::size_t{2} << 20;
+  // Start each bucket's sum during backward (layer_ready) and poll between layers; off: one blocking
+  // MPI_Allreduce per bucket in finish().
+  bool overlap = true;
+  // Sharded (ZeRO stage 1): finish() runs only the reduce-scatter half; gather() the allgather half.
+  bool shard = false;
+  Algorithm algorithm = Algorithm::Auto;  // each bucket's sum; Auto picks per bucket (choose_algorithm)
+  std::size_t max_count = 0;  // the most elements of one MPI call (0: INT_MAX; smaller in tests of the chunking)
+  const NodeLayout* layout = nullptr;  // where the ranks sit (nullptr: node_layout(comm), collective)
+};
+
 class GradReducer {
  public:
-  // layer_offsets: L+1 ascending offsets into grads (layer l = [off[l], off[l+1])).
-  // max_count caps the elements of one MPI call (INT_MAX normally; smaller in tests of the chunking).
-  // algorithm: each bucket's sum (comm/schedule.hpp); Auto picks per bucket by choose_algorithm().
-  // layout: where the ranks sit (nullptr: node_layout(comm), collective). Throws CollectiveError for
-  // Hier when the nodes hold different numbers of ranks.
+  // layer_offsets: L+1 ascending offsets into grads (layer l = [off[l], off[l+1])). Throws
+  // CollectiveError for Hier when the nodes hold different numbers of ranks.
   GradReducer(const Comm& comm, std::span<float> grads, std::vector<std::size_t> layer_offsets,
-              std::size_t bucket_bytes, bool overlap, std::size_t max_count = 0, bool shard = false,
-              Algorithm algorithm = Algorithm::Auto, const NodeLayout* layout = nullptr);
+              const ReducerOptions& options = {});
   ~GradReducer();
   GradReducer(const GradReducer&) = delete;
   GradReducer& operator=(const GradReducer&) = delete;
@@ -80,9 +88,9 @@ class GradReducer {
   bool overlap_, shard_;
   Ranges owned_;
   std::size_t next_ = 0;  // first bucket not yet started
-  bool gathering_ = false;
+  bool gathering_ = false;  // in gather(): its waits are the weight gather, not a bucket's sum
   Timeline* timeline_ = nullptr;
-  std::int64_t step_ = 0;  // in gather(): its waits are the weight gather, not a bucket's sum
+  std::int64_t step_ = 0;  // the step begin_step() was given, for the timeline's events
   struct Requests;
   std::unique_ptr<Requests> reqs_;
 };

@@ -64,7 +64,8 @@ double model_seconds(Algorithm a, std::size_t bytes, int p, int per_node, const 
 // --reducer auto, for one bucket: hier when the ranks sit several to a node on more than one node
 // (equally many on each); otherwise whichever of rhd and ring the model says is faster. In practice:
 // the ring only where a fold's extra copy of the bucket costs more than the ring's extra latencies
-// (large buckets at a p that is not a power of two and not large); at a power of two rhd always.
+// (large buckets at a p that is not a power of two and not large), and at p = 2, where both take two
+// steps and a tie goes to the ring; at a larger power of two, rhd.
 Algorithm choose_algorithm(std::size_t bytes, int p, int per_node, const CostModel& m = {});
 
 }  // namespace bpt

@@ -86,10 +86,6 @@ void unpack(const Ranges& ranges, std::span<const float> packed, std::span<float
 
 // Euclidean norm, accumulated in double.
 double global_norm(std::span<const float> g);
-// Scales g so its norm is at most max_norm (when max_norm > 0); returns the norm before clipping.
-double clip_grad_norm(std::span<float> g, double max_norm);
-// The same, given the norm already measured.
-void clip_to_norm(std::span<float> g, double norm, double max_norm);
 // Sum of squares (NaN or Inf if any element is not finite). One read-only pass, vectorised; the same
 // bits on every rank for the same input.
 double sum_squares(std::span<const float> g);
@@ -104,8 +100,7 @@ struct LrSchedule {
   std::uint64_t warmup_steps = 0;  // linear ramp from base_lr/warmup_steps to base_lr
   std::uint64_t step_size = 1;     // Step: multiply by gamma every step_size steps
   float gamma = 0.1f;
-  std::uint64_t total_steps = 1;   // Cosine: decays to min_lr at total_steps
-  float min_lr = 0;
+  std::uint64_t total_steps = 1;   // Cosine: decays to 0 at total_steps
   // LR for 0-based optimizer step `step`.
   float at(std::uint64_t step) const;
 };

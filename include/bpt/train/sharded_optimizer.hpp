@@ -36,7 +36,6 @@ class ShardedOptimizer {
   const Ranges& owned() const { return owned_; }
   // owned() cut at layer l's bounds.
   const Ranges& owned_in_layer(std::size_t l) const { return by_layer_[l]; }
-  bool sharded() const { return sharded_; }
   // The parts differ between ranks (sharded over more than one rank): a figure measured on owned()
   // is this rank's share and needs a sum over the ranks.
   bool split() const { return split_; }

@@ -33,7 +33,7 @@ struct TrainResult {
   EvalResult test, val;  // val: only with --val-fraction
   double seconds = 0;
   double peak_rss_mb = 0;  // largest rank's peak resident memory
-  std::string stop_reason;  // "epochs", "max_steps", "patience", "tol", "signal"
+  std::string stop_reason;  // "epochs", "already done", "max_steps", "patience", "tol", "signal"
 };
 
 class Trainer {
@@ -62,9 +62,6 @@ class Trainer {
   void throw_if_weights_nonfinite() const;
 
   Model& model() { return model_; }
-  const Dataset& train_set() const { return train_; }
-  const Dataset& test_set() const { return test_; }
-  const Transform& transform() const { return train_.tf; }
 
  private:
   // An epoch's running figures. loss: per-sample loss sums by part (a part per rank, or per micro-shard
