@@ -10,11 +10,16 @@ constant or, with COSINE_EPOCHS=E > 0, decayed per step from LR to 0 over E epoc
 counted). Prints one line per epoch and, at the end, `torch reached=0.8812 epoch=4 seconds=...` (the
 training-and-evaluation time at the end of the first epoch at or above TARGET; reached=none if never)."""
 import gzip
+import os
 import struct
 import sys
 import time
 
-import torch
+# The threads asked for (THREADS), set before torch loads its OpenMP and BLAS runtimes, and again below.
+_threads = (sys.argv[4:10] + ["adam", "0.001", "128", "2", "unit", "0"][len(sys.argv[4:10]):])[3]
+for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ[v] = _threads
+import torch  # noqa: E402
 
 
 def idx(path):
@@ -30,6 +35,7 @@ opt_name, lr, batch, threads, normalize, cosine_epochs = (
     sys.argv[4:10] + ["adam", "0.001", "128", "2", "unit", "0"][len(sys.argv[4:10]):])
 lr, batch, threads, cosine_epochs = float(lr), int(batch), int(threads), int(cosine_epochs)
 torch.set_num_threads(threads)
+torch.set_num_interop_threads(1)
 torch.manual_seed(42)
 xtr = idx(f"{d}/train-images-idx3-ubyte.gz").reshape(-1, 784).float().div_(255.0).contiguous()
 ytr = idx(f"{d}/train-labels-idx1-ubyte.gz").long()

@@ -5,6 +5,6 @@
 # checkpoint writer or the error paths. Installs and builds as scripts/test.sh does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh -DBPT_BUILD_TESTS=ON -DBPT_BUILD_BENCH=ON
+BPT_TEST_PACKAGES=1 bash scripts/setup.sh -DBPT_BUILD_TESTS=ON -DBPT_BUILD_BENCH=ON
 source scripts/mpi_env.sh
 (cd build && ctest --output-on-failure -L soak)

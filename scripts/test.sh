@@ -14,13 +14,32 @@
 #  5. each libFuzzer target for a short, fixed time (build-fuzz/; FUZZ_SECONDS, default 15).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh -DBPT_BUILD_TESTS=ON -DBPT_BUILD_BENCH=ON  # the benchmarks get a brief smoke run
+# Each step's time, printed at the end (also when a step fails): what docs/testing.md tabulates.
+times=() step_name="" step_start=$SECONDS
+step() {
+  [ -n "$step_name" ] && times+=("$(printf '%-44s %5d s' "$step_name" $((SECONDS - step_start)))")
+  step_name=$1 step_start=$SECONDS
+  [ -n "$1" ] && echo "== $1"
+  return 0
+}
+report() {
+  step ""
+  echo "== time of each step"
+  printf '%s\n' "${times[@]}"
+  printf '%-44s %5d s\n' "in all" "$SECONDS"
+}
+trap report EXIT
+
+step "setup: packages and the build (build/)"
+BPT_TEST_PACKAGES=1 bash scripts/setup.sh -DBPT_BUILD_TESTS=ON -DBPT_BUILD_BENCH=ON  # the benchmarks get a brief smoke run
 source scripts/mpi_env.sh
+step "tests (build/)"
 (cd build && ctest --output-on-failure -j1 --timeout 600 -LE soak)
 
-echo "== sanitizers (ASan + UBSan): unit and np=2 MPI tests"
+step "sanitizers (ASan + UBSan): build (build-asan/)"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBPT_SANITIZE=ON >/dev/null
 cmake --build build-asan -j"$(nproc)" --target unit_tests mpi_tests >/dev/null
+step "sanitizers: unit and np=2 MPI tests"
 # Full stacks (slow unwinder) so that the suppressions can match leaks inside the MPI library; Open MPI
 # keeps its plugins loaded so their frames have names.
 export ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0:abort_on_error=0
@@ -30,15 +49,17 @@ export OMPI_MCA_mca_base_component_disable_dlclose=1
 (cd build-asan && ctest --output-on-failure -L unit && ctest --output-on-failure -R '^mpi_np2$')
 unset ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS
 
-echo "== MPICH: the MPI tests, and every test that runs the binaries, built against MPICH in another folder"
+step "MPICH: build (build-mpich/)"
 cmake --preset mpich >/dev/null
 cmake --build build-mpich -j"$(nproc)" --target mpi_tests bptrain bptrain-data >/dev/null
+step "MPICH: the MPI tests and every test that runs the binaries"
 (cd build-mpich && ctest --output-on-failure -R '^(mpi_np[1-4]|mpi_assert_aborts|mpi_fail_fast|errors_once|cli|validation|batch_.*)$')
 
-echo "== SMPI: the MPI tests on 16 simulated ranks, a small simulated scaling run, billed additions (build-smpi/)"
+step "SMPI: build (build-smpi/)"
 cmake --preset smpi -DBPT_BUILD_BENCH=ON >/dev/null
 cmake --build build-smpi -j"$(nproc)" --target mpi_tests bptrain bench_comm >/dev/null
+step "SMPI: MPI tests on 16 and 64 simulated ranks, simulate.sh"
 (cd build-smpi && ctest --output-on-failure -L smpi)
 
-echo "== fuzzing: ${FUZZ_SECONDS:-15}s per target"
+step "fuzzing: build (build-fuzz/) and ${FUZZ_SECONDS:-15} s per target"
 bash scripts/fuzz.sh "${FUZZ_SECONDS:-15}"

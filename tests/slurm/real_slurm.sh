@@ -77,16 +77,24 @@ done
 sinfo -h -o %T | grep -q idle || skip "the node did not come up: $(sinfo 2>&1 | tail -n 2)"
 echo "one-node SLURM up ($(sinfo -V), $cpus CPUs) in $(( $(date +%s) - started )) s"
 
-# The job: about a minute of training at np 2. SLURM checks time limits every 30 s, so with a 2-minute
-# limit and --signal=USR1@60 the signal comes 30 to 60 s into each run: inside the first run, and
-# after what is left for the requeued one (a third run, if it comes to that, is also fine).
-args=(--train synthetic:20000,64,4 --hidden 1024,1024 --epochs 60 --batch-size 64 --seed 7 --grad-warn-steps 0 --quiet)
+# The job: about 40 s of training at np 2, sized to this machine. SLURM checks time limits every 30 s,
+# so with a 1-minute limit and --signal=USR1@55 the signal comes 5 to 35 s into each run: inside the
+# first run, and maybe again in the requeued one (a third run is fine). A fixed number of epochs would
+# be too few on a faster machine (the job ends unsignalled) and cost minutes on a slower one: 4 epochs
+# at np 2 measure this machine's epoch first (the training time bptrain's last line gives).
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
+base=(--train synthetic:20000,64,4 --hidden 1024,1024 --batch-size 64 --seed 7 --grad-warn-steps 0 --quiet)
+t4=$("$mpiexec" -n 2 "$bptrain" "${base[@]}" --epochs 4 2>&1 | sed -nE 's/^done: .*, ([0-9.]+)s \(stopped.*/\1/p')
+[ -n "$t4" ] || { echo "FAIL the timing run"; exit 1; }
+epochs=$(python3 -c "import math; print(max(8, math.ceil(40 * 4 / max($t4, 0.01))))")
+echo "4 epochs trained in $t4 s here: the job trains $epochs"
+args=("${base[@]}" --epochs "$epochs")
 job=$(CKPT_DIR=$tmp/ck BPTRAIN=$bptrain BPTRAIN_HOME=$repo sbatch --parsable --job-name=realslurm \
-  --nodes=1 --ntasks-per-node=2 --cpus-per-task=1 --time=00:02:00 --signal=USR1@60 \
+  --nodes=1 --ntasks-per-node=2 --cpus-per-task=1 --time=00:01:00 --signal=USR1@55 \
   --output="$tmp/job.out" "$repo/scripts/slurm.sbatch" "${args[@]}") || { echo "FAIL sbatch"; exit 1; }
 echo "submitted job $job"
 state=""
-deadline=$(( $(date +%s) + 360 ))  # a slow machine takes more requeue cycles, each at least 30 s of progress
+deadline=$(( $(date +%s) + 360 ))  # room for many requeue cycles (a run may be signalled 5 s in)
 while [ "$(date +%s)" -lt "$deadline" ]; do
   info=$(scontrol show job "$job" 2>/dev/null)
   state=$(grep -oE "JobState=[A-Z_]+" <<<"$info" | cut -d= -f2)
@@ -116,7 +124,6 @@ grep -q "exit 75" "$tmp/job.out" && grep -q "resuming from" "$tmp/job.out" \
   || { echo "FAIL the output lacks the checkpoint-and-requeue or the resume"; fail=1; }
 
 # The same flags, uninterrupted, outside SLURM.
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
 "$mpiexec" -n 2 "$bptrain" "${args[@]}" --checkpoint "$tmp/reference.h5" >/dev/null 2>&1 || { echo "FAIL the reference run"; fail=1; }
 final=$tmp/ck/bptrain-realslurm.h5
 if h5diff -q "$final" "$tmp/reference.h5" /model /model >/dev/null && h5diff -q "$final" "$tmp/reference.h5" /optimizer /optimizer >/dev/null; then
