@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Loads a bptrain checkpoint into a PyTorch nn.Sequential and evaluates it on a test set.
+"""Loads a bptrain checkpoint (dense, convolution and pooling layers) into a PyTorch nn.Sequential and
+evaluates it on a test set.
 
   /usr/bin/python3 scripts/torch_evaluate.py CHECKPOINT TEST
 TEST: an IDX images file (.gz or plain; labels beside it, 'labels-idx1' for 'images-idx3'), a
@@ -43,24 +44,53 @@ def load_test(path):
     return x.reshape(x.shape[0], -1).astype(np.float32), y.astype(np.int64)
 
 
-def main(ckpt, test):
-    layers = []
-    with h5py.File(ckpt, "r") as f:
-        n = int(f["model"].attrs["num_layers"])
-        loss = f["model"].attrs["loss"]
-        loss = loss.decode() if isinstance(loss, bytes) else loss
-        for i in range(n):
-            g = f[f"model/layer_{i}"]
+def text(v):
+    return v.decode() if isinstance(v, bytes) else v
+
+
+def build(f):
+    """The checkpoint's model as a PyTorch nn.Sequential on NCHW input (docs/checkpoint.md): every layer
+    group by its `kind` (dense before kinds were written), a Flatten before the first dense layer after
+    a convolution or pooling, no reordering of any weight."""
+    m = f["model"]
+    shape = tuple(int(m.attrs[k]) for k in ("input_channels", "input_height", "input_width")) \
+        if "input_channels" in m.attrs else (int(m.attrs["input_size"]),)
+    layers, image = [], len(shape) == 3 and (shape[1] > 1 or shape[2] > 1)
+    if image:
+        layers.append(torch.nn.Unflatten(1, shape))
+    for i in range(int(m.attrs["num_layers"])):
+        g = f[f"model/layer_{i}"]
+        kind = text(g.attrs.get("kind", "dense"))
+        if kind == "dense":
+            if image:
+                layers.append(torch.nn.Flatten())
+                image = False
             w = torch.from_numpy(np.asarray(g["weight"], dtype=np.float32))
-            lin = torch.nn.Linear(w.shape[1], w.shape[0])
-            with torch.no_grad():
-                lin.weight.copy_(w)
-                lin.bias.copy_(torch.from_numpy(np.asarray(g["bias"], dtype=np.float32)))
-            layers.append(lin)
-            act = g.attrs["activation"]
-            act = act.decode() if isinstance(act, bytes) else act
-            if act != "identity":
-                layers.append(ACT[act]())
+            layer = torch.nn.Linear(w.shape[1], w.shape[0])
+        elif kind == "conv":
+            w = torch.from_numpy(np.asarray(g["weight"], dtype=np.float32))
+            layer = torch.nn.Conv2d(w.shape[1], w.shape[0], w.shape[2], stride=int(g.attrs["stride"]),
+                                    padding=int(g.attrs["padding"]))
+        elif kind in ("maxpool", "avgpool"):
+            k = int(g.attrs["kernel"])
+            layers.append(torch.nn.MaxPool2d(k) if kind == "maxpool" else torch.nn.AvgPool2d(k))
+            continue
+        else:
+            sys.exit(f"layer {i}: unknown kind {kind}")
+        with torch.no_grad():
+            layer.weight.copy_(w)
+            layer.bias.copy_(torch.from_numpy(np.asarray(g["bias"], dtype=np.float32)))
+        layers.append(layer)
+        act = text(g.attrs["activation"])
+        if act != "identity":
+            layers.append(ACT[act]())
+    return layers
+
+
+def main(ckpt, test):
+    with h5py.File(ckpt, "r") as f:
+        loss = text(f["model"].attrs["loss"])
+        layers = build(f)
         offset = np.asarray(f["data/offset"], dtype=np.float32)
         scale = np.asarray(f["data/scale"], dtype=np.float32)
     net = torch.nn.Sequential(*layers).eval()

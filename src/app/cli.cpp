@@ -76,6 +76,23 @@ struct Flags {
   }
 };
 
+// "C,H,W": three whole numbers of at least 1 (empty: none given).
+Shape parse_shape(const std::string& s) {
+  if (s.empty()) return {0, 0, 0};
+  std::size_t v[3] = {};
+  std::size_t at = 0, i = 0;
+  for (; i < 3 && at <= s.size(); ++i) {
+    const std::size_t comma = std::min(s.find(',', at), s.size());
+    std::uint64_t x = 0;
+    const auto [end, ec] = std::from_chars(s.data() + at, s.data() + comma, x);
+    if (comma == at || ec != std::errc() || end != s.data() + comma || x == 0 || x > (1u << 24)) break;
+    v[i] = static_cast<std::size_t>(x);
+    at = comma + 1;
+  }
+  if (i != 3 || at != s.size() + 1) throw CollectiveError("--input-shape: '" + s + "' is not C,H,W (three whole numbers)");
+  return {v[0], v[1], v[2]};
+}
+
 bool parse_on_off(const std::string& v, const char* flag) {
   if (v == "on" || v == "true" || v == "1") return true;
   if (v == "off" || v == "false" || v == "0") return false;
@@ -99,7 +116,9 @@ cxxopts::Options flag_table(const Config& c) {
     ("normalize", "input scaling from the training set: none, unit (bytes/255; floats min-max to [0,1]), standard (per-feature mean/std)", cxxopts::value<std::string>()->default_value("unit"))
     ("val-fraction", "hold out this seeded fraction of the training set for validation (early stopping watches it)", cxxopts::value<std::string>()->default_value("0"));
   o.add_options("Model")
-    ("hidden", "hidden layer sizes, comma separated (input and output sizes come from the data)", cxxopts::value<std::string>()->default_value("512,256"))
+    ("hidden", "hidden dense layer sizes, comma separated (input and output sizes come from the data); --layers A,B,... for other layers", cxxopts::value<std::string>()->default_value("512,256"))
+    ("layers", "the hidden layers from the input, comma separated, instead of --hidden: conv<K>:<C>[:s<S>][:valid] (KxK convolution, C channels, stride S, zero padding (K-1)/2 unless valid, then the activation), maxpool<K>, avgpool<K> (KxK windows, stride K), dense:<N>; the first dense layer after a convolution or pooling flattens (C, H, W order); the output layer is implicit", cxxopts::value<std::string>()->default_value(""))
+    ("input-shape", "a sample's shape C,H,W for CSV, HDF5 and synthetic: rows (C*H*W values in C, H, W order); IDX images give theirs", cxxopts::value<std::string>()->default_value(""))
     ("activation", "hidden activation: relu, leaky_relu, tanh, sigmoid, identity", cxxopts::value<std::string>()->default_value("relu"))
     ("loss", "loss: cross_entropy (fused softmax), mse", cxxopts::value<std::string>()->default_value("cross_entropy"))
     ("init", "weight init: xavier_uniform, xavier_normal, he_uniform, he_normal", cxxopts::value<std::string>()->default_value("he_uniform"))
@@ -187,7 +206,19 @@ void read_flags(const cxxopts::ParseResult& r, Config& c, EvalOptions& ev) {
     c.load.header = parse_header(f.text("csv-header"));
     c.normalize = parse_normalize(f.text("normalize"));
     c.val_fraction = f.real("val-fraction");
-    c.hidden = parse_sizes(f.text("hidden"));
+    const std::string layers = f.text("layers");
+    if (!layers.empty()) {
+      if (r.count("hidden")) throw CollectiveError("--layers and --hidden: give one (--hidden A,B is --layers dense:A,dense:B)");
+      try {
+        c.layers = parse_layers(layers);
+      } catch (const Error& e) {
+        throw CollectiveError(std::string("--layers: ") + e.what());
+      }
+    } else {
+      c.layers.clear();
+      for (std::size_t h : parse_sizes(f.text("hidden"))) c.layers.push_back({LayerKind::Dense, h});
+    }
+    c.input_shape = parse_shape(f.text("input-shape"));
     c.activation = parse_activation(f.text("activation"));
     c.loss = parse_loss(f.text("loss"));
     c.init = parse_init(f.text("init"));

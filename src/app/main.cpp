@@ -9,6 +9,7 @@
 #include <fstream>
 #include <functional>
 #include <thread>
+#include <tuple>
 
 #include "bpt/core/error.hpp"
 #include "bpt/core/isolate.hpp"
@@ -53,12 +54,12 @@ auto guarded(const Comm& world, const std::string& file, F&& f) {
   return f();
 }
 
-// "784-512-256-10"
-std::string model_text(const std::string& in, const std::vector<std::size_t>& hidden, const std::string& out) {
+// "784-512-256-10", "1x28x28-conv5:32-maxpool2-dense:256-10"; in or out "?" before the data are read.
+std::string model_text(const std::string& in, const std::vector<LayerSpec>& layers, const std::string& out) {
   std::string s = in;
-  for (std::size_t h : hidden) {
+  for (const LayerSpec& l : layers) {
     s += '-';
-    s += std::to_string(h);
+    s += dense_only(layers) ? std::to_string(l.units) : to_string(l);
   }
   s += '-';
   s += out;
@@ -82,7 +83,8 @@ int check_before_loading(const Config& cfg, const EvalOptions& ev, const Comm& w
   const int per_node = node_layout(world).per_node;
   if (!ev.checkpoint.empty()) return per_node;
   agree_on_errors(world, [&] {
-    check_memory(plan_memory(cfg, 1, 1, 1, world.size()), model_text("?", cfg.hidden, "?"), available_memory(), per_node);
+    check_memory(plan_memory(cfg, {0, 0, 0}, 1, 1, 1, world.size()), model_text("?", cfg.layers, "?"), available_memory(),
+                 per_node);
   });
   return per_node;
 }
@@ -95,16 +97,16 @@ void run_evaluate(const Config& cfg, const EvalOptions& ev, const Comm& world) {
     as_input_error([&] {
       ck = guarded(world, ev.checkpoint, [&] { return read_checkpoint(ev.checkpoint); });
       test = guarded(world, cfg.test.empty() ? cfg.train : cfg.test, [&] { return load_test(cfg.test, cfg.train, cfg.load); });
-      if (test.d != ck.spec.sizes.front())
+      if (test.d != ck.spec.inputs())
         throw Error(test.source + ": has " + std::to_string(test.d) +
-                    " features per sample, the checkpoint's model takes " + std::to_string(ck.spec.sizes.front()));
-      const std::size_t outs = ck.spec.sizes.back();
+                    " features per sample, the checkpoint's model takes " + std::to_string(ck.spec.inputs()));
+      const std::size_t outs = ck.spec.outputs();
       if (test.regression() ? test.target_dim != outs : test.classes > outs)
         throw Error(test.source + ": its " + (test.regression() ? "targets" : "labels") + " do not fit the model's " +
                     std::to_string(outs) + " outputs");
     });
   });
-  const std::size_t outs = ck.spec.sizes.back();
+  const std::size_t outs = ck.spec.outputs();
   test.tf.offset = ck.offset;
   test.tf.scale = ck.scale;
   Model model(ck.spec);
@@ -232,11 +234,15 @@ int main(int argc, char** argv) {
         train = guarded(world, cfg.train, [&] { return load_train(cfg.train, cfg.load); });
         test = guarded(world, cfg.test.empty() ? cfg.train : cfg.test, [&] { return load_test(cfg.test, cfg.train, cfg.load); });
         // The model's memory, now that the data give its first and last sizes: before it is allocated.
-        check_model_size(cfg, train.d, train.outputs());
+        if (cfg.input_shape.size() > 0 && cfg.input_shape.size() == train.d) {  // else check_model_size says why
+          for (Dataset* ds : {&train, &test})
+            if (ds->d == train.d) std::tie(ds->channels, ds->height, ds->width) = std::tuple(cfg.input_shape.c, cfg.input_shape.h, cfg.input_shape.w);
+        }
+        check_model_size(cfg, train.shape(), train.d, train.outputs());
         const std::size_t eval_rows = std::min(cfg.eval_batch, std::max(test.n, train.n));
-        check_memory(plan_memory(cfg, train.d, train.outputs(), eval_rows, world.size()),
-                     model_text(std::to_string(train.d), cfg.hidden, std::to_string(train.outputs())),
-                     available_memory(), ranks_on_node);
+        check_memory(plan_memory(cfg, train.shape(), train.d, train.outputs(), eval_rows, world.size()),
+                     describe_layers(model_spec(cfg, train.shape(), train.d, train.outputs())), available_memory(),
+                     ranks_on_node);
       });
     });
     Trainer trainer(cfg, world, std::move(train), std::move(test));

@@ -17,18 +17,22 @@ AugmentDraw augment_draw(const ImageAugment& a, std::uint64_t seed, std::uint64_
 void augment_rows(const ImageAugment& a, const Transform& tf, const float* in, std::size_t rows,
                   const std::uint64_t* ids, std::uint64_t seed, std::uint64_t step, float* out) {
   const auto h = static_cast<long>(a.height), w = static_cast<long>(a.width);
-  const std::size_t d = a.height * a.width;
+  const std::size_t plane = a.height * a.width, d = a.channels * plane;
   for (std::size_t r = 0; r < rows; ++r) {
     const AugmentDraw t = augment_draw(a, seed, step, ids[r]);
-    const float* src = in + r * d;
-    float* dst = out + r * d;
-    for (long y = 0; y < h; ++y) {
-      const long sy = y + t.dy;
-      for (long x = 0; x < w; ++x) {
-        const long sx = (t.flip ? w - 1 - x : x) + t.dx;
-        const std::size_t at = static_cast<std::size_t>(y * w + x);
-        const bool inside = sy >= 0 && sy < h && sx >= 0 && sx < w;
-        dst[at] = inside ? src[sy * w + sx] : (0.0f - tf.offset[at]) * tf.scale[at];
+    for (std::size_t c = 0; c < a.channels; ++c) {
+      const float* src = in + r * d + c * plane;
+      float* dst = out + r * d + c * plane;
+      const float* offset = tf.offset.data() + c * plane;
+      const float* scale = tf.scale.data() + c * plane;
+      for (long y = 0; y < h; ++y) {
+        const long sy = y + t.dy;
+        for (long x = 0; x < w; ++x) {
+          const long sx = (t.flip ? w - 1 - x : x) + t.dx;
+          const std::size_t at = static_cast<std::size_t>(y * w + x);
+          const bool inside = sy >= 0 && sy < h && sx >= 0 && sx < w;
+          dst[at] = inside ? src[sy * w + sx] : (0.0f - offset[at]) * scale[at];
+        }
       }
     }
   }

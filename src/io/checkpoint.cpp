@@ -71,15 +71,36 @@ void write_to(const std::string& file, const Model& model, Optimizer& opt, const
   h5::File f = h5::File::create(file);
   const ModelSpec& spec = model.spec();
   f.group("/model");
-  f.attr("/model", "input_size", static_cast<std::int64_t>(spec.sizes.front()));
-  f.attr("/model", "output_size", static_cast<std::int64_t>(spec.sizes.back()));
+  auto n64 = [](std::size_t v) { return static_cast<std::int64_t>(v); };
+  f.attr("/model", "input_size", n64(spec.inputs()));
+  f.attr("/model", "input_channels", n64(spec.input.c));
+  f.attr("/model", "input_height", n64(spec.input.h));
+  f.attr("/model", "input_width", n64(spec.input.w));
+  f.attr("/model", "output_size", n64(spec.outputs()));
   f.attr("/model", "loss", to_string(spec.loss));
-  f.attr("/model", "num_layers", static_cast<std::int64_t>(model.num_layers()));
+  f.attr("/model", "hidden_activation", to_string(spec.hidden));
+  f.attr("/model", "num_layers", n64(model.num_layers()));
   for (std::size_t l = 0; l < model.num_layers(); ++l) {
+    const LayerPlan& p = model.layer(l);
     f.group(layer(l));
+    f.attr(layer(l), "kind", std::string(to_string(p.spec.kind)));
     f.attr(layer(l), "activation", to_string(model.activation(l)));
-    put<float>(f, layer(l) + "/weight", model.weight(l), {model.out(l), model.in(l)});
-    put<float>(f, layer(l) + "/bias", model.weight(l) + model.out(l) * model.in(l), {model.out(l)});
+    switch (p.spec.kind) {
+      case LayerKind::Dense:  // PyTorch's nn.Linear.weight
+        put<float>(f, layer(l) + "/weight", model.weight(l), {p.weight_rows, p.weight_cols});
+        break;
+      case LayerKind::Conv:  // PyTorch's nn.Conv2d.weight
+        f.attr(layer(l), "kernel", n64(p.spec.k));
+        f.attr(layer(l), "stride", n64(p.spec.stride));
+        f.attr(layer(l), "padding", n64(p.conv.pad));
+        put<float>(f, layer(l) + "/weight", model.weight(l), {p.conv.cout, p.conv.cin, p.spec.k, p.spec.k});
+        break;
+      case LayerKind::MaxPool:
+      case LayerKind::AvgPool:
+        f.attr(layer(l), "kernel", n64(p.spec.k));
+        break;
+    }
+    if (p.biases) put<float>(f, layer(l) + "/bias", model.bias(l), {p.biases});
   }
   put<float>(f, "/data/offset", offset.data(), {offset.size()});
   put<float>(f, "/data/scale", scale.data(), {scale.size()});
@@ -207,51 +228,105 @@ void Reader::header(Checkpoint& c) const {
   const std::int64_t nl = f.attr_i64("/model", "num_layers");
   if (nl < 1 || static_cast<std::uint64_t>(nl) > ModelLimits::layers) bad("num_layers = " + std::to_string(nl));
   c.spec.loss = parse_loss(f.attr_str("/model", "loss"));
+  // A whole number within the model limits, or the file is damaged.
+  auto size_attr = [&](const std::string& obj, const char* name) {
+    const std::int64_t v = f.attr_i64(obj, name);
+    if (v < 1 || static_cast<std::uint64_t>(v) > ModelLimits::width) bad(obj + "@" + name + " = " + std::to_string(v));
+    return static_cast<std::size_t>(v);
+  };
+  const std::size_t input_size = size_attr("/model", "input_size");
+  // Written since convolutions came; a dense model's input is [input_size, 1, 1] before that.
+  c.spec.input = f.has_attr("/model", "input_channels")
+                     ? Shape{size_attr("/model", "input_channels"), size_attr("/model", "input_height"),
+                             size_attr("/model", "input_width")}
+                     : Shape{input_size, 1, 1};
+  if (c.spec.input.size() != input_size) bad("/model input_size disagrees with its input shape");
+  std::vector<Activation> acts;
+  std::size_t features = input_size;  // into the layer being read
   for (std::size_t l = 0; l < static_cast<std::size_t>(nl); ++l) {
-    h5::Info w = f.info(layer(l) + "/weight"), b = f.info(layer(l) + "/bias");
-    if (w.dims.size() != 2 || b.dims.size() != 1 || b.dims[0] != w.dims[0] || w.dims[0] == 0 || w.dims[1] == 0)
-      bad(layer(l) + ": weight and bias shapes disagree");
-    if (w.dims[0] > ModelLimits::width || w.dims[1] > ModelLimits::width)
-      bad(layer(l) + ": a shape past the model limits (model.hpp)");
-    if (l == 0) c.spec.sizes.push_back(w.dims[1]);
-    if (w.dims[1] != c.spec.sizes.back())
-      bad(layer(l) + " takes " + std::to_string(w.dims[1]) + " inputs but the layer before gives " +
-          std::to_string(c.spec.sizes.back()));
-    c.spec.sizes.push_back(w.dims[0]);
-    const Activation a = parse_activation(f.attr_str(layer(l), "activation"));
-    if (l + 1 < static_cast<std::size_t>(nl)) c.spec.hidden = a;
-    else if (a != Activation::Identity) bad("the output layer's activation must be identity");
+    LayerSpec ls;
+    const std::string kind = f.has_attr(layer(l), "kind") ? f.attr_str(layer(l), "kind") : "dense";  // dense before kinds
+    const h5::Info w = f.exists(layer(l) + "/weight") ? f.info(layer(l) + "/weight") : h5::Info{};
+    const h5::Info b = f.exists(layer(l) + "/bias") ? f.info(layer(l) + "/bias") : h5::Info{};
+    for (std::size_t d : w.dims)
+      if (d == 0 || d > ModelLimits::width) bad(layer(l) + ": a shape past the model limits (model.hpp)");
+    if (kind == "dense") {
+      if (w.dims.size() != 2 || b.dims.size() != 1 || b.dims[0] != w.dims[0])
+        bad(layer(l) + ": weight and bias shapes disagree");
+      if (w.dims[1] != features)
+        bad(layer(l) + " takes " + std::to_string(w.dims[1]) + " inputs but the layer before gives " + std::to_string(features));
+      ls = {LayerKind::Dense, w.dims[0]};
+    } else if (kind == "conv") {
+      if (w.dims.size() != 4 || b.dims.size() != 1 || b.dims[0] != w.dims[0] || w.dims[2] != w.dims[3])
+        bad(layer(l) + ": a convolution's weight must be [C_out, C_in, K, K] and its bias [C_out]");
+      ls = {LayerKind::Conv, w.dims[0], w.dims[2], size_attr(layer(l), "stride")};
+      const std::size_t pad = static_cast<std::size_t>(f.attr_i64(layer(l), "padding"));
+      if (size_attr(layer(l), "kernel") != ls.k || (pad != 0 && pad != (ls.k - 1) / 2))
+        bad(layer(l) + ": kernel or padding disagrees with the weight (padding is 0 or (K - 1) / 2)");
+      ls.valid = pad == 0 && ls.k > 1;
+    } else if (kind == "maxpool" || kind == "avgpool") {
+      if (!w.dims.empty() || !b.dims.empty()) bad(layer(l) + ": pooling holds no weights");
+      ls = {kind == "maxpool" ? LayerKind::MaxPool : LayerKind::AvgPool, 0, size_attr(layer(l), "kernel")};
+    } else {
+      bad(layer(l) + ": unknown kind '" + kind + "'");
+    }
+    c.spec.layers.push_back(ls);
+    acts.push_back(parse_activation(f.attr_str(layer(l), "activation")));
+    try {  // the shapes so far, as the model will plan them (a conv's C_in against what reaches it)
+      ModelSpec partial = c.spec;
+      partial.layers.push_back({LayerKind::Dense, 1});
+      const std::vector<LayerPlan> plan = plan_layers(partial);
+      const LayerPlan& p = plan[l];
+      if (ls.kind == LayerKind::Conv && p.conv.cin != w.dims[1])
+        bad(layer(l) + " takes " + std::to_string(w.dims[1]) + " channels but the layer before gives " +
+            std::to_string(p.conv.cin));
+      features = p.out.size();
+    } catch (const Error& e) {
+      if (std::string(e.what()).rfind(path, 0) == 0) throw;
+      bad(e.what());
+    }
   }
   try {
-    check_limits(c.spec.sizes);
+    check_limits(c.spec);
   } catch (const Error& e) {
     bad(e.what());
   }
-  if (f.attr_i64("/model", "input_size") != static_cast<std::int64_t>(c.spec.sizes.front()) ||
-      f.attr_i64("/model", "output_size") != static_cast<std::int64_t>(c.spec.sizes.back()))
-    bad("/model input_size/output_size disagree with the layers");
-  for (std::size_t l = 0; l + 2 < c.spec.sizes.size(); ++l)
-    if (parse_activation(f.attr_str(layer(l), "activation")) != c.spec.hidden)
-      bad("hidden layers with different activations");
+  if (f.attr_i64("/model", "output_size") != static_cast<std::int64_t>(c.spec.outputs()))
+    bad("/model output_size disagrees with the layers");
+  if (acts.back() != Activation::Identity) bad("the output layer's activation must be identity");
+  // One activation for every hidden dense or conv layer (pooling has none: identity). Files from
+  // before /model@hidden_activation take it from the layers.
+  bool given = f.has_attr("/model", "hidden_activation");
+  if (given) c.spec.hidden = parse_activation(f.attr_str("/model", "hidden_activation"));
+  for (std::size_t l = 0; l + 1 < acts.size(); ++l) {
+    const LayerKind k = c.spec.layers[l].kind;
+    if (k == LayerKind::MaxPool || k == LayerKind::AvgPool) continue;
+    if (!given) c.spec.hidden = acts[l];
+    else if (acts[l] != c.spec.hidden) bad("hidden layers with different activations");
+    given = true;
+  }
 }
 
 void Reader::arrays(Checkpoint& c) const {
-  const std::size_t total = count_params(c.spec.sizes);  // within the limits: header() checked
-  for (std::size_t l = 0; l + 1 < c.spec.sizes.size(); ++l) {
-    stored(layer(l) + "/weight", c.spec.sizes[l] * c.spec.sizes[l + 1]);
-    stored(layer(l) + "/bias", c.spec.sizes[l + 1]);
-  }
+  const std::vector<LayerPlan> plan = plan_layers(c.spec);  // header() checked it
+  const std::size_t total = count_params(plan);
+  for (std::size_t l = 0; l < plan.size(); ++l)
+    if (plan[l].has_params()) {
+      stored(layer(l) + "/weight", plan[l].weights());
+      stored(layer(l) + "/bias", plan[l].biases);
+    }
   c.params.resize(total);
   std::size_t at = 0;
-  for (std::size_t l = 0; l + 1 < c.spec.sizes.size(); ++l) {
-    const std::size_t nw = c.spec.sizes[l] * c.spec.sizes[l + 1], nb = c.spec.sizes[l + 1];
+  for (std::size_t l = 0; l < plan.size(); ++l) {
+    if (!plan[l].has_params()) continue;
+    const std::size_t nw = plan[l].weights(), nb = plan[l].biases;
     f.read<float>(layer(l) + "/weight", c.params.data() + at, nw);
     f.read<float>(layer(l) + "/bias", c.params.data() + at + nw, nb);
     at += nw + nb;
   }
   for (float v : c.params)
     if (!std::isfinite(v)) bad("the weights hold a NaN or infinite value");
-  const std::size_t in = c.spec.sizes.front();
+  const std::size_t in = c.spec.inputs();
   stored("/data/offset", in);
   stored("/data/scale", in);
   c.offset.resize(in);

@@ -43,18 +43,7 @@ template <class T>
 void dense_backward(ConstMatView<T> x, const T* w, ConstMatView<T> z, ConstMatView<T> a, Activation f,
                     MatView<T> delta, T* dw, T* db, MatView<T> dx, bool accumulate) {
   const std::size_t out = delta.cols, in = x.cols;
-  if (f != Activation::Identity) {
-    for (std::size_t r = 0; r < delta.rows; ++r) {
-      T* dr = delta.row(r);
-      const T* zr = z.row(r);
-      const T* ar = a.row(r);
-      if (f == Activation::Relu) {
-        for (std::size_t c = 0; c < out; ++c) dr[c] = zr[c] > T(0) ? dr[c] : T(0);
-      } else {
-        for (std::size_t c = 0; c < out; ++c) dr[c] *= activate_grad(f, zr[c], ar[c]);
-      }
-    }
-  }
+  activation_backward(f, z, a, delta);
   gemm(Trans::Yes, Trans::No, T(1), ConstMatView<T>(delta), x, accumulate ? T(1) : T(0), MatView<T>(dw, out, in));
   if (!accumulate)
     for (std::size_t c = 0; c < out; ++c) db[c] = T(0);

@@ -15,12 +15,8 @@ using Settings = std::vector<std::pair<std::string, std::string>>;
 // Settings that decide the trajectory of the weights: a resume must match them.
 Settings trajectory_settings(const Config& c) {
   auto g = [](double v) { return format_number("%.9g", v); };
-  std::string hidden;
-  for (std::size_t h : c.hidden) {
-    if (!hidden.empty()) hidden += ',';
-    hidden += std::to_string(h);
-  }
-  Settings s = {{"hidden", hidden},
+  // An MLP's layers as --hidden gives them, so that checkpoints from before --layers still resume.
+  Settings s = {{dense_only(c.layers) ? "hidden" : "layers", layers_text(c.layers)},
                 {"activation", to_string(c.activation)},
                 {"loss", to_string(c.loss)},
                 {"init", to_string(c.init)},
@@ -52,6 +48,9 @@ Settings trajectory_settings(const Config& c) {
   if (c.label_smoothing > 0) s.emplace_back("label-smoothing", g(c.label_smoothing));
   if (c.augment_shift > 0) s.emplace_back("augment-shift", std::to_string(c.augment_shift));
   if (c.augment_flip) s.emplace_back("augment-flip", "on");
+  if (c.input_shape.size() > 0)
+    s.emplace_back("input-shape", std::to_string(c.input_shape.c) + "," + std::to_string(c.input_shape.h) + "," +
+                                      std::to_string(c.input_shape.w));
   // The cosine schedule decays over all epochs, so there they shape the trajectory too.
   if (c.lr_schedule == LrKind::Cosine) s.emplace_back("epochs", std::to_string(c.epochs));
   return s;
@@ -120,13 +119,36 @@ std::string diff_settings(const std::string& then, const std::string& now) {
   return out.empty() ? "(none found)" : out;
 }
 
-std::string describe(const ModelSpec& spec) {
-  std::string s;
-  for (std::size_t v : spec.sizes) {
-    if (!s.empty()) s += '-';
-    s += std::to_string(v);
+bool dense_only(const std::vector<LayerSpec>& layers) {
+  return std::all_of(layers.begin(), layers.end(), [](const LayerSpec& l) { return l.kind == LayerKind::Dense; });
+}
+
+std::string layers_text(const std::vector<LayerSpec>& layers) {
+  const bool mlp = dense_only(layers);
+  std::string out;
+  for (const LayerSpec& l : layers) {
+    if (!out.empty()) out += ',';
+    out += mlp ? std::to_string(l.units) : to_string(l);
   }
-  return s + " " + to_string(spec.hidden) + " " + to_string(spec.loss);
+  return out;
+}
+
+ModelSpec model_spec(const Config& c, Shape data_shape, std::size_t features, std::size_t outputs) {
+  ModelSpec s;
+  s.input = {features, 1, 1};
+  if (!dense_only(c.layers)) {
+    if (c.input_shape.size() > 0) s.input = c.input_shape;
+    else if (data_shape.size() > 0) s.input = data_shape;
+  }
+  s.layers = c.layers;
+  s.layers.push_back({LayerKind::Dense, outputs});
+  s.hidden = c.activation;
+  s.loss = c.loss;
+  return s;
+}
+
+std::string describe(const ModelSpec& spec) {
+  return describe_layers(spec) + " " + to_string(spec.hidden) + " " + to_string(spec.loss);
 }
 
 }  // namespace bpt

@@ -10,8 +10,14 @@
 
 namespace bpt {
 
-GradHealth::GradHealth(const Config& cfg, const Comm& comm, std::size_t layers)
-    : cfg_(cfg), comm_(comm), sq_(layers, 0.0), norm_sum_(layers, 0.0), low_run_(layers, 0), high_run_(layers, 0) {}
+GradHealth::GradHealth(const Config& cfg, const Comm& comm, std::vector<bool> watched)
+    : cfg_(cfg),
+      comm_(comm),
+      watched_(std::move(watched)),
+      sq_(watched_.size(), 0.0),
+      norm_sum_(watched_.size(), 0.0),
+      low_run_(watched_.size(), 0),
+      high_run_(watched_.size(), 0) {}
 
 void GradHealth::begin_epoch() {
   std::fill(norm_sum_.begin(), norm_sum_.end(), 0.0);
@@ -88,7 +94,7 @@ GradHealth::Verdict GradHealth::check(std::span<const float> grads, std::span<co
   for (std::size_t l = 0; l < nl; ++l) {
     const double ln = std::sqrt(sq_[l]);
     norm_sum_[l] += ln;
-    warn_if_stuck(l, ln);
+    if (watched_[l]) warn_if_stuck(l, ln);
   }
   const double norm = std::sqrt(total);
   verdict.scale = inv;
@@ -112,12 +118,13 @@ void GradHealth::warn_if_stuck(std::size_t l, double norm) {
 std::string GradHealth::layer_stats_json(const Model& model) const {
   std::string out = "[";
   for (std::size_t l = 0; l < model.num_layers(); ++l) {
+    if (!watched_[l]) continue;
     const auto p = model.params().subspan(model.offset(l), model.size(l));
     JsonLine j;
     j.add("layer", static_cast<std::uint64_t>(l))
         .add("grad_norm_mean", ok_steps_ ? norm_sum_[l] / double(ok_steps_) : 0.0)
         .add("weight_norm", global_norm(p));
-    if (l) out += ',';
+    if (out.size() > 1) out += ',';
     out += j.str();
   }
   return out + "]";

@@ -20,13 +20,14 @@ namespace bpt {
 namespace {
 
 ModelSpec spec_for(const Config& c, const Dataset& train) {
-  ModelSpec s;
-  s.sizes.push_back(train.d);
-  for (std::size_t h : c.hidden) s.sizes.push_back(h);
-  s.sizes.push_back(train.outputs());
-  s.hidden = c.activation;
-  s.loss = c.loss;
-  return s;
+  return model_spec(c, train.shape(), train.d, train.outputs());
+}
+
+// The layers whose gradients have a norm to watch: those with parameters.
+std::vector<bool> watched_layers(const Model& m) {
+  std::vector<bool> w;
+  for (std::size_t l = 0; l < m.num_layers(); ++l) w.push_back(m.layer(l).has_params());
+  return w;
 }
 
 }  // namespace
@@ -37,7 +38,7 @@ Trainer::Trainer(const Config& cfg, const Comm& comm, Dataset train, Dataset tes
       train_(std::move(train)),
       test_(std::move(test)),
       model_(spec_for(cfg, train_)),
-      health_(cfg_, comm_, model_.num_layers()) {
+      health_(cfg_, comm_, watched_layers(model_)) {
   // Everything local first, then one collective verdict: an error is printed once, not once per rank.
   agree_on_errors(comm_, [&] {
     validate();
@@ -84,7 +85,7 @@ Trainer::Trainer(const Config& cfg, const Comm& comm, Dataset train, Dataset tes
   reducer_ = std::make_unique<GradReducer>(comm_, model_.grads(), off, ro);
   std::vector<LayerSpan> layers;
   for (std::size_t l = 0; l < model_.num_layers(); ++l) {
-    const std::size_t w = model_.offset(l), b = w + model_.out(l) * model_.in(l);
+    const std::size_t w = model_.offset(l), b = w + model_.layer(l).weights();
     layers.push_back({{w, b}, {b, off[l + 1]}});
   }
   opt_ = std::make_unique<ShardedOptimizer>(cfg_.optim, *reducer_, off, sharded, std::move(layers));
@@ -94,6 +95,7 @@ Trainer::Trainer(const Config& cfg, const Comm& comm, Dataset train, Dataset tes
                                           cfg_.micro_shards, cfg_.batch_size);
   aug_.height = train_.height;
   aug_.width = train_.width;
+  aug_.channels = train_.channels;
   aug_.shift = cfg_.augment_shift;
   aug_.flip = cfg_.augment_flip;
 }
@@ -127,7 +129,7 @@ void Trainer::validate() const {
   }
   if ((cfg_.augment_shift > 0 || cfg_.augment_flip) && train_.height == 0)
     fail(train_.source + ": --augment-shift and --augment-flip need images (an IDX images file of [samples, rows, "
-                         "columns]); these rows have no image shape");
+                         "columns], or --input-shape C,H,W); these rows have no image shape");
   if (cfg_.augment_shift > 0 && static_cast<std::size_t>(cfg_.augment_shift) >= std::min(train_.height, train_.width))
     fail("--augment-shift " + std::to_string(cfg_.augment_shift) + ": must be smaller than the images (" +
          std::to_string(train_.height) + " x " + std::to_string(train_.width) + ")");
@@ -139,7 +141,7 @@ void Trainer::check_agreement() {
   const std::uint64_t ds[] = {train_.n,      train_.d, train_.classes, train_fp_, train_content_,
                               test_.n,       test_.d,  test_.classes,  test_fp_};
   h = fnv1a_bytes(ds, sizeof ds, h);
-  for (std::size_t s : model_.spec().sizes) h = fnv1a_bytes(&s, sizeof s, h);
+  h = fnv1a(describe_layers(model_.spec()), h);
   h = fnv1a(BPT_VERSION " built " __DATE__ " " __TIME__, h);  // same version, another build: caught too
   std::string bad = ranks_differing(comm_.allgather(h));
   if (!bad.empty())
@@ -187,7 +189,7 @@ float Trainer::lr_at(std::uint64_t s) const {
 }
 
 void Trainer::check_resumable(const Checkpoint& c) const {
-  if (c.spec.sizes != model_.spec().sizes || c.spec.hidden != model_.spec().hidden || c.spec.loss != model_.spec().loss)
+  if (c.spec != model_.spec())
     throw CollectiveError("--resume: the checkpoint's model (" + describe(c.spec) + ") differs from this run's (" +
                           describe(model_.spec()) + ")");
   const std::string key = cfg_.resume_key();

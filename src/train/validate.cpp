@@ -32,14 +32,19 @@ std::string gb(double bytes) { return format_number("%.1f GB", bytes / 1e9); }
 
 void validate_config(const Config& c, int ranks, unsigned cores) {
   const double inf = INFINITY;
-  if (c.hidden.empty()) fail("--hidden: give at least one hidden layer size");
-  if (c.hidden.size() + 1 > ModelLimits::layers)
-    fail("--hidden: " + std::to_string(c.hidden.size()) + " hidden layers: at most " +
+  const char* flag = dense_only(c.layers) ? "--hidden" : "--layers";
+  if (c.layers.empty()) fail(std::string(flag) + ": give at least one hidden layer");
+  if (c.layers.size() + 1 > ModelLimits::layers)
+    fail(std::string(flag) + ": " + std::to_string(c.layers.size()) + " hidden layers: at most " +
          std::to_string(ModelLimits::layers - 1) + " (a model has at most " + std::to_string(ModelLimits::layers) +
          " layers, the output layer included)");
-  for (std::size_t h : c.hidden)
-    if (h > ModelLimits::width)
-      fail("--hidden: a layer of " + std::to_string(h) + " units: at most " + std::to_string(ModelLimits::width));
+  for (const LayerSpec& l : c.layers)
+    if (l.units > ModelLimits::width)
+      fail(std::string(flag) + ": a layer of " + std::to_string(l.units) + " units: at most " +
+           std::to_string(ModelLimits::width));
+  if (c.input_shape.size() > ModelLimits::width)
+    fail("--input-shape: " + std::to_string(c.input_shape.size()) + " values per sample: at most " +
+         std::to_string(ModelLimits::width));
   in_range("--dropout", c.dropout, 0, false, 1, true);
   in_range("--input-dropout", c.input_dropout, 0, false, 1, true);
   in_range("--label-smoothing", c.label_smoothing, 0, false, 1, true);
@@ -92,15 +97,22 @@ void validate_config(const Config& c, int ranks, unsigned cores) {
       fail(std::string(flag) + " " + std::to_string(r) + ": must be -1 (off) or a rank in [0, " + std::to_string(ranks) + ")");
 }
 
-void check_model_size(const Config& c, std::size_t inputs, std::size_t outputs) {
-  std::vector<std::size_t> sizes = {inputs};
-  sizes.insert(sizes.end(), c.hidden.begin(), c.hidden.end());
-  sizes.push_back(outputs);
+void check_model_size(const Config& c, Shape data_shape, std::size_t features, std::size_t outputs) {
+  if (c.input_shape.size() > 0 && c.input_shape.size() != features)
+    fail("--input-shape " + std::to_string(c.input_shape.c) + "," + std::to_string(c.input_shape.h) + "," +
+         std::to_string(c.input_shape.w) + ": " + std::to_string(c.input_shape.size()) + " values per sample, the data have " +
+         std::to_string(features));
+  const ModelSpec spec = model_spec(c, data_shape, features, outputs);
   try {
-    check_limits(sizes);
+    check_limits(spec);
   } catch (const Error& e) {
-    fail(std::string("--hidden with ") + std::to_string(inputs) + " inputs and " + std::to_string(outputs) +
-         " outputs from the data: " + e.what());
+    const Shape& in = spec.input;
+    if (dense_only(c.layers))
+      fail(std::string("--hidden with ") + std::to_string(features) + " inputs and " + std::to_string(outputs) +
+           " outputs from the data: " + e.what());
+    fail("--layers on " + (in.image() ? std::to_string(in.c) + "x" + std::to_string(in.h) + "x" + std::to_string(in.w) + " images"
+                                      : std::to_string(features) + " features") +
+         " with " + std::to_string(outputs) + " outputs: " + e.what());
   }
 }
 
@@ -117,15 +129,31 @@ std::vector<OutputPath> outputs_of(const Config& c, const std::string& predict) 
   return out;
 }
 
-MemoryPlan plan_memory(const Config& c, std::size_t inputs, std::size_t outputs, std::size_t eval_rows, int ranks) {
-  std::vector<double> sizes{double(inputs)};
-  for (std::size_t h : c.hidden) sizes.push_back(double(h));
-  sizes.push_back(double(outputs));
-  double params = 0, outs = 0, widest = 0;
-  for (std::size_t l = 0; l + 1 < sizes.size(); ++l) {
-    params += sizes[l + 1] * (sizes[l] + 1);
-    outs += sizes[l + 1];
-    widest = std::max(widest, sizes[l + 1]);
+MemoryPlan plan_memory(const Config& c, Shape data_shape, std::size_t inputs, std::size_t outputs, std::size_t eval_rows,
+                       int ranks) {
+  // Each layer's parameters and what it keeps per row, in doubles (no overflow for absurd sizes).
+  // Before the data are read (an image stack's shapes unknown), the dense layers alone: a lower bound.
+  Config dense = c;
+  ModelSpec spec = model_spec(c, data_shape, inputs, outputs);
+  std::vector<LayerPlan> plan;
+  try {
+    plan = plan_layers(spec);
+  } catch (const Error&) {
+    std::erase_if(dense.layers, [](const LayerSpec& l) { return l.kind != LayerKind::Dense; });
+    spec = model_spec(dense, data_shape, inputs, outputs);
+    plan = plan_layers(spec);
+  }
+  double params = 0, outs = 0, widest = 0, scratch = 0;
+  for (std::size_t l = 0; l < plan.size(); ++l) {
+    const LayerPlan& p = plan[l];
+    const double n = double(p.out.size());
+    params += double(p.weight_rows) * double(p.weight_cols) + double(p.biases);
+    // z and a (pooling: a, and max-pooling's int32 index of each output), dropout's draws and mask
+    // after a hidden dense layer.
+    outs += 2 * n;
+    if (c.dropout > 0 && p.spec.kind == LayerKind::Dense && l + 1 < plan.size()) outs += 2 * n;
+    widest = std::max(widest, n);
+    if (p.spec.kind == LayerKind::Conv) scratch = std::max(scratch, double(p.conv.col_size()));  // im2col, one sample
   }
   const double state = c.optim.kind == OptKind::Sgd                                           ? 0
                        : c.optim.kind == OptKind::Lamb                                        ? 3  // m, v and the update
@@ -137,14 +165,14 @@ MemoryPlan plan_memory(const Config& c, std::size_t inputs, std::size_t outputs,
   // Per row: each layer's pre-activation and activation (and dropout's draws and mask), two error
   // signals as wide as the widest layer, the input row (twice: the loader reads ahead; once more for
   // input dropout's output and once for the augmented copy).
-  const double per_row = 4.0 * (outs * (2 + (c.dropout > 0 ? 2 : 0)) + 2 * widest +
+  const double per_row = 4.0 * (outs + 2 * widest +
                                 (2 + (c.input_dropout > 0 ? 1 : 0) + (c.augment_shift > 0 || c.augment_flip ? 1 : 0)) *
-                                    sizes[0]);
+                                    double(inputs));
   const double parts = c.deterministic ? double(c.micro_shards) : double(std::max(1, ranks)) * double(c.accumulate);
   const double rows = std::ceil(double(c.batch_size) / parts);
-  p.activations = rows * per_row;
+  p.activations = rows * per_row + 4.0 * scratch;
   const double erows = double(eval_rows);
-  p.evaluation = std::max(0.0, erows - rows) * per_row + 4.0 * erows * (sizes[0] + sizes.back());
+  p.evaluation = std::max(0.0, erows - rows) * per_row + 4.0 * erows * (double(inputs) + double(outputs));
   return p;
 }
 
@@ -171,8 +199,8 @@ void check_memory(const MemoryPlan& p, const std::string& model, double availabl
   if (available <= 0) return;  // unknown: nothing to compare with
   const double each = available / double(std::max(1, ranks_on_node));
   if (p.total() <= each) return;
-  const char* culprit = p.weights >= p.activations && p.weights >= p.evaluation ? "--hidden"
-                        : p.activations >= p.evaluation                        ? "--batch-size (or --hidden)"
+  const char* culprit = p.weights >= p.activations && p.weights >= p.evaluation ? "--hidden (or --layers)"
+                        : p.activations >= p.evaluation                        ? "--batch-size (or --hidden, --layers)"
                                                                                 : "--eval-batch";
   fail("the model " + model + " needs " + gb(p.total()) + " per rank (weights, gradients and optimizer state " +
        gb(p.weights) + ", a training batch's activations " + gb(p.activations) + ", evaluation " + gb(p.evaluation) +

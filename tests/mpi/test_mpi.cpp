@@ -204,7 +204,7 @@ namespace {
 Config small_config() {
   Config c;
   c.train = "synthetic:700,30,5";
-  c.hidden = {16, 12};
+  c.layers = {{LayerKind::Dense, 16}, {LayerKind::Dense, 12}};
   c.batch_size = 50;  // not divisible by 3 or 4: slices differ by one
   c.epochs = 2;
   c.lr = 0.01f;
@@ -265,6 +265,48 @@ TEST(Equivalence, EveryReducerMatchesSingleProcessAfter20Steps) {
     c.reducer = a;
     EXPECT_LE(rel(train_weights(c, world()), train_weights(c, Comm::self())), 1e-5) << to_string(a);
   }
+}
+
+// A small CNN on 1x6x6 "images" (synthetic rows given a shape): convolutions ("same", strided, "valid"),
+// both poolings and dense layers, with dropout, for optimizers with and without state; and bitwise
+// with --deterministic.
+Config cnn_config() {
+  Config c = small_config();
+  c.train = "synthetic:700,36,5";
+  c.input_shape = {1, 6, 6};
+  c.layers = parse_layers("conv3:4,maxpool2,conv2:3:valid,dense:8");
+  c.dropout = 0.1f;
+  c.bucket_mb = 0.0002;  // several buckets: ranks own parts of the conv layers
+  return c;
+}
+
+TEST(Equivalence, ConvolutionalNetworkMatchesSingleProcess) {
+  for (OptKind k : {OptKind::Momentum, OptKind::Adam, OptKind::Lamb}) {
+    Config c = cnn_config();
+    c.optim.kind = k;
+    c.max_steps = 20;
+    if (k == OptKind::Lamb) c.optim.weight_decay = 0.01f;
+    auto dist = train_weights(c, world());
+    auto ref = train_weights(c, Comm::self());
+    EXPECT_LE(rel(dist, ref), 1e-5) << to_string(k);
+    Config still = c;
+    still.max_steps = 1;
+    EXPECT_GT(rel(train_weights(still, Comm::self()), ref), 1e-3) << to_string(k);  // it trained
+  }
+  Config a = cnn_config();
+  a.layers = parse_layers("conv3:4:s2,avgpool3,dense:6");
+  a.max_steps = 12;
+  EXPECT_LE(rel(train_weights(a, world()), train_weights(a, Comm::self())), 1e-5) << "strided, average-pooled";
+}
+
+TEST(Deterministic, ConvolutionalNetworkBitwiseEqualToSingleProcess) {
+  const int n = world().size();
+  if ((n & (n - 1)) != 0 || 8 % n != 0) GTEST_SKIP() << "--deterministic needs a power-of-two rank count dividing 8";
+  Config c = cnn_config();
+  c.deterministic = true;
+  c.micro_shards = 8;
+  c.max_steps = 12;
+  EXPECT_EQ(train_weights(c, world()), train_weights(c, Comm::self()));
 }
 
 TEST(Equivalence, BlockingPathMatchesToo) {
@@ -355,7 +397,7 @@ TEST(Replicas, PerturbedRankIsCaughtByChecksum) {
 TEST(Agreement, DifferentConfigOnOneRankIsNamed) {
   if (world().size() == 1) GTEST_SKIP() << "needs two ranks";
   Config c = small_config();
-  if (world().rank() == 1) c.hidden = {16, 13};
+  if (world().rank() == 1) c.layers = {{LayerKind::Dense, 16}, {LayerKind::Dense, 13}};
   try {
     Trainer t(c, world(), load_train(c.train, c.load), load_test(c.test, c.train, c.load));
     FAIL() << "disagreement not detected";

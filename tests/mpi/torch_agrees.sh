@@ -10,13 +10,23 @@ cd "$tmp"
 fail=0
 say() { echo "$*"; }
 bad() { echo "FAIL $*"; fail=1; }
-# PyTorch agrees with --evaluate on a checkpoint (python3-torch and python3-h5py; else exit 77, skipped).
+# PyTorch agrees with --evaluate on a checkpoint it loads as it is (python3-torch and python3-h5py;
+# else exit 77, skipped).
 if /usr/bin/python3 -c "import torch, h5py" 2>/dev/null; then
-  F="--train $data/fmnist200-images-idx3-ubyte.gz --test $data/fmnist200-images-idx3-ubyte.gz --hidden 64,32 --epochs 3 --quiet"
-  $bptrain $F --checkpoint fm.h5 --activation tanh >/dev/null || bad "fixture training"
-  ours=$($bptrain --evaluate fm.h5 $F | python3 -c "import json,sys; print(json.load(sys.stdin)['accuracy'])")
-  theirs=$(/usr/bin/python3 "$scripts/torch_evaluate.py" fm.h5 "$data/fmnist200-images-idx3-ubyte.gz" | python3 -c "import json,sys; print(json.load(sys.stdin)['accuracy'])")
-  python3 -c "import sys; sys.exit(0 if abs($ours - $theirs) < 1e-9 else 1)" && say "ok   torch-accuracy-equal ($ours)" || bad "torch accuracy $theirs != bptrain $ours"
+  # A multilayer perceptron, and a CNN whose checkpoint PyTorch must load as it is (Conv2d weights
+  # [C_out, C_in, K, K], padding and stride, max- and average-pooling, the flatten in C, H, W order).
+  D="$data/fmnist200-images-idx3-ubyte.gz"
+  while read -r name model; do
+    F="--train $D --test $D --epochs 3 --quiet $model"
+    $bptrain $F --checkpoint "$name.h5" >/dev/null || bad "$name: fixture training"
+    ours=$($bptrain --evaluate "$name.h5" $F | python3 -c "import json,sys; d=json.load(sys.stdin); print(d['accuracy'], d['loss'])")
+    theirs=$(/usr/bin/python3 "$scripts/torch_evaluate.py" "$name.h5" "$D" | python3 -c "import json,sys; d=json.load(sys.stdin); print(d['accuracy'], d['loss'])")
+    python3 -c "import sys; a, b = [float(v) for v in '$ours'.split()], [float(v) for v in '$theirs'.split()]; sys.exit(0 if a[0] == b[0] and abs(a[1] - b[1]) <= 1e-5 * abs(b[1]) else 1)" \
+      && say "ok   torch-equal $name (accuracy, loss: $ours)" || bad "$name: torch (accuracy, loss) $theirs != bptrain's $ours"
+  done <<'MODELS'
+mlp --hidden 64,32 --activation tanh
+cnn --layers conv3:4,maxpool2,conv3:6:s2:valid,avgpool2,dense:16
+MODELS
 else
   say "SKIP torch-accuracy-equal: python3-torch (and python3-h5py) not installed"
   exit 77

@@ -68,6 +68,24 @@ both augment-not-images 2 "in/b.csv: --augment-shift and --augment-flip need ima
 FM=(--train "$data/fmnist200-images-idx3-ubyte.gz" --test "$data/fmnist200-images-idx3-ubyte.gz" --hidden 8 --epochs 1 --quiet)
 both augment-too-far 2 "--augment-shift 28: must be smaller than the images \(28 x 28\)" "$bptrain" "${FM[@]}" --augment-shift 28
 
+# 1b. Layer stacks (--layers, --input-shape): each refused before the first step, naming the flag and
+# the layer. The CSV's rows have 4 features: --input-shape 1,2,2 makes them 2x2 images.
+both layers-bad-item 2 "--layers: 'conv5': conv<K>:<C>" "$bptrain" "${T[@]:0:6}" --layers conv5
+both layers-zero-channels 2 "--layers: 'conv3:0': conv<K>:<C> with C a whole number" "$bptrain" "${T[@]:0:6}" --layers conv3:0
+both layers-and-hidden 2 "--layers and --hidden: give one" "$bptrain" "${T[@]}" --layers dense:4
+both conv-on-rows 2 "--layers on 4 features with 3 outputs: layer 0 \(conv3:4\): a convolution on rows without an image shape \(--input-shape C,H,W\)" \
+  "$bptrain" "${T[@]:0:6}" --epochs 1 --layers conv3:4
+both input-shape-bad 2 "--input-shape: '2,2' is not C,H,W" "$bptrain" "${T[@]:0:6}" --layers conv1:2 --input-shape 2,2
+both input-shape-mismatch 2 "--input-shape 1,2,3: 6 values per sample, the data have 4" \
+  "$bptrain" "${T[@]:0:6}" --epochs 1 --layers conv1:2 --input-shape 1,2,3
+both kernel-too-large 2 "layer 0 \(conv5:4:valid\): a 5x5 kernel on a 1x2x2 input" \
+  "$bptrain" "${T[@]:0:6}" --epochs 1 --layers conv5:4:valid --input-shape 1,2,2
+both pool-leaves-nothing 2 "layer 1 \(maxpool3\): a 3x3 window on a 2x2x2 input leaves nothing" \
+  "$bptrain" "${T[@]:0:6}" --epochs 1 --layers conv1:2,maxpool3 --input-shape 1,2,2
+both conv-after-dense 2 "layer 1 \(conv1:2\): a convolution after a dense layer" \
+  "$bptrain" "${T[@]:0:6}" --epochs 1 --layers dense:4,conv1:2 --input-shape 1,2,2
+both cnn-trains 0 "done: 1 epochs" "$bptrain" "${T[@]:0:6}" --epochs 1 --layers conv1:2,avgpool2,dense:3 --input-shape 1,2,2
+
 # 2. Outputs onto inputs, by identity (a symbolic or hard link is the same file).
 both checkpoint-onto-train 2 "--checkpoint in/b.csv: is the input file in/b.csv" "$bptrain" "${T[@]}" --checkpoint in/b.csv
 both metrics-onto-test 2 "--metrics in/t.csv: is the input file in/t.csv" "$bptrain" "${T[@]}" --metrics in/t.csv

@@ -46,7 +46,7 @@ TrainState sample_state() {
 
 // A small model and Adam state written with sample_state(): what most tests start from.
 struct Small {
-  Model m{{{4, 6, 3}, Activation::Relu, Loss::SoftmaxCrossEntropy}};
+  Model m{mlp_spec({4, 6, 3}, Activation::Relu, Loss::SoftmaxCrossEntropy)};
   Optimizer opt{{OptKind::Adam}, m.num_params()};
   std::vector<float> off = std::vector<float>(4, 0.0f), sc = std::vector<float>(4, 1.0f);
   Small() { opt.set_steps(sample_state().step); }
@@ -57,7 +57,7 @@ struct Small {
 TEST(Checkpoint, RoundTripOfEveryField) {
   Fixture fx;
   for (OptKind k : {OptKind::Sgd, OptKind::Nesterov, OptKind::AdamW}) {
-    Model m({{5, 7, 3}, Activation::Tanh, Loss::SoftmaxCrossEntropy});
+    Model m(mlp_spec({5, 7, 3}, Activation::Tanh, Loss::SoftmaxCrossEntropy));
     m.init(Init::XavierNormal, 3);
     OptimConfig oc{k};
     oc.momentum = 0.8f;
@@ -69,7 +69,7 @@ TEST(Checkpoint, RoundTripOfEveryField) {
     TrainState st = sample_state();
     write_checkpoint(fx.path("c.h5"), m, opt, off, sc, st);
     Checkpoint c = read_checkpoint(fx.path("c.h5"));
-    EXPECT_EQ(c.spec.sizes, m.spec().sizes);
+    EXPECT_EQ(c.spec, m.spec());
     EXPECT_EQ(c.spec.hidden, Activation::Tanh);
     EXPECT_EQ(c.spec.loss, Loss::SoftmaxCrossEntropy);
     EXPECT_TRUE(std::equal(c.params.begin(), c.params.end(), m.params().begin()));
@@ -107,7 +107,7 @@ TEST(Checkpoint, RoundTripOfEveryField) {
 
 TEST(Checkpoint, KeepRotatesOlderCopies) {
   Fixture fx;
-  Model m({{2, 3, 2}, Activation::Relu, Loss::SoftmaxCrossEntropy});
+  Model m(mlp_spec({2, 3, 2}, Activation::Relu, Loss::SoftmaxCrossEntropy));
   Optimizer opt({OptKind::Sgd}, m.num_params());
   std::vector<float> off(2, 0), sc(2, 1);
   for (std::uint64_t s = 1; s <= 4; ++s) {
@@ -140,7 +140,7 @@ TEST(Checkpoint, InconsistentShapesAreRejected) {
   }
   {  // NaN weights are never written over a good checkpoint, and never loaded
     s.write(fx.path("n.h5"));
-    Model n({{4, 6, 3}, Activation::Relu, Loss::SoftmaxCrossEntropy});
+    Model n(mlp_spec({4, 6, 3}, Activation::Relu, Loss::SoftmaxCrossEntropy));
     n.params()[3] = NAN;
     EXPECT_THROW(write_checkpoint(fx.path("n.h5"), n, s.opt, s.off, s.sc, sample_state()), Error);
     EXPECT_NO_THROW(read_checkpoint(fx.path("n.h5")));
@@ -181,25 +181,25 @@ TEST(Checkpoint, WrittenAtEachModelLimitAndReadBack) {
   // written) and by the reader (a file that claims it is damaged).
   Fixture fx;
   auto round_trip = [&](const std::vector<std::size_t>& sizes) {
-    Model m({sizes, Activation::Tanh, Loss::SoftmaxCrossEntropy});
+    Model m(mlp_spec(sizes, Activation::Tanh, Loss::SoftmaxCrossEntropy));
     for (std::size_t i = 0; i < m.num_params(); ++i) m.params()[i] = 0.001f * static_cast<float>(i % 997);
     Optimizer opt({OptKind::Sgd}, m.num_params());
     opt.set_steps(sample_state().step);
     const std::vector<float> off(sizes.front(), 0.0f), sc(sizes.front(), 1.0f);
     write_checkpoint(fx.path("lim.h5"), m, opt, off, sc, sample_state());
     const Checkpoint c = read_checkpoint(fx.path("lim.h5"));
-    EXPECT_EQ(c.spec.sizes, sizes);
+    EXPECT_EQ(c.spec, m.spec());
     ASSERT_EQ(c.params.size(), m.num_params());
     EXPECT_TRUE(std::equal(c.params.begin(), c.params.end(), m.params().begin()));
   };
   round_trip(std::vector<std::size_t>(ModelLimits::layers + 1, 2));  // the most layers
   round_trip({ModelLimits::width, 1});                              // the widest layer
-  EXPECT_THROW(Model({std::vector<std::size_t>(ModelLimits::layers + 2, 2)}), Error);
-  EXPECT_THROW(Model({{ModelLimits::width + 1, 1}}), Error);
+  EXPECT_THROW(Model(mlp_spec(std::vector<std::size_t>(ModelLimits::layers + 2, 2))), Error);
+  EXPECT_THROW(Model(mlp_spec({ModelLimits::width + 1, 1})), Error);
   // The most parameters: 2^32 exactly passes, one layer more than that is refused (not allocated).
   EXPECT_EQ(count_params({65535, 65536}), ModelLimits::params);
-  EXPECT_NO_THROW(check_limits({65535, 65536}));
-  EXPECT_THROW(check_limits({65536, 65536}), Error);
+  EXPECT_NO_THROW(check_limits(mlp_spec({65535, 65536})));
+  EXPECT_THROW(check_limits(mlp_spec({65536, 65536})), Error);
   // The reader: a file claiming one layer more than the limit, or a layer one unit too wide.
   Small s;
   s.write(fx.path("r.h5"));
@@ -226,5 +226,56 @@ TEST(Checkpoint, WrittenAtEachModelLimitAndReadBack) {
     FAIL();
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("past the model limits"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Checkpoint, ConvolutionalModelRoundTripsAndOldDenseFilesStillLoad) {
+  Fixture fx;
+  ModelSpec cnn;
+  cnn.input = {2, 9, 8};
+  cnn.layers = parse_layers("conv3:4,maxpool2,conv3:3:s2:valid,avgpool1,dense:6,dense:5");
+  cnn.hidden = Activation::Tanh;
+  Model m(cnn);
+  m.init(Init::HeNormal, 4);
+  Optimizer opt({OptKind::Adam}, m.num_params());
+  opt.set_steps(sample_state().step);
+  const std::vector<float> off(cnn.inputs(), 0.0f), sc(cnn.inputs(), 1.0f);
+  write_checkpoint(fx.path("cnn.h5"), m, opt, off, sc, sample_state());
+  const Checkpoint c = read_checkpoint(fx.path("cnn.h5"));
+  EXPECT_EQ(c.spec, cnn);
+  EXPECT_TRUE(std::equal(c.params.begin(), c.params.end(), m.params().begin()));
+  {  // the convolution's weight is PyTorch's Conv2d.weight, [C_out, C_in, K, K]
+    h5::File f = h5::File::open(fx.path("cnn.h5"));
+    EXPECT_EQ(f.info("/model/layer_0/weight").dims, (std::vector<hsize_t>{4, 2, 3, 3}));
+    EXPECT_EQ(f.info("/model/layer_4/weight").dims, (std::vector<hsize_t>{6, 3}));  // after a 3x1x1 output
+    EXPECT_FALSE(f.exists("/model/layer_1/weight"));
+    EXPECT_EQ(f.attr_str("/model/layer_1", "kind"), "maxpool");
+  }
+  // A dense checkpoint as bptrain wrote them before layer kinds: no kind, input shape or hidden
+  // activation attributes. It loads as the same multilayer perceptron.
+  Small s;
+  s.write(fx.path("old.h5"));
+  {
+    h5::File f = h5::File::open(fx.path("old.h5"), true);
+    for (const char* a : {"input_channels", "input_height", "input_width", "hidden_activation"})
+      ASSERT_GE(H5Adelete_by_name(f.id(), "/model", a, H5P_DEFAULT), 0) << a;
+    for (int l = 0; l < 2; ++l)
+      ASSERT_GE(H5Adelete_by_name(f.id(), ("/model/layer_" + std::to_string(l)).c_str(), "kind", H5P_DEFAULT), 0);
+  }
+  EXPECT_EQ(read_checkpoint(fx.path("old.h5")).spec, s.m.spec());
+  // A convolution whose weight is not [C_out, C_in, K, K] is refused, naming the layer.
+  write_checkpoint(fx.path("bad.h5"), m, opt, off, sc, sample_state());
+  {
+    h5::File f = h5::File::open(fx.path("bad.h5"), true);
+    H5Ldelete(f.id(), "/model/layer_2/weight", H5P_DEFAULT);
+    std::vector<float> w(3 * 4 * 3 * 2, 0.0f);
+    f.write<float>("/model/layer_2/weight", w.data(), {3, 4, 3, 2}, 0, true);
+  }
+  try {
+    read_checkpoint(fx.path("bad.h5"));
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("/model/layer_2: a convolution's weight must be [C_out, C_in, K, K]"), std::string::npos)
+        << e.what();
   }
 }

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "bpt/core/rng.hpp"
@@ -38,8 +39,8 @@ double gradcheck(ModelSpec spec, std::size_t batch, float dropout = 0, float inp
   m.init(Init::XavierUniform, 5);
   // Non-zero biases, so the check covers them with something to see.
   for (std::size_t l = 0; l < m.num_layers(); ++l)
-    for (std::size_t o = 0; o < m.out(l); ++o) m.bias(l)[o] = 0.1 * std::sin(double(o + l));
-  Problem p = make_problem(batch, spec.sizes.front(), spec.sizes.back(), 11);
+    for (std::size_t o = 0; o < m.layer(l).biases; ++o) m.bias(l)[o] = 0.1 * std::sin(double(o + l));
+  Problem p = make_problem(batch, spec.inputs(), spec.outputs(), 11);
   const bool mse_targets = spec.loss == Loss::Mse;
   Targets<double> t{p.labels.data(), mse_targets ? p.targets.data() : nullptr, smoothing};
   DropoutCtx drop{dropout, 3, 9, p.ids.data(), input_dropout};
@@ -77,10 +78,10 @@ double gradcheck(ModelSpec spec, std::size_t batch, float dropout = 0, float inp
 class GradCheckActivation : public ::testing::TestWithParam<Activation> {};
 
 TEST_P(GradCheckActivation, CrossEntropy) {
-  EXPECT_LE(gradcheck({{6, 9, 4}, GetParam(), Loss::SoftmaxCrossEntropy}, 5), 1e-6);
+  EXPECT_LE(gradcheck(mlp_spec({6, 9, 4}, GetParam(), Loss::SoftmaxCrossEntropy), 5), 1e-6);
 }
 
-TEST_P(GradCheckActivation, Mse) { EXPECT_LE(gradcheck({{6, 9, 4}, GetParam(), Loss::Mse}, 5), 1e-6); }
+TEST_P(GradCheckActivation, Mse) { EXPECT_LE(gradcheck(mlp_spec({6, 9, 4}, GetParam(), Loss::Mse), 5), 1e-6); }
 
 INSTANTIATE_TEST_SUITE_P(All, GradCheckActivation,
                          ::testing::Values(Activation::Identity, Activation::Relu, Activation::LeakyRelu,
@@ -88,14 +89,34 @@ INSTANTIATE_TEST_SUITE_P(All, GradCheckActivation,
                          [](const auto& info) { return to_string(info.param); });
 
 TEST(GradCheck, ThreeLayerNetworkBothLosses) {
-  EXPECT_LE(gradcheck({{7, 10, 8, 5}, Activation::Tanh, Loss::SoftmaxCrossEntropy}, 6), 1e-6);
-  EXPECT_LE(gradcheck({{7, 10, 8, 5}, Activation::Sigmoid, Loss::Mse}, 6), 1e-6);
-  EXPECT_LE(gradcheck({{7, 10, 8, 5}, Activation::Relu, Loss::SoftmaxCrossEntropy}, 6), 1e-6);
+  EXPECT_LE(gradcheck(mlp_spec({7, 10, 8, 5}, Activation::Tanh, Loss::SoftmaxCrossEntropy), 6), 1e-6);
+  EXPECT_LE(gradcheck(mlp_spec({7, 10, 8, 5}, Activation::Sigmoid, Loss::Mse), 6), 1e-6);
+  EXPECT_LE(gradcheck(mlp_spec({7, 10, 8, 5}, Activation::Relu, Loss::SoftmaxCrossEntropy), 6), 1e-6);
+}
+
+TEST(GradCheck, ConvolutionalStacks) {
+  // Convolutions ("same" and "valid", stride 2), max- and average-pooling, and dense layers after a
+  // flatten, in one stack; both losses; with dropout on the dense layer and on the input.
+  auto cnn = [](Shape in, const std::string& layers, Activation f, Loss loss) {
+    ModelSpec s;
+    s.input = in;
+    s.layers = parse_layers(layers);
+    s.hidden = f;
+    s.loss = loss;
+    return s;
+  };
+  EXPECT_LE(gradcheck(cnn({2, 8, 7}, "conv3:3,maxpool2,conv2:4:valid,dense:6,dense:4", Activation::Tanh,
+                          Loss::SoftmaxCrossEntropy), 3), 1e-6);
+  EXPECT_LE(gradcheck(cnn({1, 9, 9}, "conv3:2:s2,avgpool2,dense:3", Activation::Sigmoid, Loss::Mse), 3), 1e-6);
+  EXPECT_LE(gradcheck(cnn({3, 6, 6}, "conv5:2,avgpool3,conv1:3,dense:6,dense:5", Activation::Tanh, Loss::SoftmaxCrossEntropy),
+                      2, 0.3f, 0.2f), 1e-6);
+  EXPECT_LE(gradcheck(cnn({1, 8, 8}, "maxpool2,conv3:2:valid,dense:4", Activation::Tanh, Loss::SoftmaxCrossEntropy), 3),
+            1e-6);  // pooling first: no error signal to the input is needed
 }
 
 TEST(GradCheck, MseWithOneHotLabels) {
   // Class labels with --loss mse mean one-hot targets: the same loss as explicit targets.
-  ModelSpec spec{{5, 6, 3}, Activation::Tanh, Loss::Mse};
+  const ModelSpec spec = mlp_spec({5, 6, 3}, Activation::Tanh, Loss::Mse);
   BasicModel<double> a(spec);
   a.init(Init::XavierNormal, 2);
   Problem p = make_problem(4, 5, 3, 8);
@@ -107,24 +128,24 @@ TEST(GradCheck, MseWithOneHotLabels) {
 
 TEST(GradCheck, DropoutWithFixedMask) {
   // The mask is a pure function of (seed, step, sample id), so the loss is smooth in the weights.
-  EXPECT_LE(gradcheck({{6, 12, 10, 4}, Activation::Tanh, Loss::SoftmaxCrossEntropy}, 5, 0.3f), 1e-6);
+  EXPECT_LE(gradcheck(mlp_spec({6, 12, 10, 4}, Activation::Tanh, Loss::SoftmaxCrossEntropy), 5, 0.3f), 1e-6);
 }
 
 TEST(GradCheck, InputDropoutWithFixedMask) {
   // The first layer's weight gradient must use the dropped input, not the input as given.
-  EXPECT_LE(gradcheck({{6, 12, 10, 4}, Activation::Tanh, Loss::SoftmaxCrossEntropy}, 5, 0, 0.4f), 1e-6);
-  EXPECT_LE(gradcheck({{6, 12, 10, 4}, Activation::Relu, Loss::Mse}, 5, 0.2f, 0.4f), 1e-6);
+  EXPECT_LE(gradcheck(mlp_spec({6, 12, 10, 4}, Activation::Tanh, Loss::SoftmaxCrossEntropy), 5, 0, 0.4f), 1e-6);
+  EXPECT_LE(gradcheck(mlp_spec({6, 12, 10, 4}, Activation::Relu, Loss::Mse), 5, 0.2f, 0.4f), 1e-6);
 }
 
 TEST(GradCheck, LabelSmoothing) {
-  EXPECT_LE(gradcheck({{6, 12, 10, 4}, Activation::Relu, Loss::SoftmaxCrossEntropy}, 5, 0, 0, 0.2), 1e-6);
+  EXPECT_LE(gradcheck(mlp_spec({6, 12, 10, 4}, Activation::Relu, Loss::SoftmaxCrossEntropy), 5, 0, 0, 0.2), 1e-6);
 }
 
 TEST(InputDropout, DropsAboutPAndScalesTheRest) {
   // One identity layer with W = I and b = 0 passes the dropped input through: each entry is 0 or
   // x / (1 - p), a draw per (sample, feature), about p of them 0, and none without the context.
   const std::size_t n = 64, rows = 50;
-  BasicModel<double> m({{n, n}, Activation::Relu, Loss::Mse});
+  BasicModel<double> m(mlp_spec({n, n}, Activation::Relu, Loss::Mse));
   for (std::size_t i = 0; i < n; ++i)
     for (std::size_t j = 0; j < n; ++j) m.weight(0)[i * n + j] = i == j ? 1.0 : 0.0;
   for (std::size_t i = 0; i < n; ++i) m.bias(0)[i] = 0;

@@ -83,14 +83,24 @@ struct Case {
 };
 
 Case load_case(H5& f, const std::string& g) {
-  auto sizes64 = f.read<std::int64_t>(g + "/sizes");
+  const Activation act = parse_activation(f.attr_str(g, "activation"));
+  const Loss loss = parse_loss(f.attr_str(g, "loss"));
   ModelSpec spec;
-  for (auto s : sizes64) spec.sizes.push_back(static_cast<std::size_t>(s));
-  spec.hidden = parse_activation(f.attr_str(g, "activation"));
-  spec.loss = parse_loss(f.attr_str(g, "loss"));
+  if (g.rfind("cnn", 0) == 0) {  // a convolutional stack: its input shape and layers (the output last)
+    const auto shape = f.read<std::int64_t>(g + "/input_shape");
+    spec.input = {static_cast<std::size_t>(shape[0]), static_cast<std::size_t>(shape[1]), static_cast<std::size_t>(shape[2])};
+    spec.layers = parse_layers(f.attr_str(g, "layers"));
+    spec.hidden = act;
+    spec.loss = loss;
+  } else {
+    std::vector<std::size_t> sizes;
+    for (auto s : f.read<std::int64_t>(g + "/sizes")) sizes.push_back(static_cast<std::size_t>(s));
+    spec = mlp_spec(sizes, act, loss);
+  }
   Case c{Model(spec), {}, f.read<float>(g + "/x"), f.read<float>(g + "/targets"), f.read<std::int32_t>(g + "/labels"), 0};
   c.batch = c.labels.size();
   for (std::size_t l = 0; l < c.model.num_layers(); ++l) {
+    if (!c.model.layer(l).has_params()) continue;  // pooling
     auto w = f.read<float>(g + "/layer_" + std::to_string(l) + "/weight");
     auto b = f.read<float>(g + "/layer_" + std::to_string(l) + "/bias");
     std::copy(w.begin(), w.end(), c.model.weight(l));
@@ -100,7 +110,7 @@ Case load_case(H5& f, const std::string& g) {
   return c;
 }
 
-const char* kCases[] = {"ce_relu", "ce_tanh", "mse_sigmoid", "ce_leaky_relu"};
+const char* kCases[] = {"ce_relu", "ce_tanh", "mse_sigmoid", "ce_leaky_relu", "cnn_ce_relu", "cnn_mse_tanh"};
 
 }  // namespace
 
@@ -118,6 +128,7 @@ TEST(TorchReference, LossLogitsAndGradients) {
     const double ref = f.attr_f64(g, "loss_value");
     EXPECT_LE(std::fabs(loss - ref) / std::fabs(ref), 1e-5) << loss << " vs " << ref;
     for (std::size_t l = 0; l < c.model.num_layers(); ++l) {
+      if (!c.model.layer(l).has_params()) continue;
       const std::string p = g + "/grad/layer_" + std::to_string(l);
       auto rw = f.read<float>(p + "/weight");
       auto rb = f.read<float>(p + "/bias");

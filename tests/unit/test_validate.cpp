@@ -95,16 +95,16 @@ TEST(Validate, OutputsNeverReplaceInputs) {
 TEST(Validate, MemoryPlanCountsWeightsStateAndActivations) {
   Config c;  // 784-512-256-10, Adam: weights, gradients and two state vectors
   const double params = 512.0 * 785 + 256.0 * 513 + 10.0 * 257;
-  MemoryPlan p = plan_memory(c, 784, 10, 1024, 1);
+  MemoryPlan p = plan_memory(c, {0, 0, 0}, 784, 10, 1024, 1);
   EXPECT_DOUBLE_EQ(p.weights, 4 * params * 4);
   EXPECT_DOUBLE_EQ(p.activations, 128 * 4.0 * ((512 + 256 + 10) * 2 + 2 * 512 + 2 * 784));
   EXPECT_GT(p.evaluation, 0);
   c.optim.kind = OptKind::Sgd;
-  EXPECT_DOUBLE_EQ(plan_memory(c, 784, 10, 1024, 1).weights, 4 * params * 2);
+  EXPECT_DOUBLE_EQ(plan_memory(c, {0, 0, 0}, 784, 10, 1024, 1).weights, 4 * params * 2);
   EXPECT_EQ(error_of([&] { check_memory(p, "m", 1e12, 1); }), "");
   const std::string e = error_of([&] { check_memory(p, "784-512-256-10", p.total() * 1.5, 2); });
   EXPECT_NE(e.find("the model 784-512-256-10 needs"), std::string::npos) << e;
   EXPECT_NE(e.find("each of the 2 ranks"), std::string::npos) << e;
-  c.hidden = {1000000000};
-  EXPECT_NE(error_of([&] { check_memory(plan_memory(c, 1, 1, 1, 1), "?", 1e11, 1); }).find("lower --"), std::string::npos);
+  c.layers = {{LayerKind::Dense, 10000000}, {LayerKind::Dense, 10000000}};
+  EXPECT_NE(error_of([&] { check_memory(plan_memory(c, {0, 0, 0}, 1, 1, 1, 1), "?", 1e11, 1); }).find("lower --"), std::string::npos);
 }

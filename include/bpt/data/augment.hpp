@@ -12,9 +12,10 @@
 namespace bpt {
 
 struct ImageAugment {
-  std::size_t height = 0, width = 0;  // image shape; height * width = features
+  std::size_t height = 0, width = 0;  // image shape; channels * height * width = features
   int shift = 0;                      // largest shift in pixels, each axis
   bool flip = false;                  // mirror left-right with probability 1/2
+  std::size_t channels = 1;           // each channel's plane is shifted and mirrored alike
   bool active() const { return shift > 0 || flip; }
 };
 

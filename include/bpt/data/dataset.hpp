@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "bpt/core/range.hpp"
+#include "bpt/core/shape.hpp"
 
 namespace bpt {
 
@@ -57,7 +58,10 @@ struct Dataset {
   std::size_t n = 0, d = 0;            // samples, features
   std::size_t classes = 0;             // classification: 1 + largest label (0 for regression)
   std::size_t target_dim = 0;          // regression: targets per sample (0 for classification)
-  std::size_t height = 0, width = 0;   // images (IDX [samples, rows, columns]): their shape; else 0
+  std::size_t height = 0, width = 0;   // images (IDX [samples, rows, columns], or --input-shape): their shape; else 0
+  std::size_t channels = 1;            // with height and width: channels * height * width = d
+  // [channels, height, width] for images, else [0, 0, 0].
+  Shape shape() const { return height ? Shape{channels, height, width} : Shape{0, 0, 0}; }
   std::vector<std::uint8_t> x;         // [n, d] raw bytes (IDX, uint8 HDF5), or
   std::vector<float> xf;               // [n, d] raw floats (CSV, float HDF5), or neither when streamed
   std::shared_ptr<const RowSource> stream;

@@ -3,6 +3,8 @@
 #include <string>
 #include <string_view>
 
+#include "bpt/core/matrix.hpp"
+
 namespace bpt {
 
 enum class Activation { Identity, Relu, LeakyRelu, Tanh, Sigmoid };
@@ -36,5 +38,9 @@ inline T activate_grad(Activation f, T z, T a) {
   }
   return T(1);
 }
+
+// delta *= f'(z), row by row (a = f(z)); nothing for Identity. z, a, delta: [B, n].
+template <class T>
+void activation_backward(Activation f, ConstMatView<T> z, ConstMatView<T> a, MatView<T> delta);
 
 }  // namespace bpt

@@ -18,8 +18,10 @@ struct Config {
   LoadOptions load;  // format, task, label column, --stream, seed for synthetic sets
   Normalize normalize = Normalize::Unit;
   double val_fraction = 0;
-  // model
-  std::vector<std::size_t> hidden = {512, 256};
+  // model: the hidden layers from the input (--layers, or --hidden as dense layers); the output layer,
+  // dense and as wide as the data's classes or targets, is implicit
+  std::vector<LayerSpec> layers = {{LayerKind::Dense, 512}, {LayerKind::Dense, 256}};
+  Shape input_shape{0, 0, 0};  // --input-shape C,H,W; zero: the data's own (IDX images), or flat rows
   Activation activation = Activation::Relu;
   Loss loss = Loss::SoftmaxCrossEntropy;
   Init init = Init::HeUniform;
@@ -86,6 +88,15 @@ struct Config {
   // The settings that decide the weights' trajectory: a resumed run must match them.
   std::string resume_key() const;
 };
+
+// The model a run trains: c.layers, then a dense output layer of `outputs`; its input an image shape
+// when a convolution or pooling needs one (--input-shape, else the data's own, else flat rows, which
+// plan_layers refuses for them), flat rows of `features` otherwise.
+ModelSpec model_spec(const Config& c, Shape data_shape, std::size_t features, std::size_t outputs);
+// Only dense layers: the model is a multilayer perceptron (--hidden's form).
+bool dense_only(const std::vector<LayerSpec>& layers);
+// "512,256" for dense layers only (--hidden's form), else --layers' ("conv5:32,maxpool2,dense:256").
+std::string layers_text(const std::vector<LayerSpec>& layers);
 
 // "--lr 0.001 in the checkpoint, 0.002 now, ..." for two Config::resume_key() texts.
 std::string diff_settings(const std::string& then, const std::string& now);

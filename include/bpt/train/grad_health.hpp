@@ -17,7 +17,8 @@ namespace bpt {
 
 class GradHealth {
  public:
-  GradHealth(const Config& cfg, const Comm& comm, std::size_t layers);
+  // watched[l]: layer l has parameters (pooling has none: no norm to watch or report).
+  GradHealth(const Config& cfg, const Comm& comm, std::vector<bool> watched);
 
   struct Verdict {
     bool stop = false;           // some rank was signalled to stop (SIGTERM, SIGUSR1)
@@ -42,6 +43,7 @@ class GradHealth {
 
   const Config& cfg_;
   const Comm& comm_;
+  std::vector<bool> watched_;
   std::vector<double> sq_;        // this step, per layer: squared norm of the averaged gradient
   std::vector<double> votes_;     // the small sum: stop, bad loss, [per-layer squares]
   std::vector<double> norm_sum_;  // this epoch, per layer: sum of the norms over good steps

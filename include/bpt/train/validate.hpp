@@ -17,7 +17,7 @@ namespace bpt {
 void validate_config(const Config& c, int ranks, unsigned cores);
 
 // The model the data ask for within ModelLimits (model.hpp): the parameters in all, the data's sizes.
-void check_model_size(const Config& c, std::size_t inputs, std::size_t outputs);
+void check_model_size(const Config& c, Shape data_shape, std::size_t features, std::size_t outputs);
 
 // The outputs of a run (the checkpoint and its --keep rotations, metrics, profile) or of --evaluate
 // (--predict).
@@ -31,7 +31,10 @@ struct MemoryPlan {
   double total() const { return weights + activations + evaluation; }
 };
 // inputs, outputs: the model's first and last sizes; eval_rows: the evaluation block's rows.
-MemoryPlan plan_memory(const Config& c, std::size_t inputs, std::size_t outputs, std::size_t eval_rows, int ranks);
+// data_shape: the data's image shape ([0, 0, 0]: none, or not read yet: then an image stack counts
+// its dense layers only, a lower bound).
+MemoryPlan plan_memory(const Config& c, Shape data_shape, std::size_t inputs, std::size_t outputs, std::size_t eval_rows,
+                       int ranks);
 // Bytes this process may still allocate: MemAvailable, or the cgroup's limit if lower.
 double available_memory();
 // Refuses a plan larger than `available` / `ranks_on_node`, naming the flag that asks for most.

@@ -1,0 +1,260 @@
+#include "bpt/nn/conv.hpp"
+
+#include <cmath>
+
+#include "bpt/core/gemm.hpp"
+
+namespace bpt {
+namespace {
+
+// col [cin·k·k, oh·ow]: row (ci, ki, kj), column (oy, ox) holds x[ci][oy·s − p + ki][ox·s − p + kj],
+// 0 outside the image.
+template <class T>
+void im2col(const ConvGeom& g, const T* x, T* col) {
+  const std::size_t oh = g.oh(), ow = g.ow();
+  for (std::size_t ci = 0; ci < g.cin; ++ci)
+    for (std::size_t ki = 0; ki < g.k; ++ki)
+      for (std::size_t kj = 0; kj < g.k; ++kj) {
+        T* out = col + ((ci * g.k + ki) * g.k + kj) * oh * ow;
+        for (std::size_t oy = 0; oy < oh; ++oy) {
+          const std::size_t iy = oy * g.stride + ki;  // + pad: the row in padded coordinates
+          T* o = out + oy * ow;
+          if (iy < g.pad || iy >= g.h + g.pad) {
+            for (std::size_t ox = 0; ox < ow; ++ox) o[ox] = T(0);
+            continue;
+          }
+          const T* row = x + (ci * g.h + (iy - g.pad)) * g.w;
+          for (std::size_t ox = 0; ox < ow; ++ox) {
+            const std::size_t ix = ox * g.stride + kj;
+            o[ox] = ix < g.pad || ix >= g.w + g.pad ? T(0) : row[ix - g.pad];
+          }
+        }
+      }
+}
+
+// The adjoint of im2col: dx[ci][iy][ix] += every col entry that was read from it (dx zeroed first).
+template <class T>
+void col2im(const ConvGeom& g, const T* col, T* dx) {
+  const std::size_t oh = g.oh(), ow = g.ow();
+  for (std::size_t i = 0; i < g.in_size(); ++i) dx[i] = T(0);
+  for (std::size_t ci = 0; ci < g.cin; ++ci)
+    for (std::size_t ki = 0; ki < g.k; ++ki)
+      for (std::size_t kj = 0; kj < g.k; ++kj) {
+        const T* in = col + ((ci * g.k + ki) * g.k + kj) * oh * ow;
+        for (std::size_t oy = 0; oy < oh; ++oy) {
+          const std::size_t iy = oy * g.stride + ki;
+          if (iy < g.pad || iy >= g.h + g.pad) continue;
+          T* row = dx + (ci * g.h + (iy - g.pad)) * g.w;
+          const T* c = in + oy * ow;
+          for (std::size_t ox = 0; ox < ow; ++ox) {
+            const std::size_t ix = ox * g.stride + kj;
+            if (ix >= g.pad && ix < g.w + g.pad) row[ix - g.pad] += c[ox];
+          }
+        }
+      }
+}
+
+}  // namespace
+
+template <class T>
+void conv_forward(const ConvGeom& g, ConstMatView<T> x, const T* w, const T* b, Activation f, MatView<T> z,
+                  MatView<T> a, T* col) {
+  const std::size_t positions = g.col_cols();
+  ConstMatView<T> wv(w, g.cout, g.col_rows());
+  for (std::size_t n = 0; n < x.rows; ++n) {
+    im2col(g, x.row(n), col);
+    MatView<T> zn(z.row(n), g.cout, positions);
+    gemm(Trans::No, Trans::No, T(1), wv, ConstMatView<T>(col, g.col_rows(), positions), T(0), zn);
+    T* zr = z.row(n);
+    T* ar = a.row(n);
+    for (std::size_t c = 0; c < g.cout; ++c) {
+      T* zc = zr + c * positions;
+      T* ac = ar + c * positions;
+      const T bc = b[c];
+      if (f == Activation::Relu) {
+        for (std::size_t p = 0; p < positions; ++p) {
+          const T v = zc[p] + bc;
+          zc[p] = v;
+          ac[p] = v > T(0) ? v : T(0);
+        }
+      } else {
+        for (std::size_t p = 0; p < positions; ++p) ac[p] = activate(f, zc[p] += bc);
+      }
+    }
+  }
+}
+
+template <class T>
+void conv_backward(const ConvGeom& g, ConstMatView<T> x, const T* w, ConstMatView<T> z, ConstMatView<T> a,
+                   Activation f, MatView<T> delta, T* dw, T* db, MatView<T> dx, bool accumulate, T* col) {
+  activation_backward(f, z, a, delta);
+  const std::size_t positions = g.col_cols(), rows = g.col_rows();
+  if (!accumulate) {
+    for (std::size_t i = 0; i < g.weights(); ++i) dw[i] = T(0);
+    for (std::size_t c = 0; c < g.cout; ++c) db[c] = T(0);
+  }
+  MatView<T> dwv(dw, g.cout, rows);
+  ConstMatView<T> wv(w, g.cout, rows);
+  for (std::size_t n = 0; n < x.rows; ++n) {
+    ConstMatView<T> dn(delta.row(n), g.cout, positions);
+    im2col(g, x.row(n), col);
+    gemm(Trans::No, Trans::Yes, T(1), dn, ConstMatView<T>(col, rows, positions), T(1), dwv);
+    for (std::size_t c = 0; c < g.cout; ++c) {
+      const T* d = dn.row(c);
+      T s = T(0);
+      for (std::size_t p = 0; p < positions; ++p) s += d[p];
+      db[c] += s;
+    }
+    if (dx.data) {
+      gemm(Trans::Yes, Trans::No, T(1), wv, dn, T(0), MatView<T>(col, rows, positions));
+      col2im(g, col, dx.row(n));
+    }
+  }
+}
+
+template <class T>
+void maxpool_forward(const PoolGeom& g, ConstMatView<T> x, MatView<T> y, std::int32_t* argmax) {
+  const std::size_t oh = g.oh(), ow = g.ow(), out = g.out_size();
+  for (std::size_t n = 0; n < x.rows; ++n) {
+    const T* xn = x.row(n);
+    T* yn = y.row(n);
+    std::int32_t* an = argmax + n * out;
+    for (std::size_t c = 0; c < g.c; ++c)
+      for (std::size_t oy = 0; oy < oh; ++oy)
+        for (std::size_t ox = 0; ox < ow; ++ox) {
+          std::size_t best = (c * g.h + oy * g.k) * g.w + ox * g.k;
+          T m = xn[best];
+          for (std::size_t ki = 0; ki < g.k; ++ki)
+            for (std::size_t kj = 0; kj < g.k; ++kj) {
+              const std::size_t i = (c * g.h + oy * g.k + ki) * g.w + ox * g.k + kj;
+              if (xn[i] > m || (std::isnan(xn[i]) && !std::isnan(m))) {
+                m = xn[i];
+                best = i;
+              }
+            }
+          const std::size_t o = (c * oh + oy) * ow + ox;
+          yn[o] = m;
+          an[o] = static_cast<std::int32_t>(best);
+        }
+  }
+}
+
+template <class T>
+void maxpool_backward(const PoolGeom& g, ConstMatView<T> dy, const std::int32_t* argmax, MatView<T> dx) {
+  const std::size_t out = g.out_size(), in = g.in_size();
+  for (std::size_t n = 0; n < dy.rows; ++n) {
+    T* dn = dx.row(n);
+    for (std::size_t i = 0; i < in; ++i) dn[i] = T(0);
+    const T* d = dy.row(n);
+    const std::int32_t* an = argmax + n * out;
+    for (std::size_t o = 0; o < out; ++o) dn[static_cast<std::size_t>(an[o])] += d[o];
+  }
+}
+
+template <class T>
+void avgpool_forward(const PoolGeom& g, ConstMatView<T> x, MatView<T> y) {
+  const std::size_t oh = g.oh(), ow = g.ow();
+  const T inv = T(1) / static_cast<T>(g.k * g.k);
+  for (std::size_t n = 0; n < x.rows; ++n) {
+    const T* xn = x.row(n);
+    T* yn = y.row(n);
+    for (std::size_t c = 0; c < g.c; ++c)
+      for (std::size_t oy = 0; oy < oh; ++oy)
+        for (std::size_t ox = 0; ox < ow; ++ox) {
+          T s = T(0);
+          for (std::size_t ki = 0; ki < g.k; ++ki)
+            for (std::size_t kj = 0; kj < g.k; ++kj) s += xn[(c * g.h + oy * g.k + ki) * g.w + ox * g.k + kj];
+          yn[(c * oh + oy) * ow + ox] = s * inv;
+        }
+  }
+}
+
+template <class T>
+void avgpool_backward(const PoolGeom& g, ConstMatView<T> dy, MatView<T> dx) {
+  const std::size_t oh = g.oh(), ow = g.ow(), in = g.in_size();
+  const T inv = T(1) / static_cast<T>(g.k * g.k);
+  for (std::size_t n = 0; n < dy.rows; ++n) {
+    T* dn = dx.row(n);
+    for (std::size_t i = 0; i < in; ++i) dn[i] = T(0);  // the cut-off remainder gets no gradient
+    const T* d = dy.row(n);
+    for (std::size_t c = 0; c < g.c; ++c)
+      for (std::size_t oy = 0; oy < oh; ++oy)
+        for (std::size_t ox = 0; ox < ow; ++ox) {
+          const T v = d[(c * oh + oy) * ow + ox] * inv;
+          for (std::size_t ki = 0; ki < g.k; ++ki)
+            for (std::size_t kj = 0; kj < g.k; ++kj) dn[(c * g.h + oy * g.k + ki) * g.w + ox * g.k + kj] = v;
+        }
+  }
+}
+
+template <class T>
+void conv_forward_naive(const ConvGeom& g, ConstMatView<T> x, const T* w, const T* b, Activation f, MatView<T> z,
+                        MatView<T> a) {
+  const std::size_t oh = g.oh(), ow = g.ow();
+  for (std::size_t n = 0; n < x.rows; ++n)
+    for (std::size_t co = 0; co < g.cout; ++co)
+      for (std::size_t oy = 0; oy < oh; ++oy)
+        for (std::size_t ox = 0; ox < ow; ++ox) {
+          double acc = static_cast<double>(b[co]);
+          for (std::size_t ci = 0; ci < g.cin; ++ci)
+            for (std::size_t ki = 0; ki < g.k; ++ki)
+              for (std::size_t kj = 0; kj < g.k; ++kj) {
+                const long iy = static_cast<long>(oy * g.stride + ki) - static_cast<long>(g.pad);
+                const long ix = static_cast<long>(ox * g.stride + kj) - static_cast<long>(g.pad);
+                if (iy < 0 || ix < 0 || iy >= static_cast<long>(g.h) || ix >= static_cast<long>(g.w)) continue;
+                acc += static_cast<double>(w[((co * g.cin + ci) * g.k + ki) * g.k + kj]) *
+                       static_cast<double>(x(n, (ci * g.h + static_cast<std::size_t>(iy)) * g.w + static_cast<std::size_t>(ix)));
+              }
+          const std::size_t o = (co * oh + oy) * ow + ox;
+          z(n, o) = static_cast<T>(acc);
+          a(n, o) = activate(f, z(n, o));
+        }
+}
+
+template <class T>
+void conv_backward_naive(const ConvGeom& g, ConstMatView<T> x, const T* w, ConstMatView<T> z, ConstMatView<T> a,
+                         Activation f, MatView<T> delta, T* dw, T* db, MatView<T> dx) {
+  const std::size_t oh = g.oh(), ow = g.ow();
+  for (std::size_t n = 0; n < delta.rows; ++n)
+    for (std::size_t o = 0; o < g.out_size(); ++o) delta(n, o) *= activate_grad(f, z(n, o), a(n, o));
+  if (dx.data)
+    for (std::size_t n = 0; n < dx.rows; ++n)
+      for (std::size_t i = 0; i < g.in_size(); ++i) dx(n, i) = T(0);
+  for (std::size_t n = 0; n < delta.rows; ++n)
+    for (std::size_t co = 0; co < g.cout; ++co)
+      for (std::size_t oy = 0; oy < oh; ++oy)
+        for (std::size_t ox = 0; ox < ow; ++ox) {
+          const T d = delta(n, (co * oh + oy) * ow + ox);
+          db[co] += d;
+          for (std::size_t ci = 0; ci < g.cin; ++ci)
+            for (std::size_t ki = 0; ki < g.k; ++ki)
+              for (std::size_t kj = 0; kj < g.k; ++kj) {
+                const long iy = static_cast<long>(oy * g.stride + ki) - static_cast<long>(g.pad);
+                const long ix = static_cast<long>(ox * g.stride + kj) - static_cast<long>(g.pad);
+                if (iy < 0 || ix < 0 || iy >= static_cast<long>(g.h) || ix >= static_cast<long>(g.w)) continue;
+                const std::size_t xi = (ci * g.h + static_cast<std::size_t>(iy)) * g.w + static_cast<std::size_t>(ix);
+                const std::size_t wi = ((co * g.cin + ci) * g.k + ki) * g.k + kj;
+                dw[wi] += d * x(n, xi);
+                if (dx.data) dx(n, xi) += d * w[wi];
+              }
+        }
+}
+
+#define BPT_INSTANTIATE(T)                                                                                        \
+  template void conv_forward<T>(const ConvGeom&, ConstMatView<T>, const T*, const T*, Activation, MatView<T>,     \
+                                MatView<T>, T*);                                                                  \
+  template void conv_backward<T>(const ConvGeom&, ConstMatView<T>, const T*, ConstMatView<T>, ConstMatView<T>,    \
+                                 Activation, MatView<T>, T*, T*, MatView<T>, bool, T*);                           \
+  template void maxpool_forward<T>(const PoolGeom&, ConstMatView<T>, MatView<T>, std::int32_t*);                  \
+  template void maxpool_backward<T>(const PoolGeom&, ConstMatView<T>, const std::int32_t*, MatView<T>);           \
+  template void avgpool_forward<T>(const PoolGeom&, ConstMatView<T>, MatView<T>);                                 \
+  template void avgpool_backward<T>(const PoolGeom&, ConstMatView<T>, MatView<T>);                                \
+  template void conv_forward_naive<T>(const ConvGeom&, ConstMatView<T>, const T*, const T*, Activation,           \
+                                      MatView<T>, MatView<T>);                                                    \
+  template void conv_backward_naive<T>(const ConvGeom&, ConstMatView<T>, const T*, ConstMatView<T>,               \
+                                       ConstMatView<T>, Activation, MatView<T>, T*, T*, MatView<T>);
+BPT_INSTANTIATE(float)
+BPT_INSTANTIATE(double)
+#undef BPT_INSTANTIATE
+
+}  // namespace bpt
