@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (clang, ASan + UBSan) and runs each for SECONDS (default 30).
-# Usage: scripts/fuzz.sh [SECONDS]   (FUZZ_TARGETS="idx csv hdf5" by default; crash inputs are kept in
+# Usage: scripts/fuzz.sh [SECONDS]   (FUZZ_TARGETS="idx csv hdf5 layers" by default; crash inputs are kept in
 # build-fuzz/crashes/<target>/)
 #
 # Each target runs in fork mode and goes on after a crash, so the whole time is spent fuzzing. Every
@@ -18,13 +18,13 @@ done
 if [ -n "${missing:-}" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null; fi
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBPT_FUZZ=ON -DBPT_BUILD_TESTS=OFF \
   -DBPT_NATIVE=OFF >/dev/null
-cmake --build build-fuzz -j"$(nproc)" --target fuzz_idx fuzz_csv fuzz_hdf5 >/dev/null
+cmake --build build-fuzz -j"$(nproc)" --target fuzz_idx fuzz_csv fuzz_hdf5 fuzz_layers >/dev/null
 # libhdf5 itself allocates what a file's metadata claims (seen: 43 GB); with allocator_may_return_null
 # it gets NULL and fails cleanly, while an over-allocation by our own code (std::bad_alloc, uncaught)
 # is still a crash.
 export ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1
 status=0
-for t in ${FUZZ_TARGETS:-idx csv hdf5}; do
+for t in ${FUZZ_TARGETS:-idx csv hdf5 layers}; do
   work=build-fuzz/corpus/$t crashes=build-fuzz/crashes/$t
   mkdir -p "$work" "$crashes"
   rm -f "$crashes"/crash-* "$crashes"/timeout-* "$crashes"/oom-*

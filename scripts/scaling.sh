@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Strong scaling (fixed global batch) and weak scaling (fixed per-rank batch) over a list of rank
 # counts. Each run's per-rank times come from bptrain itself (--profile); writes a CSV and PNG plots.
-# Usage: scripts/scaling.sh [RANKS=1,2,4] [OUT=scaling]    env: HIDDEN, BATCH (global, strong),
+# Usage: scripts/scaling.sh [RANKS=1,2,4] [OUT=scaling]    env: HIDDEN, or LAYERS (bptrain's --layers, e.g.
+#        a CNN: conv5:32,maxpool2,conv5:64,maxpool2,dense:256) with INPUT_SHAPE (--input-shape C,H,W for
+#        rows without one; IDX images give theirs), BATCH (global, strong),
 #        LOCAL (per rank, weak), STEPS, TRAIN ("{batch}" in it becomes the point's global batch, "{rows}"
 #        the rows STEPS steps take), SPS_FROM (metrics: samples/s of the epochs past WARMUP, else of the
 #        last epoch, as bptrain reports it; profile: the global batch over the median step time past
@@ -22,6 +24,11 @@ HIDDEN=${HIDDEN:-512,256} BATCH=${BATCH:-256} LOCAL=${LOCAL:-128} STEPS=${STEPS:
 EPOCHS=${EPOCHS:-1} MODES=${MODES:-strong weak} WARMUP=${WARMUP:-10} PLATFORM_LABEL=${PLATFORM_LABEL:-}
 TRAIN=${TRAIN:-/usr/share/datasets/fashion-mnist}
 BPTRAIN=${BPTRAIN:-build/bptrain} THREADS=${THREADS:-1}
+model=(--hidden "$HIDDEN") model_label="hidden $HIDDEN"
+if [ -n "${LAYERS:-}" ]; then
+  model=(--layers "$LAYERS") model_label="layers $LAYERS"
+  [ -n "${INPUT_SHAPE:-}" ] && model+=(--input-shape "$INPUT_SHAPE")
+fi
 [ -x "$BPTRAIN" ] || bash scripts/setup.sh
 source scripts/mpi_env.sh
 export OPENBLAS_NUM_THREADS=$THREADS
@@ -48,7 +55,7 @@ for mode in $MODES; do
     for rep in $(seq "$REPS"); do  # the shared machine is noisy: keep the fastest of REPS runs
       rm -f "$out/m_try.jsonl"
       train=${TRAIN//\{batch\}/$batch}; train=${train//\{rows\}/$((batch * STEPS))}
-      $MPIEXEC -n "$n" "${launcher[@]}" ${MPIRUN_ARGS:-} "$BPTRAIN" --train "$train" --hidden "$HIDDEN" --blas-threads "$THREADS" \
+      $MPIEXEC -n "$n" "${launcher[@]}" ${MPIRUN_ARGS:-} "$BPTRAIN" --train "$train" "${model[@]}" --blas-threads "$THREADS" \
         --batch-size "$batch" --optimizer momentum --lr 0.01 --epochs "$EPOCHS" --max-steps "$STEPS" --quiet "${extra[@]}" \
         --metrics "$out/m_try.jsonl" --profile "$out/profile_try.csv" > "$out/log_try.txt"
       sps=$(python3 - "$out/m_try.jsonl" "$WARMUP" "${SPS_FROM:-metrics}" "$out/profile_try.csv" "$batch" <<'PY'
@@ -104,7 +111,7 @@ if command -v gnuplot >/dev/null || { apt-get install -y -qq gnuplot-nox >/dev/n
     gnuplot <<GP
 set terminal pngcairo size 900,380 font ",10"
 set output "$out/$mode.png"
-set multiplot layout 1,2 title "bptrain $mode scaling (hidden $HIDDEN, $( [ $mode = strong ] && echo "global batch $BATCH" || echo "$LOCAL per rank"))${PLATFORM_LABEL:+ - SIMULATED: $PLATFORM_LABEL}"
+set multiplot layout 1,2 title "bptrain $mode scaling ($model_label, $( [ $mode = strong ] && echo "global batch $BATCH" || echo "$LOCAL per rank"))${PLATFORM_LABEL:+ - SIMULATED: $PLATFORM_LABEL}"
 set xlabel "ranks"; set grid; set key top left
 set ylabel "samples/s"
 plot "$out/$mode.dat" using 2:4 with linespoints lw 2 title "$([ -n "$PLATFORM_LABEL" ] && echo simulated || echo measured)", "" using 2:(\$2*$(awk 'NR==1{print $4}' "$out/$mode.dat")) with lines dt 2 title "ideal"

@@ -5,7 +5,8 @@
 # Usage: scripts/simulate.sh [RANKS=16,64,256,1024] [OUT=simulated]   (1 rank is always run: the baseline)
 #        scripts/simulate.sh validate [OUT=simulated/validation]   (the simulator against this machine)
 # Environment: NET (10, 25, 100, 200: scripts/smpi/cluster-<NET>g.xml; default 100) or PLATFORM (a
-#   platform file), PLATFORM_LABEL (default: the file's name), HIDDEN (512,256), LOCAL (weak: samples per
+#   platform file), PLATFORM_LABEL (default: the file's name), HIDDEN (512,256) or LAYERS (--layers, e.g. a
+#   CNN; the synthetic rows are then 1x28x28 images: INPUT_SHAPE), LOCAL (weak: samples per
 #   rank, 256), BATCH (strong: global batch, 16384), STEPS (6), WARMUP (2: steps left out of the
 #   averages), MODES ("strong weak"), HOST_SPEED and SMPI_TEST (default: measured here first, see below),
 #   SMPI_BUILD (the SMPI build folder: build-smpi, made with `cmake --preset smpi` if missing), BPT_ARGS
@@ -81,5 +82,5 @@ STEPS=${STEPS:-6}
 BPTRAIN=$smpi_build/bptrain MPIEXEC="scripts/smpi/smpirun.sh" PLATFORM="$PLATFORM" PLATFORM_LABEL="$label" \
   TRAIN='synthetic:{rows},784,10' EPOCHS=1 STEPS=$STEPS WARMUP=${WARMUP:-2} REPS=1 SPS_FROM=profile \
   ARGS="--test synthetic:{ranks},784,10 --eval-batch 1 ${BPT_ARGS:-}" \
-  HIDDEN=${HIDDEN:-512,256} LOCAL=${LOCAL:-256} BATCH=${BATCH:-16384} MODES=${MODES:-strong weak} \
-  bash scripts/scaling.sh "$ranks" "$out"
+  HIDDEN=${HIDDEN:-512,256} LAYERS=${LAYERS:-} INPUT_SHAPE=${INPUT_SHAPE:-1,28,28} LOCAL=${LOCAL:-256} \
+  BATCH=${BATCH:-16384} MODES=${MODES:-strong weak} bash scripts/scaling.sh "$ranks" "$out"
