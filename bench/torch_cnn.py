@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""PyTorch's training throughput for a CNN given in bptrain's --layers grammar, for bench/cnn.sh to
+compare with: PyTorch at its best on one thread (OMP, MKL and OpenBLAS threads set before torch loads;
+Debian's PyTorch runs conv through oneDNN), doing no per-step work that bptrain does not also do.
+  torch_cnn.py LAYERS C,H,W CLASSES BATCH SECONDS     e.g. conv5:32,maxpool2,dense:256 1,28,28 10 128 5
+The same layers as bptrain's (Conv2d with padding (K-1)/2 unless valid, MaxPool2d/AvgPool2d(K),
+Flatten then Linear), ReLU, SGD + momentum 0.9, cross-entropy; float32 NCHW tensors prepared once;
+each epoch one permutation, each step gathers its rows by index (as bptrain does); gradients dropped,
+not zeroed (set_to_none=True). Prints: torch layers=... batch=... samples_per_s=..."""
+import os
+import sys
+import time
+
+for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ[v] = "1"
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
+torch.set_num_interop_threads(1)
+
+
+def build(text, shape, classes):
+    c, layers, image = shape[0], [], True
+    items = text.split(",")
+    for item in items:
+        parts = item.split(":")
+        if parts[0] == "dense":
+            if image:
+                layers.append(torch.nn.Flatten())
+                image = False
+            layers += [torch.nn.LazyLinear(int(parts[1])), torch.nn.ReLU()]
+        elif parts[0].startswith("conv"):
+            k, cout = int(parts[0][4:]), int(parts[1])
+            stride = next((int(p[1:]) for p in parts[2:] if p.startswith("s")), 1)
+            pad = 0 if "valid" in parts[2:] else (k - 1) // 2
+            layers += [torch.nn.Conv2d(c, cout, k, stride=stride, padding=pad), torch.nn.ReLU()]
+            c = cout
+        elif parts[0].startswith("maxpool"):
+            layers.append(torch.nn.MaxPool2d(int(parts[0][7:])))
+        else:
+            layers.append(torch.nn.AvgPool2d(int(parts[0][7:])))
+    if image:
+        layers.append(torch.nn.Flatten())
+    layers.append(torch.nn.LazyLinear(classes))
+    net = torch.nn.Sequential(*layers)
+    net(torch.zeros(1, *shape))  # materialise the lazy layers
+    return net
+
+
+def main():
+    text, shape = sys.argv[1], tuple(int(v) for v in sys.argv[2].split(","))
+    classes, batch, secs = int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
+    net = build(text, shape, classes)
+    opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    n = 60000
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (n, *shape), dtype=torch.uint8, generator=gen).float().div_(255.0)  # once
+    y = torch.randint(0, classes, (n,), generator=gen)
+    steps_per_epoch = n // batch
+
+    def batches():
+        while True:
+            perm = torch.randperm(n, generator=gen)
+            for s in range(steps_per_epoch):
+                yield perm[s * batch:(s + 1) * batch]
+
+    def step(idx):
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(net(x[idx]), y[idx])
+        loss.backward()
+        opt.step()
+
+    it = batches()
+    for _ in range(5):
+        step(next(it))
+    t0, steps = time.perf_counter(), 0
+    while time.perf_counter() - t0 < secs:
+        step(next(it))
+        steps += 1
+    el = time.perf_counter() - t0
+    print(f"torch layers={text} batch={batch} samples_per_s={steps * batch / el:.1f}")
+
+
+if __name__ == "__main__":
+    main()
