@@ -1,8 +1,9 @@
 // The GEMM floor of a CNN: only the GEMMs bptrain's layers run, with the same shapes, and nothing else
-// (no im2col, no pooling, no bias, activation, loss or optimizer), on one process. A convolution is,
-// per sample, W [C_out, C_in·K·K] · col [C_in·K·K, H_out·W_out] forward, δ · colᵀ for its weight
-// gradient and Wᵀ · δ for its input gradient (none for the first layer); a dense layer is as in
-// bench_floor. Prints samples/s of the GEMMs alone.
+// (no im2col, no staging copies, no pooling, no bias, activation, loss or optimizer), on one process.
+// A convolution is, per chunk of S samples (ConvGeom::chunk, as bptrain cuts the batch), W [C_out,
+// C_in·K·K] · col [C_in·K·K, S·P] forward, δ · colᵀ for its weight gradient and Wᵀ · δ for its input
+// gradient (none for the first layer); a dense layer is as in bench_floor. Prints samples/s of the
+// GEMMs alone.
 // Usage: bench_cnn_floor LAYERS C,H,W CLASSES BATCH SECONDS   (LAYERS in bptrain's --layers grammar)
 #include <chrono>
 #include <cstdio>
@@ -36,7 +37,7 @@ int main(int argc, char** argv) {
   for (const LayerPlan& p : plan) {
     wmax = std::max(wmax, p.weights());
     amax = std::max({amax, b * p.in.size(), b * p.out.size()});
-    if (p.spec.kind == LayerKind::Conv) cmax = std::max(cmax, p.conv.col_size());
+    if (p.spec.kind == LayerKind::Conv) cmax = std::max(cmax, p.conv.scratch_size(b));
   }
   std::vector<float> wt(wmax, 0.01f), dw(wmax), in(amax, 0.01f), out(amax), col(cmax, 0.01f), dcol(cmax);
   double flop = 0;
@@ -52,10 +53,11 @@ int main(int argc, char** argv) {
         gemm(Trans::No, Trans::Yes, 1.0f, ConstMatView<float>(in.data(), b, p.weight_cols),
              ConstMatView<float>(wt.data(), p.weight_rows, p.weight_cols), 0.0f, MatView<float>(out.data(), b, p.weight_rows));
       else if (p.spec.kind == LayerKind::Conv)
-        for (std::size_t n = 0; n < b; ++n)
+        for (std::size_t n0 = 0, per = p.conv.chunk(b); n0 < b; n0 += per) {
+          const std::size_t ld = std::min(per, b - n0) * p.conv.col_cols();
           gemm(Trans::No, Trans::No, 1.0f, ConstMatView<float>(wt.data(), p.weight_rows, p.weight_cols),
-               ConstMatView<float>(col.data(), p.conv.col_rows(), p.conv.col_cols()), 0.0f,
-               MatView<float>(out.data() + n * p.out.size(), p.weight_rows, p.conv.col_cols()));
+               ConstMatView<float>(col.data(), p.conv.col_rows(), ld), 0.0f, MatView<float>(out.data(), p.weight_rows, ld));
+        }
     }
     for (std::size_t l = plan.size(); l-- > 0;) {  // backward
       const LayerPlan& p = plan[l];
@@ -66,13 +68,14 @@ int main(int argc, char** argv) {
           gemm(Trans::No, Trans::No, 1.0f, ConstMatView<float>(out.data(), b, p.weight_rows),
                ConstMatView<float>(wt.data(), p.weight_rows, p.weight_cols), 0.0f, MatView<float>(in.data(), b, p.weight_cols));
       } else if (p.spec.kind == LayerKind::Conv) {
-        for (std::size_t n = 0; n < b; ++n) {
-          ConstMatView<float> d(out.data() + n * p.out.size(), p.weight_rows, p.conv.col_cols());
-          gemm(Trans::No, Trans::Yes, 1.0f, d, ConstMatView<float>(col.data(), p.conv.col_rows(), p.conv.col_cols()), 1.0f,
+        for (std::size_t n0 = 0, per = p.conv.chunk(b); n0 < b; n0 += per) {
+          const std::size_t ld = std::min(per, b - n0) * p.conv.col_cols();
+          ConstMatView<float> d(out.data(), p.weight_rows, ld);
+          gemm(Trans::No, Trans::Yes, 1.0f, d, ConstMatView<float>(col.data(), p.conv.col_rows(), ld), 1.0f,
                MatView<float>(dw.data(), p.weight_rows, p.weight_cols));
           if (l > 0)
             gemm(Trans::Yes, Trans::No, 1.0f, ConstMatView<float>(wt.data(), p.weight_rows, p.weight_cols), d, 0.0f,
-                 MatView<float>(dcol.data(), p.conv.col_rows(), p.conv.col_cols()));
+                 MatView<float>(dcol.data(), p.conv.col_rows(), ld));
         }
       }
     }

@@ -214,10 +214,6 @@ BasicModel<T>::BasicModel(ModelSpec spec) : spec_(std::move(spec)) {
   mask_.resize(n);
   drop_.resize(n);
   argmax_.resize(n);
-  std::size_t col = 0;
-  for (const LayerPlan& p : plan_)
-    if (p.spec.kind == LayerKind::Conv) col = std::max(col, p.conv.col_size());
-  col_.resize(col);
 }
 
 template <class T>
@@ -248,6 +244,10 @@ void BasicModel<T>::reserve(std::size_t batch) {
   }
   delta_[0].resize(batch * widest);
   delta_[1].resize(batch * widest);
+  std::size_t scratch = 0;  // the convolutions' patches and staged outputs, one chunk of samples
+  for (const LayerPlan& p : plan_)
+    if (p.spec.kind == LayerKind::Conv) scratch = std::max(scratch, p.conv.scratch_size(batch));
+  col_.resize(scratch);
   cap_ = batch;
 }
 

@@ -153,7 +153,8 @@ MemoryPlan plan_memory(const Config& c, Shape data_shape, std::size_t inputs, st
     outs += 2 * n;
     if (c.dropout > 0 && p.spec.kind == LayerKind::Dense && l + 1 < plan.size()) outs += 2 * n;
     widest = std::max(widest, n);
-    if (p.spec.kind == LayerKind::Conv) scratch = std::max(scratch, double(p.conv.col_size()));  // im2col, one sample
+    if (p.spec.kind == LayerKind::Conv)  // patches and staged outputs of one chunk of samples
+      scratch = std::max(scratch, double(p.conv.scratch_size(static_cast<std::size_t>(c.eval_batch))));
   }
   const double state = c.optim.kind == OptKind::Sgd                                           ? 0
                        : c.optim.kind == OptKind::Lamb                                        ? 3  // m, v and the update

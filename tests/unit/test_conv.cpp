@@ -64,7 +64,7 @@ TEST(Conv, ForwardAndBackwardMatchTheNaiveLoops) {
                    std::to_string(g.pad) + " " + to_string(f));
       const std::size_t b = 3, in = g.in_size(), out = g.out_size();
       auto x = random_vec<float>(b * in, 1), w = random_vec<float>(g.weights(), 2), bias = random_vec<float>(g.cout, 3);
-      std::vector<float> z(b * out), a(b * out), zn(b * out), an(b * out), col(g.col_size());
+      std::vector<float> z(b * out), a(b * out), zn(b * out), an(b * out), col(g.scratch_size(b));
       conv_forward<float>(g, {x.data(), b, in}, w.data(), bias.data(), f, {z.data(), b, out}, {a.data(), b, out}, col.data());
       conv_forward_naive<float>(g, {x.data(), b, in}, w.data(), bias.data(), f, {zn.data(), b, out}, {an.data(), b, out});
       for (std::size_t i = 0; i < z.size(); ++i) {
@@ -90,6 +90,29 @@ TEST(Conv, ForwardAndBackwardMatchTheNaiveLoops) {
   }
 }
 
+TEST(Conv, ChunksOfSamplesMatchTheNaiveLoops) {
+  // A geometry whose patches fill the scratch in two samples: a batch of 5 runs as chunks of 2, 2, 1.
+  const ConvGeom g{8, 64, 64, 8, 5, 1, 2};
+  ASSERT_EQ(g.chunk(5), 2u);
+  const std::size_t b = 5, in = g.in_size(), out = g.out_size();
+  auto x = random_vec<float>(b * in, 11), w = random_vec<float>(g.weights(), 12), bias = random_vec<float>(g.cout, 13);
+  std::vector<float> z(b * out), a(b * out), zn(b * out), an(b * out), scratch(g.scratch_size(b));
+  conv_forward<float>(g, {x.data(), b, in}, w.data(), bias.data(), Activation::Relu, {z.data(), b, out}, {a.data(), b, out},
+                      scratch.data());
+  conv_forward_naive<float>(g, {x.data(), b, in}, w.data(), bias.data(), Activation::Relu, {zn.data(), b, out},
+                            {an.data(), b, out});
+  for (std::size_t i = 0; i < z.size(); ++i) ASSERT_NEAR(z[i], zn[i], 1e-4f * (1 + std::fabs(zn[i]))) << "z " << i;
+  auto d = random_vec<float>(b * out, 14), dn = d;
+  std::vector<float> dw(g.weights()), db(g.cout), dwn(g.weights()), dbn(g.cout), dx(b * in), dxn(b * in);
+  conv_backward<float>(g, {x.data(), b, in}, w.data(), {z.data(), b, out}, {a.data(), b, out}, Activation::Relu,
+                       {d.data(), b, out}, dw.data(), db.data(), {dx.data(), b, in}, false, scratch.data());
+  conv_backward_naive<float>(g, {x.data(), b, in}, w.data(), {zn.data(), b, out}, {an.data(), b, out}, Activation::Relu,
+                             {dn.data(), b, out}, dwn.data(), dbn.data(), {dxn.data(), b, in});
+  for (std::size_t i = 0; i < dw.size(); ++i) ASSERT_NEAR(dw[i], dwn[i], 1e-3f * (1 + std::fabs(dwn[i]))) << "dw " << i;
+  for (std::size_t i = 0; i < db.size(); ++i) ASSERT_NEAR(db[i], dbn[i], 1e-3f * (1 + std::fabs(dbn[i]))) << "db " << i;
+  for (std::size_t i = 0; i < dx.size(); ++i) ASSERT_NEAR(dx[i], dxn[i], 1e-4f * (1 + std::fabs(dxn[i]))) << "dx " << i;
+}
+
 TEST(Conv, GradientsMatchCentralDifferences) {
   // L = Σ r ⊙ a for a fixed random r: dL/da = r. Weights, bias and input checked.
   for (const ConvGeom& g : geometries()) {
@@ -97,7 +120,7 @@ TEST(Conv, GradientsMatchCentralDifferences) {
       const std::size_t b = 2, in = g.in_size(), out = g.out_size();
       auto x = random_vec<double>(b * in, 5), w = random_vec<double>(g.weights(), 6), bias = random_vec<double>(g.cout, 7);
       const auto r = random_vec<double>(b * out, 8);
-      std::vector<double> z(b * out), a(b * out), col(g.col_size());
+      std::vector<double> z(b * out), a(b * out), col(g.scratch_size(b));
       auto loss = [&] {
         conv_forward<double>(g, {x.data(), b, in}, w.data(), bias.data(), f, {z.data(), b, out}, {a.data(), b, out}, col.data());
         double s = 0;

@@ -170,7 +170,7 @@ class BasicModel {
   ConstMatView<T> x_;
   std::vector<Buffer<T>> z_, a_, mask_, drop_;
   std::vector<Buffer<std::int32_t>> argmax_;  // max-pooling: the element each output came from
-  Buffer<T> col_;      // im2col scratch for one sample: the largest convolution's
+  Buffer<T> col_;      // the convolutions' scratch (ConvGeom::scratch_size): the largest one's
   Buffer<T> in_drop_;  // input dropout's output (its mask is not kept: no error flows to the input)
   Buffer<T> delta_[2];
 };
