@@ -43,6 +43,18 @@ $mpiexec -n 2 $bptrain $D --checkpoint d2.h5 >/dev/null || bad "deterministic np
 $mpiexec -n 4 $bptrain $D --checkpoint d4.h5 --max-steps 60 >/dev/null || bad "deterministic np 4 partial"
 $mpiexec -n 2 $bptrain $D --checkpoint d4.h5 --resume d4.h5 >/dev/null || bad "resume np 4 -> np 2"
 same_model d2.h5 d4.h5 && say "ok   resume-np4-to-np2-bitwise" || bad "np 4 -> np 2 resume differs"
+# A CNN: resumed mid-epoch at the same N bitwise, and written at np 4 then continued at np 2 with
+# --deterministic bitwise equal to an uninterrupted np 2 run.
+C="--train synthetic:1200,64,4 --input-shape 1,8,8 --layers conv3:4,maxpool2,conv3:6:s2,dense:12 --epochs 2 --batch-size 40 --dropout 0.1 --quiet"
+$mpiexec -n 3 $bptrain $C --checkpoint cfull.h5 >/dev/null || bad "CNN run"
+$mpiexec -n 3 $bptrain $C --checkpoint cpart.h5 --max-steps 37 >/dev/null || bad "CNN partial run"
+$mpiexec -n 3 $bptrain $C --checkpoint cpart.h5 --resume cpart.h5 >/dev/null || bad "CNN resume"
+same_model cfull.h5 cpart.h5 && say "ok   resume-cnn-bitwise" || bad "CNN resume differs from the uninterrupted run"
+CD="$C --deterministic --micro-shards 8"
+$mpiexec -n 2 $bptrain $CD --checkpoint cd2.h5 >/dev/null || bad "CNN deterministic np 2 run"
+$mpiexec -n 4 $bptrain $CD --checkpoint cd4.h5 --max-steps 25 >/dev/null || bad "CNN deterministic np 4 partial"
+$mpiexec -n 2 $bptrain $CD --checkpoint cd4.h5 --resume cd4.h5 >/dev/null || bad "CNN resume np 4 -> np 2"
+same_model cd2.h5 cd4.h5 && say "ok   resume-cnn-np4-to-np2-bitwise" || bad "CNN np 4 -> np 2 resume differs"
 # Default mode at another N: allowed, and correct to float rounding.
 $mpiexec -n 4 $bptrain $A --checkpoint a4.h5 --max-steps 60 >/dev/null || bad "np 4 partial"
 $mpiexec -n 2 $bptrain $A --checkpoint a4.h5 --resume a4.h5 >/dev/null || bad "resume np 4 -> np 2 (default mode)"

@@ -8,6 +8,7 @@
 
 #include "bpt/core/error.hpp"
 #include "bpt/data/paths.hpp"
+#include "bpt/nn/conv.hpp"
 #include "bpt/train/validate.hpp"
 
 using namespace bpt;
@@ -105,6 +106,19 @@ TEST(Validate, MemoryPlanCountsWeightsStateAndActivations) {
   const std::string e = error_of([&] { check_memory(p, "784-512-256-10", p.total() * 1.5, 2); });
   EXPECT_NE(e.find("the model 784-512-256-10 needs"), std::string::npos) << e;
   EXPECT_NE(e.find("each of the 2 ranks"), std::string::npos) << e;
+  // A CNN: every layer's z and a (max-pooling: a and its source index), two error signals, the input
+  // copies, and one chunk of the convolution's patches and staged outputs.
+  Config k;
+  k.layers = parse_layers("conv3:4,maxpool2,dense:8");
+  k.optim.kind = OptKind::Sgd;
+  k.batch_size = 10;
+  const MemoryPlan q = plan_memory(k, {1, 6, 6}, 36, 3, 10, 1);
+  const double kp = 4.0 * 9 + 4 + 8.0 * 36 + 8 + 3.0 * 8 + 3;
+  EXPECT_DOUBLE_EQ(q.weights, 4 * kp * 2);
+  ConvGeom g{1, 6, 6, 4, 3, 1, 1};
+  EXPECT_DOUBLE_EQ(q.activations, 10 * 4.0 * (2 * (144 + 36 + 8 + 3) + 2 * 144 + 2 * 36) + 4.0 * double(g.scratch_size(1024)));
+  // Before the data (no image shape yet): its dense layers only, a lower bound.
+  EXPECT_GT(plan_memory(k, {0, 0, 0}, 1, 1, 1, 1).weights, 0);
   c.layers = {{LayerKind::Dense, 10000000}, {LayerKind::Dense, 10000000}};
   EXPECT_NE(error_of([&] { check_memory(plan_memory(c, {0, 0, 0}, 1, 1, 1, 1), "?", 1e11, 1); }).find("lower --"), std::string::npos);
 }
