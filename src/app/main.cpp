@@ -9,7 +9,6 @@
 #include <fstream>
 #include <functional>
 #include <thread>
-#include <tuple>
 
 #include "bpt/core/error.hpp"
 #include "bpt/core/isolate.hpp"
@@ -234,10 +233,13 @@ int main(int argc, char** argv) {
         train = guarded(world, cfg.train, [&] { return load_train(cfg.train, cfg.load); });
         test = guarded(world, cfg.test.empty() ? cfg.train : cfg.test, [&] { return load_test(cfg.test, cfg.train, cfg.load); });
         // The model's memory, now that the data give its first and last sizes: before it is allocated.
-        if (cfg.input_shape.size() > 0 && cfg.input_shape.size() == train.d) {  // else check_model_size says why
+        if (cfg.input_shape.size() > 0 && cfg.input_shape.size() == train.d)  // else check_model_size says why
           for (Dataset* ds : {&train, &test})
-            if (ds->d == train.d) std::tie(ds->channels, ds->height, ds->width) = std::tuple(cfg.input_shape.c, cfg.input_shape.h, cfg.input_shape.w);
-        }
+            if (ds->d == train.d) {  // --input-shape: the rows are images (augmentation reads the shape)
+              ds->channels = cfg.input_shape.c;
+              ds->height = cfg.input_shape.h;
+              ds->width = cfg.input_shape.w;
+            }
         check_model_size(cfg, train.shape(), train.d, train.outputs());
         const std::size_t eval_rows = std::min(cfg.eval_batch, std::max(test.n, train.n));
         check_memory(plan_memory(cfg, train.shape(), train.d, train.outputs(), eval_rows, world.size()),
