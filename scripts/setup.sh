@@ -25,9 +25,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   # An install or removal cut off earlier (a killed session, a reboot) leaves dpkg refusing every
   # apt-get until it is finished: finish it first (CI failed here once with "dpkg was interrupted").
+  # A half-installed package makes dpkg --configure -a fail; apt-get -f then finishes or removes it.
   if [ -n "$($sudo_cmd dpkg --audit 2>/dev/null)" ]; then
-    echo "setup: dpkg was interrupted earlier; finishing it (dpkg --configure -a)"
-    DEBIAN_FRONTEND=noninteractive $sudo_cmd dpkg --configure -a >/dev/null
+    echo "setup: dpkg was interrupted earlier; finishing it (dpkg --configure -a, apt-get install -f)"
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd dpkg --configure -a >/dev/null 2>&1 || true
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -f -y -qq >/dev/null
   fi
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
