@@ -3,9 +3,8 @@
 compare with: PyTorch at its best on one thread (OMP, MKL and OpenBLAS threads set before torch loads;
 Debian's PyTorch runs conv through oneDNN), doing no per-step work that bptrain does not also do.
   torch_cnn.py LAYERS C,H,W CLASSES BATCH SECONDS     e.g. conv5:32,maxpool2,dense:256 1,28,28 10 128 5
-The same layers as bptrain's (Conv2d with padding (K-1)/2 unless valid, MaxPool2d/AvgPool2d(K),
-Flatten then Linear), ReLU, SGD + momentum 0.9, cross-entropy; float32 NCHW tensors prepared once;
-each epoch one permutation, each step gathers its rows by index (as bptrain does); gradients dropped,
+The same layers as bptrain's (bench/torch_layers.py), ReLU, SGD + momentum 0.9, cross-entropy;
+float32 NCHW tensors prepared once; each epoch one permutation, each step gathers its rows by index (as bptrain does); gradients dropped,
 not zeroed (set_to_none=True). Prints: torch layers=... batch=... samples_per_s=..."""
 import os
 import sys
@@ -14,37 +13,10 @@ import time
 for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ[v] = "1"
 import torch  # noqa: E402
+from torch_layers import build  # noqa: E402
 
 torch.set_num_threads(1)
 torch.set_num_interop_threads(1)
-
-
-def build(text, shape, classes):
-    c, layers, image = shape[0], [], True
-    items = text.split(",")
-    for item in items:
-        parts = item.split(":")
-        if parts[0] == "dense":
-            if image:
-                layers.append(torch.nn.Flatten())
-                image = False
-            layers += [torch.nn.LazyLinear(int(parts[1])), torch.nn.ReLU()]
-        elif parts[0].startswith("conv"):
-            k, cout = int(parts[0][4:]), int(parts[1])
-            stride = next((int(p[1:]) for p in parts[2:] if p.startswith("s")), 1)
-            pad = 0 if "valid" in parts[2:] else (k - 1) // 2
-            layers += [torch.nn.Conv2d(c, cout, k, stride=stride, padding=pad), torch.nn.ReLU()]
-            c = cout
-        elif parts[0].startswith("maxpool"):
-            layers.append(torch.nn.MaxPool2d(int(parts[0][7:])))
-        else:
-            layers.append(torch.nn.AvgPool2d(int(parts[0][7:])))
-    if image:
-        layers.append(torch.nn.Flatten())
-    layers.append(torch.nn.LazyLinear(classes))
-    net = torch.nn.Sequential(*layers)
-    net(torch.zeros(1, *shape))  # materialise the lazy layers
-    return net
 
 
 def main():

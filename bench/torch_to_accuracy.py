@@ -1,7 +1,11 @@
 #!/usr/bin/python3
 """PyTorch's time to a test accuracy on Fashion-MNIST, one process, for scripts/time_to_accuracy.sh.
-  torch_to_accuracy.py DIR TARGET MAX_EPOCHS [OPTIMIZER LR BATCH THREADS NORMALIZE COSINE_EPOCHS]
-The same MLP as bptrain's main job (784-512-256-10, ReLU, PyTorch's default init), cross-entropy,
+  torch_to_accuracy.py DIR TARGET MAX_EPOCHS [OPTIMIZER LR BATCH THREADS NORMALIZE COSINE_EPOCHS
+                       LAYERS DROPOUT FLIP]
+The same MLP as bptrain's main job (784-512-256-10, ReLU, PyTorch's default init) or, with LAYERS in
+bptrain's --layers grammar (bench/torch_layers.py; "dense:512,dense:256" is the MLP), that network on
+1x28x28 images, with Dropout(DROPOUT) after each dense hidden layer (--dropout) and, with FLIP=1, each
+training sample mirrored left-right with probability 1/2 at each step (--augment-flip); cross-entropy,
 the data as float32 prepared once before the clock starts (the IDX files read and divided by 255;
 NORMALIZE=standard then subtracts each pixel's training-set mean and divides by its standard
 deviation, as bptrain's --normalize standard does), a fresh permutation each epoch, the learning rate
@@ -16,10 +20,12 @@ import sys
 import time
 
 # The threads asked for (THREADS), set before torch loads its OpenMP and BLAS runtimes, and again below.
-_threads = (sys.argv[4:10] + ["adam", "0.001", "128", "2", "unit", "0"][len(sys.argv[4:10]):])[3]
+DEFAULTS = ["adam", "0.001", "128", "2", "unit", "0", "dense:512,dense:256", "0", "0"]
+_threads = (sys.argv[4:13] + DEFAULTS[len(sys.argv[4:13]):])[3]
 for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ[v] = _threads
 import torch  # noqa: E402
+from torch_layers import build  # noqa: E402
 
 
 def idx(path):
@@ -31,9 +37,10 @@ def idx(path):
 
 
 d, target, max_epochs = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
-opt_name, lr, batch, threads, normalize, cosine_epochs = (
-    sys.argv[4:10] + ["adam", "0.001", "128", "2", "unit", "0"][len(sys.argv[4:10]):])
+opt_name, lr, batch, threads, normalize, cosine_epochs, layers, dropout, flip = (
+    sys.argv[4:13] + DEFAULTS[len(sys.argv[4:13]):])
 lr, batch, threads, cosine_epochs = float(lr), int(batch), int(threads), int(cosine_epochs)
+dropout, flip = float(dropout), flip == "1"
 torch.set_num_threads(threads)
 torch.set_num_interop_threads(1)
 torch.manual_seed(42)
@@ -48,8 +55,12 @@ if normalize == "standard":
     xte = ((xte.double() - mean) * scale).float().contiguous()
 elif normalize != "unit":
     sys.exit(f"unknown NORMALIZE {normalize} (unit, standard)")
-net = torch.nn.Sequential(torch.nn.Linear(784, 512), torch.nn.ReLU(), torch.nn.Linear(512, 256), torch.nn.ReLU(),
-                          torch.nn.Linear(256, 10))
+image = any(not item.startswith("dense:") for item in layers.split(","))
+shape = (1, 28, 28) if image else (784,)
+xtr, xte = xtr.reshape(-1, *shape), xte.reshape(-1, *shape)
+if flip and not image:
+    sys.exit("FLIP=1 needs image LAYERS (a conv or pooling layer)")
+net = build(layers, shape, 10, dropout)
 opt = (torch.optim.Adam(net.parameters(), lr=lr) if opt_name == "adam" else
        torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9))
 loss_fn = torch.nn.CrossEntropyLoss()
@@ -64,13 +75,17 @@ for epoch in range(1, max_epochs + 1):
     for s in range(0, n, batch):
         i = perm[s:s + batch]
         opt.zero_grad(set_to_none=True)
-        loss_fn(net(xtr[i]), ytr[i]).backward()
+        x = xtr[i]
+        if flip:
+            x = torch.where((torch.rand(x.shape[0]) < 0.5).view(-1, 1, 1, 1), x.flip(-1), x)
+        loss_fn(net(x), ytr[i]).backward()
         opt.step()
         if sched:
             sched.step()
     net.eval()
     with torch.no_grad():
-        acc = (net(xte).argmax(1) == yte).float().mean().item()
+        acc = sum((net(xte[s:s + 1000]).argmax(1) == yte[s:s + 1000]).sum().item()
+                  for s in range(0, xte.shape[0], 1000)) / xte.shape[0]
     el = time.perf_counter() - start
     print(f"epoch {epoch} test_accuracy {acc:.4f} {el:.2f}s", flush=True)
     if acc >= target:

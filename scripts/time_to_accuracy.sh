@@ -6,7 +6,8 @@
 # recipes, BPT_ARGS is added to bptrain's flags, and TORCH_NORMALIZE (unit, standard) and
 # TORCH_COSINE_EPOCHS (0: constant LR; E: cosine decay over E epochs) give PyTorch the same; bptrain's
 # --normalize standard --lr-schedule cosine --epochs E is matched by TORCH_NORMALIZE=standard
-# TORCH_COSINE_EPOCHS=E. PyTorch's recipe was tuned here: batch 64/128/256/512 x lr 1e-3/2e-3/4e-3
+# TORCH_COSINE_EPOCHS=E; a CNN's --layers L --dropout P --augment-flip by TORCH_LAYERS=L TORCH_DROPOUT=P
+# TORCH_FLIP=1 (TORCH_LAYERS in bptrain's grammar; the MLP is dense:512,dense:256). PyTorch's recipe was tuned here: batch 64/128/256/512 x lr 1e-3/2e-3/4e-3
 # (one run each, 0.88 reached at epoch 6-8; 256 and 2e-3 fastest, 6.2 s), and 1 thread (its 2-thread
 # epochs took 5x as long on this machine).
 # Times: training plus the evaluations, from the first step (data loading is left out on both sides;
@@ -25,7 +26,8 @@ for r in $(seq 1 "$rounds"); do
   mpirun -np 2 build/bptrain --train "$data" --quiet --metrics "$tmp/b$r.jsonl" ${BPT_ARGS:-} >/dev/null
   /usr/bin/python3 bench/torch_to_accuracy.py "$data" "$target" 30 adam "${TORCH_LR:-0.002}" "${TORCH_BATCH:-256}" \
     "${TORCH_THREADS:-1}" \
-    "${TORCH_NORMALIZE:-unit}" "${TORCH_COSINE_EPOCHS:-0}" > "$tmp/t$r.txt"
+    "${TORCH_NORMALIZE:-unit}" "${TORCH_COSINE_EPOCHS:-0}" "${TORCH_LAYERS:-dense:512,dense:256}" \
+    "${TORCH_DROPOUT:-0}" "${TORCH_FLIP:-0}" > "$tmp/t$r.txt"
 done
 python3 - "$tmp" "$target" "$rounds" <<'PY'
 import json, os, re, statistics, sys
@@ -42,6 +44,9 @@ mb, mt = statistics.median(x[0] for x in b), statistics.median(x[0] for x in t)
 bpt = os.environ.get("BPT_ARGS", "").strip() or "defaults"
 ce = int(os.environ.get("TORCH_COSINE_EPOCHS", "0") or 0)
 torch_how = f"{os.environ.get('TORCH_NORMALIZE', 'unit')} inputs, " + (f"cosine LR over {ce} epochs" if ce else "constant LR")
+if os.environ.get("TORCH_LAYERS"):
+    torch_how += (f", layers {os.environ['TORCH_LAYERS']}, dropout {os.environ.get('TORCH_DROPOUT', '0')}"
+                  f", flip {os.environ.get('TORCH_FLIP', '0')}")
 print(f"time to {target}: bptrain (mpirun -np 2, {bpt}) median {mb:.2f} s, PyTorch (1 process; {torch_how}) median {mt:.2f} s: "
       f"bptrain takes {mb / mt:.2f}x PyTorch's time")
 PY
