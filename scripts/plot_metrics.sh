@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Learning curves of a run from its --metrics file: train/validation/test loss and accuracy (or
-# RMSE) per epoch, as a PNG. Usage: scripts/plot_metrics.sh METRICS.jsonl [OUT.png]
+# RMSE) per epoch, as a PNG; epochs cut short by a signal ("partial": true, resumed after) left out.
+# Prints OUT: N epochs. Usage: scripts/plot_metrics.sh METRICS.jsonl [OUT.png]
 set -euo pipefail
 in=$1 out=${2:-${1%.jsonl}.png}
 command -v gnuplot >/dev/null || apt-get install -y -qq gnuplot-nox >/dev/null
@@ -11,6 +12,8 @@ import json, sys
 nan = float("nan")
 for line in open(sys.argv[1]):
     m = json.loads(line)
+    if m.get("partial"):  # an epoch cut short by a signal: its figures are not the epoch's (resumed after)
+        continue
     metric = "accuracy" if "test_accuracy" in m else "rmse"
     g = lambda k: m.get(k) if m.get(k) is not None else nan
     print(m["epoch"], g("train_loss"), g("val_loss"), g("test_loss"), g("val_" + metric), g("test_" + metric), metric)
@@ -31,4 +34,4 @@ set ylabel "$metric"
 plot $val_metric "$dat" using 1:6 w lp lw 2 t "test"
 unset multiplot
 GP
-echo "$out"
+echo "$out: $(wc -l < "$dat") epochs"

@@ -4,7 +4,9 @@ evaluates it on a test set.
 
   /usr/bin/python3 scripts/torch_evaluate.py CHECKPOINT TEST
 TEST: an IDX images file (.gz or plain; labels beside it, 'labels-idx1' for 'images-idx3'), a
-directory holding t10k-*-ubyte[.gz], or an HDF5 file with /X and /y. Prints one JSON line with loss,
+directory holding t10k-*-ubyte[.gz], an HDF5 file with /X and /y, or a CSV file (the label column,
+separator and header as the checkpoint's run read its data: --label-column, --csv-delimiter,
+--csv-header; separators ',', ';', tab and '|' found as bptrain finds them). Prints one JSON line with loss,
 accuracy (or rmse) and samples, like `bptrain --evaluate`. Needs python3-torch and python3-h5py.
 """
 import gzip
@@ -29,7 +31,48 @@ def read_idx(path):
         return np.frombuffer(f.read(), dtype=np.uint8).reshape(dims)
 
 
-def load_test(path):
+def settings(f):
+    """The checkpoint's run settings ("key=value;" pairs of /train@config) as a dict."""
+    out = {}
+    for item in text(f["train"].attrs.get("config", b"")).split(";"):
+        if "=" in item:
+            k, v = item.split("=", 1)
+            out[k] = v
+    return out
+
+
+def number(v):
+    try:
+        float(v)
+        return True
+    except ValueError:
+        return False
+
+
+def load_csv(path, cfg):
+    import csv
+    lines = [l for l in open(path, encoding="utf-8-sig", newline="").read().splitlines() if l.strip()]
+    delim = cfg.get("csv-delimiter", "\0")
+    if delim in ("", "\0", "\x00"):  # auto: the first of these that splits the first line
+        delim = next((d for d in (",", ";", "\t", "|") if d in lines[0]), ",")
+    rows = list(csv.reader(lines, delimiter=delim))
+    header_flag = cfg.get("csv-header", "0")  # 0 auto, 1 yes, 2 no (bptrain's CsvHeader)
+    first = rows[0]
+    counts = any(first == [str(c + b) for c in range(len(first))] for b in (0, 1))
+    header = first if header_flag == "1" or (header_flag == "0" and (not all(map(number, first)) or counts)) else None
+    if header is not None:
+        rows = rows[1:]
+    label = cfg.get("label-column", "")
+    col = len(first) - 1 if label == "" else (header.index(label) if header and label in header else int(label))
+    data = np.array([[float(v) for v in r] for r in rows], dtype=np.float64)
+    y = data[:, col]
+    x = np.delete(data, col, axis=1).astype(np.float32)
+    return x, y
+
+
+def load_test(path, cfg):
+    if os.path.isfile(path) and not h5py.is_hdf5(path) and open(path, "rb").read(2) not in (b"\x1f\x8b", b"\x00\x00"):
+        return load_csv(path, cfg)
     if os.path.isdir(path):
         for ext in ("", ".gz"):
             p = os.path.join(path, "t10k-images-idx3-ubyte" + ext)
@@ -93,8 +136,9 @@ def main(ckpt, test):
         layers = build(f)
         offset = np.asarray(f["data/offset"], dtype=np.float32)
         scale = np.asarray(f["data/scale"], dtype=np.float32)
+        cfg = settings(f)
     net = torch.nn.Sequential(*layers).eval()
-    x, y = load_test(test)
+    x, y = load_test(test, cfg)
     x = torch.from_numpy((x - offset) * scale)
     with torch.no_grad():
         out = net(x)

@@ -18,12 +18,14 @@ namespace {
 
 // "512,256": each a whole number in [1, INT_MAX] (BLAS takes int dimensions). A sign, a fraction or a
 // number past the range is refused here, before it can wrap or overflow a product.
+// "" is no hidden layer; otherwise every comma-separated entry is a size ("8,,4" and "8,4," refused).
 std::vector<std::size_t> parse_sizes(const std::string& s) {
   std::vector<std::size_t> v;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    if (item.empty()) continue;
+  for (std::size_t at = 0; !s.empty() && at <= s.size();) {
+    const std::size_t comma = std::min(s.find(',', at), s.size());
+    const std::string item = s.substr(at, comma - at);
+    at = comma + 1;
+    if (item.empty()) throw CollectiveError("--hidden: an empty entry in '" + s + "'");
     std::uint64_t x = 0;
     const auto res = std::from_chars(item.data(), item.data() + item.size(), x);
     const bool digits = !item.empty() && std::all_of(item.begin(), item.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
@@ -59,12 +61,13 @@ struct Flags {
     if (std::fabs(v) > double(std::numeric_limits<float>::max())) bad(f, text(f), "a finite number in float32");
     return static_cast<float>(v);
   }
-  std::uint64_t whole(const char* f) const {
+  // least: the smallest value the flag takes, named in the message (the range itself is checked later).
+  std::uint64_t whole(const char* f, std::uint64_t least = 0) const {
     const std::string s = text(f);
     std::uint64_t v = 0;
     const auto res = std::from_chars(s.data(), s.data() + s.size(), v);
     if (s.empty() || s[0] == '-' || res.ec != std::errc() || res.ptr != s.data() + s.size())
-      bad(f, s, "a whole number in [0, 18446744073709551615]");
+      bad(f, s, ("a whole number in [" + std::to_string(least) + ", 18446744073709551615]").c_str());
     return v;
   }
   int integer(const char* f) const {
@@ -108,7 +111,7 @@ cxxopts::Options flag_table(const Config& c) {
     ("train", "training set: a directory of IDX files (train-*-idx?-ubyte[.gz]), an IDX images file, or synthetic:N,D,K", cxxopts::value<std::string>()->default_value(c.train))
     ("test", "test set (default: the t10k files beside the training files)", cxxopts::value<std::string>()->default_value(""))
     ("format", "input format: auto (from the path and content), idx, csv, hdf5", cxxopts::value<std::string>()->default_value("auto"))
-    ("task", "auto (integer labels: classification, else regression), classification, regression", cxxopts::value<std::string>()->default_value("auto"))
+    ("task", "auto (integer labels: classification, else regression; with --loss mse: regression), classification, regression", cxxopts::value<std::string>()->default_value("auto"))
     ("label-column", "CSV: the label column, by header name or 0-based index (default: the last)", cxxopts::value<std::string>()->default_value(""))
     ("csv-delimiter", "CSV: the field separator: auto (from the first line: comma, semicolon, tab or |), or one of ',' ';' tab '|'", cxxopts::value<std::string>()->default_value("auto"))
     ("csv-header", "CSV: is the first line a header? auto (yes if it is not all numbers, or if it counts the columns 0,1,2,... or 1,2,3,...), yes, no", cxxopts::value<std::string>()->default_value("auto"))
@@ -165,6 +168,7 @@ cxxopts::Options flag_table(const Config& c) {
     ("checkpoint-every", "also write one every N optimizer steps (0: off)", cxxopts::value<std::string>()->default_value("0"))
     ("checkpoint-every-epochs", "also write one every N epochs (0: off)", cxxopts::value<std::string>()->default_value("0"))
     ("keep", "keep the last K checkpoints: FILE, FILE.1, ..., FILE.(K-1)", cxxopts::value<std::string>()->default_value("1"))
+    ("keep-best", "with --checkpoint FILE.h5: also the weights of the best epoch so far (validation accuracy, -RMSE in regression; the test set without --val-fraction) in FILE.best.h5, written when an epoch beats the best by more than --min-delta")
     ("resume", "continue exactly from this checkpoint (--epochs counts from the original start)", cxxopts::value<std::string>()->default_value(""))
     ("evaluate", "evaluate this checkpoint on --test and print one JSON line; no training", cxxopts::value<std::string>()->default_value(""))
     ("confusion", "--evaluate: add the confusion matrix (rows: true class)")
@@ -221,6 +225,12 @@ void read_flags(const cxxopts::ParseResult& r, Config& c, EvalOptions& ev) {
     c.input_shape = parse_shape(f.text("input-shape"));
     c.activation = parse_activation(f.text("activation"));
     c.loss = parse_loss(f.text("loss"));
+    // A user who asks for MSE on a column of numbers means regression, whole numbers or not (--task
+    // classification keeps MSE on one-hot class labels, the textbook form). Said in the banner.
+    if (c.loss == Loss::Mse && c.load.task == Task::Auto) {
+      c.load.task = Task::Regression;
+      c.task_from_loss = true;
+    }
     c.init = parse_init(f.text("init"));
     c.dropout = f.real32("dropout");
     c.input_dropout = f.real32("input-dropout");
@@ -238,10 +248,10 @@ void read_flags(const cxxopts::ParseResult& r, Config& c, EvalOptions& ev) {
     c.clip_grad_norm = f.real("clip-grad-norm");
     c.lr_schedule = parse_lr_schedule(f.text("lr-schedule"));
     c.warmup_epochs_lr = f.real("lr-warmup-epochs");
-    c.lr_step_epochs = f.whole("lr-step-epochs");
+    c.lr_step_epochs = f.whole("lr-step-epochs", 1);
     c.lr_gamma = f.real32("lr-gamma");
-    c.batch_size = f.whole("batch-size");
-    c.epochs = f.whole("epochs");
+    c.batch_size = f.whole("batch-size", 1);
+    c.epochs = f.whole("epochs", 1);
     c.max_steps = f.whole("max-steps");
     c.seed = f.whole("seed");
     c.load.seed = c.seed;
@@ -258,7 +268,7 @@ void read_flags(const cxxopts::ParseResult& r, Config& c, EvalOptions& ev) {
     c.warmup_epochs = f.real("warmup-epochs");
     c.deterministic = r.count("deterministic") > 0;
     c.micro_shards = f.whole("micro-shards");
-    c.accumulate = f.whole("accumulate");
+    c.accumulate = f.whole("accumulate", 1);
     c.blas_threads = f.integer("blas-threads");
     c.stall_timeout = f.real("stall-timeout");
     c.metrics = f.text("metrics");
@@ -270,6 +280,7 @@ void read_flags(const cxxopts::ParseResult& r, Config& c, EvalOptions& ev) {
     c.checkpoint_every = f.whole("checkpoint-every");
     c.checkpoint_every_epochs = f.whole("checkpoint-every-epochs");
     c.keep = f.whole("keep");
+    c.keep_best = r.count("keep-best") > 0;
     c.resume = f.text("resume");
     ev.checkpoint = f.text("evaluate");
     ev.confusion = r.count("confusion") > 0;
@@ -312,7 +323,7 @@ bool parse(int argc, char** argv, Config& c, EvalOptions& ev, bool root, FlagTex
     }
   if (r.count("help")) {
     if (root)
-      std::printf("%s\nExit status: 0 done, 1 a runtime error (one line names the rank), 2 a usage or configuration error, 3 the loss or gradients stopped being finite, 4 a rank stalled (--stall-timeout), 75 stopped by SIGTERM or SIGUSR1 after writing the checkpoint (resume with --resume).\n",
+      std::printf("%s\nExit status: 0 done, 1 a runtime error (one line names the rank), 2 a usage or configuration error, 3 the loss or gradients stopped being finite, 4 a rank stalled (--stall-timeout), 75 stopped by SIGTERM, SIGUSR1 or SIGINT (Ctrl-C; a second one ends at once) after writing the checkpoint (resume with --resume); without --checkpoint, 128 + the signal's number (130 for Ctrl-C; 143 on the ranks it did not reach). Under mpirun, signal the ranks (scancel --signal, kill): a signalled mpirun ends the job with its own status.\n",
                   o.help({"Data", "Model", "Optimisation", "Parallel", "Checkpoints", "Health", "Output", "Testing"}).c_str());
     return false;
   }

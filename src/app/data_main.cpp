@@ -6,10 +6,13 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 
 #include "bpt/core/error.hpp"
 #include "bpt/data/dataset.hpp"
 #include "bpt/data/paths.hpp"
+
+namespace fs = std::filesystem;
 
 int main(int argc, char** argv) {
   using namespace bpt;
@@ -55,7 +58,20 @@ int main(int argc, char** argv) {
     if (deflate < 0 || deflate > 9) throw CollectiveError("--deflate must be in 0..9");
     // Never onto the input (by file identity), and only into a folder that takes the file: before reading.
     check_outputs({{"OUT", out, ""}}, input_files(in, in, opt));
-    Dataset ds = load_train(in, opt);
+    // OUT is HDF5 whatever its name: a name that says another format would mislead the next reader.
+    const std::string ext = fs::path(out).extension().string();
+    for (const char* other : {".csv", ".tsv", ".txt", ".gz", ".idx", ".json", ".npy", ".npz", ".parquet"})
+      if (ext == other || out.find("-ubyte") != std::string::npos)
+        throw CollectiveError("OUT " + out + ": bptrain-data convert writes HDF5; name it .h5 (or .hdf5)");
+    // Input that cannot be used is a usage error (exit 2), as in bptrain; a failed write is exit 1.
+    Dataset ds;
+    try {
+      ds = load_train(in, opt);
+    } catch (const CollectiveError&) {
+      throw;
+    } catch (const Error& e) {
+      throw CollectiveError(e.what());
+    }
     // Written beside OUT and renamed into place: OUT is whole or untouched, never half written.
     const std::string tmp = out + ".tmp." + std::to_string(::getpid());
     try {
@@ -67,7 +83,7 @@ int main(int argc, char** argv) {
       throw;
     }
     std::printf("%s: %zu samples, %zu features, %s -> %s\n", in.c_str(), ds.n, ds.d,
-                ds.regression() ? (std::to_string(ds.target_dim) + " targets").c_str()
+                ds.regression() ? (std::to_string(ds.target_dim) + (ds.target_dim == 1 ? " target" : " targets")).c_str()
                                 : (std::to_string(ds.classes) + " classes").c_str(),
                 out.c_str());
     return 0;

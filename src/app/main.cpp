@@ -5,13 +5,17 @@
 #include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <ctime>
 #include <cstdio>
 #include <fstream>
 #include <functional>
+#include <iomanip>
+#include <limits>
 #include <thread>
 
 #include "bpt/core/error.hpp"
 #include "bpt/core/isolate.hpp"
+#include "bpt/core/partial_file.hpp"
 #include "bpt/data/paths.hpp"
 #include "bpt/data/dataset.hpp"
 #include "bpt/comm/comm.hpp"
@@ -28,9 +32,25 @@ constexpr int kExitError = 1;  // 2 (usage) and 3 (numeric) come with their Coll
 constexpr int kExitStalled = 4;  // a wait outlasted --stall-timeout (comm's stall watch aborts with it)
 constexpr int kExitCheckpointed = 75;  // EX_TEMPFAIL: stopped by a signal after writing a checkpoint; resume
 
-// The one piece of global state: what a signal handler may touch.
+// The one piece of global state: what a signal handler may touch. It holds the signal's number.
+// A second SIGINT (Ctrl-C pressed again) ends the rank at once, removing a half-written checkpoint;
+// one within a second of the first is the same Ctrl-C delivered twice (MPICH's Hydra forwards it to
+// a rank that the terminal's process group already reached) and changes nothing.
 volatile int g_stop = 0;
-extern "C" void on_stop_signal(int) { g_stop = 1; }
+volatile long g_first_int_ms = -1;  // written by the handler only
+extern "C" void on_stop_signal(int sig) {
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC, &now);  // async-signal-safe
+  const long ms = static_cast<long>(now.tv_sec) * 1000 + now.tv_nsec / 1000000;
+  if (sig == SIGINT && g_first_int_ms >= 0 && ms - g_first_int_ms >= 1000) {
+    remove_partial_file();
+    std::signal(SIGINT, SIG_DFL);
+    std::raise(SIGINT);
+    return;
+  }
+  if (sig == SIGINT && g_first_int_ms < 0) g_first_int_ms = ms;
+  if (g_stop == 0) g_stop = sig;
+}
 
 // Input that cannot be used (a missing or malformed file, data that does not fit) is a usage error:
 // exit 2, like a bad flag.
@@ -53,18 +73,6 @@ auto guarded(const Comm& world, const std::string& file, F&& f) {
   return f();
 }
 
-// "784-512-256-10", "1x28x28-conv5:32-maxpool2-dense:256-10"; in or out "?" before the data are read.
-std::string model_text(const std::string& in, const std::vector<LayerSpec>& layers, const std::string& out) {
-  std::string s = in;
-  for (const LayerSpec& l : layers) {
-    s += '-';
-    s += dense_only(layers) ? std::to_string(l.units) : to_string(l);
-  }
-  s += '-';
-  s += out;
-  return s;
-}
-
 // What can be checked before any data is read: the output paths (on rank 0: one probe per folder,
 // not a thousand) and a lower bound on the model's memory (the data's sizes are at least 1).
 // Returns the number of ranks on this rank's node, who share its memory.
@@ -73,7 +81,9 @@ int check_before_loading(const Config& cfg, const EvalOptions& ev, const Comm& w
     std::vector<std::string> inputs = input_files(cfg.train, cfg.test, cfg.load);
     for (const std::string* extra : {&cfg.resume, &ev.checkpoint})
       if (!extra->empty()) inputs.push_back(*extra);
-    check_outputs(ev.checkpoint.empty() ? outputs_of(cfg, "") : outputs_of(Config{}, ev.predict), inputs);
+    const auto outputs = ev.checkpoint.empty() ? outputs_of(cfg, "") : outputs_of(Config{}, ev.predict);
+    check_outputs(outputs, inputs);
+    lock_outputs(outputs, host_name());
     // Untrusted HDF5 files read in a child first (rank 0 only: one extra read, not one per rank).
     check_hdf5_inputs_in_child(cfg.train, cfg.test, cfg.load);
     for (const std::string* ck : {&cfg.resume, &ev.checkpoint})
@@ -82,8 +92,11 @@ int check_before_loading(const Config& cfg, const EvalOptions& ev, const Comm& w
   const int per_node = node_layout(world).per_node;
   if (!ev.checkpoint.empty()) return per_node;
   agree_on_errors(world, [&] {
-    check_memory(plan_memory(cfg, {0, 0, 0}, 1, 1, 1, world.size()), model_text("?", cfg.layers, "?"), available_memory(),
-                 per_node);
+    const std::string layers = layers_text(cfg.layers);
+    check_memory(plan_memory(cfg, {0, 0, 0}, 1, 1, 1, world.size()),
+                 "with hidden layers " + (layers.empty() ? std::string("(none)") : layers) +
+                     " (one input and one output counted: the data are not read yet)",
+                 available_memory(), per_node);
   });
   return per_node;
 }
@@ -134,6 +147,7 @@ void run_evaluate(const Config& cfg, const EvalOptions& ev, const Comm& world) {
   if (ex.want_predictions) {
     std::ofstream out(ev.predict);
     if (!out) throw Error(ev.predict + ": cannot open for writing");
+    out << std::setprecision(std::numeric_limits<float>::max_digits10);  // floats read back exactly
     // Classification: index,prediction,label. Regression with K targets: index, then K predictions
     // and K targets (prediction,target when K is 1; prediction_0..K-1,target_0..K-1 otherwise).
     const std::size_t w = test.regression() ? test.target_dim : 1;
@@ -196,11 +210,13 @@ void say(const std::string& where, const char* what) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // SLURM and PBS send SIGTERM (or a chosen signal, often USR1) before a job's time runs out. Caught
-  // from the first instruction: a signal during start-up is seen at the first step (a checkpoint, exit
-  // 75), not the default action that would kill the rank.
+  // SLURM and PBS send SIGTERM (or a chosen signal, often USR1) before a job's time runs out, and a
+  // user presses Ctrl-C (SIGINT). Caught from the first instruction: a signal during start-up is seen
+  // at the first step (a checkpoint, exit 75), not the default action that would kill the rank.
   std::signal(SIGTERM, on_stop_signal);
   std::signal(SIGUSR1, on_stop_signal);
+  // A script's background job starts with SIGINT ignored (the Ctrl-C is not meant for it): kept so.
+  if (std::signal(SIGINT, on_stop_signal) == SIG_IGN) std::signal(SIGINT, SIG_IGN);
   MpiEnv env(&argc, &argv);
   Comm world = Comm::world();
   const bool root = world.rank() == 0;
@@ -256,7 +272,9 @@ int main(int argc, char** argv) {
       trainer.resume(ck);
     }
     trainer.set_stop_flag(&g_stop);
-    if (trainer.run().stop_reason == "signal") return kExitCheckpointed;
+    // Stopped by a signal: 75 (resume) with a checkpoint; without one, the shell's 128 + the signal's
+    // number (130 for Ctrl-C), as if it had not been caught.
+    if (trainer.run().stop_reason == "signal") return cfg.checkpoint.empty() ? 128 + (g_stop ? g_stop : SIGTERM) : kExitCheckpointed;
   } catch (const CollectiveError& e) {
     if (e.agreed() ? e.speaks() : root) say(e.agreed() ? e.where() : all_ranks, e.what());
     return fail(world, e.exit_code(), e.agreed(), true);

@@ -165,6 +165,14 @@ Dataset load_csv(const std::string& path, const LoadOptions& opt) {
       for (const auto& s : f) numeric = numeric && parse_number(s, v);
       const bool is_header = opt.header == CsvHeader::Yes || (opt.header == CsvHeader::Auto && (!numeric || counts_columns(f)));
       if (is_header) header = f;
+      if (opt.header == CsvHeader::Auto) {
+        std::string line;
+        for (const auto& name : f) line += (line.empty() ? "" : std::string(1, delim)) + name;
+        if (line.size() > 60) line = line.substr(0, 57) + "...";
+        ds.header_note = path + (is_header ? ": first line taken as a header: " + line + " (--csv-header no if it is data)"
+                                           : ": no header line (--csv-header yes if the first line, " + line +
+                                                 ", names the columns)");
+      }
       if (opt.label_column.empty()) {
         label_col = cols - 1;
       } else {

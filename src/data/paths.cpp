@@ -2,11 +2,14 @@
 #include "bpt/data/paths.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <string>
+#include <vector>
 #include <filesystem>
 #include <random>
 
@@ -55,6 +58,34 @@ void check_outputs(const std::vector<OutputPath>& outputs, const std::vector<std
     if (fd < 0) fail(what + ": cannot create a file in " + dir.string() + " (" + std::strerror(errno) + ")");
     ::close(fd);
     ::unlink(probe.c_str());
+  }
+}
+
+void lock_outputs(const std::vector<OutputPath>& outputs, const std::string& host) {
+  static std::vector<int> held;  // open for the process's lifetime: the locks go when it ends
+  for (const OutputPath& o : outputs) {
+    if (o.flag == "--keep") continue;  // the older checkpoints go with --checkpoint's lock
+    const std::string lock = o.path + ".lock";
+    const int fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) throw CollectiveError(o.flag + " " + o.path + ": cannot create its lock file " + lock + " (" + std::strerror(errno) + ")");
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      const int err = errno;
+      char who[256] = {0};
+      const ssize_t got = ::pread(fd, who, sizeof who - 1, 0);
+      ::close(fd);
+      std::string holder = got > 0 ? std::string(who, static_cast<std::size_t>(got)) : "";
+      while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
+      if (err != EWOULDBLOCK)
+        throw CollectiveError(o.flag + " " + o.path + ": cannot lock " + lock + " (" + std::strerror(err) + ")");
+      throw CollectiveError(o.flag + " " + o.path + ": another job is writing it (" +
+                            (holder.empty() ? std::string("its host and pid unknown") : holder) + "; lock " + lock +
+                            "): give this run another path");
+    }
+    const std::string me = "host " + host + ", pid " + std::to_string(::getpid()) + "\n";
+    if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, me.data(), me.size(), 0) != static_cast<ssize_t>(me.size())) {
+      // The lock holds without the note; only the message to a second job loses the host and pid.
+    }
+    held.push_back(fd);
   }
 }
 

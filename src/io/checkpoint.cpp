@@ -14,6 +14,7 @@
 #include <filesystem>
 
 #include "bpt/core/error.hpp"
+#include "bpt/core/partial_file.hpp"
 #include "h5.hpp"
 
 namespace bpt {
@@ -155,6 +156,7 @@ void write_checkpoint(const std::string& path, const Model& model, Optimizer& op
   // On any failure the temporary file goes (it would hold the space that was missing), the message
   // says why as the OS says it, and `path` is not touched.
   errno = 0;
+  const PartialFile partial(tmp);  // removed by a second Ctrl-C's handler if it ends the rank mid-write
   try {
     write_to(tmp, model, opt, offset, scale, st);
     if (!fsync_path(tmp, false)) throw Error(tmp + ": fsync failed");

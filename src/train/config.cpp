@@ -37,7 +37,8 @@ Settings trajectory_settings(const Config& c) {
                 {"seed", std::to_string(c.seed)},
                 {"normalize", to_string(c.normalize)},
                 {"val-fraction", g(c.val_fraction)},
-                {"task", std::to_string(int(c.load.task))},
+                // as the user gave it (auto when --loss mse chose regression): older checkpoints resume
+                {"task", std::to_string(int(c.task_from_loss ? Task::Auto : c.load.task))},
                 {"scale-lr", c.scale_lr_linear ? "linear" : "none"},
                 {"warmup-epochs", g(c.warmup_epochs)},
                 {"deterministic", c.deterministic ? "on" : "off"},
@@ -76,6 +77,12 @@ Settings parse(const std::string& text) {
 
 }  // namespace
 
+std::string Config::best_checkpoint() const {
+  const std::string ext = ".h5";
+  const bool h5 = checkpoint.size() > ext.size() && checkpoint.compare(checkpoint.size() - ext.size(), ext.size(), ext) == 0;
+  return (h5 ? checkpoint.substr(0, checkpoint.size() - ext.size()) : checkpoint) + ".best.h5";
+}
+
 std::string Config::resume_key() const { return join(trajectory_settings(*this)); }
 
 std::string Config::canonical() const {
@@ -97,6 +104,7 @@ std::string Config::canonical() const {
                      {"checkpoint", checkpoint},
                      {"checkpoint-every", std::to_string(checkpoint_every)},
                      {"checkpoint-every-epochs", std::to_string(checkpoint_every_epochs)},
+                     {"keep-best", keep_best ? "on" : "off"},
                      {"stall-timeout", format_number("%.9g", stall_timeout)}});
   return join(s);
 }

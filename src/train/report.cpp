@@ -22,9 +22,9 @@ void Reporter::banner(const std::string& model, std::size_t params, std::size_t 
                       std::size_t ntest, std::size_t steps_per_epoch, bool resumed, std::uint64_t epoch,
                       std::uint64_t position, std::uint64_t step) {
   if (!talk_) return;
-  std::printf("bptrain: %d ranks, model %s, %zu parameters, %zu train / %zu validation / %zu test samples, %zu steps "
+  std::printf("bptrain: %d rank%s, model %s, %zu parameters, %zu train / %zu validation / %zu test samples, %zu steps "
               "per epoch\n",
-              comm_.size(), model.c_str(), params, ntrain, nval, ntest, steps_per_epoch);
+              comm_.size(), comm_.size() == 1 ? "" : "s", model.c_str(), params, ntrain, nval, ntest, steps_per_epoch);
   if (resumed)
     std::printf("bptrain: resumed at epoch %llu, step %llu of %zu in it (%llu steps in all)\n",
                 static_cast<unsigned long long>(epoch + 1), static_cast<unsigned long long>(position), steps_per_epoch,
@@ -111,10 +111,17 @@ void Reporter::write_profile() {
               *std::min_element(total.begin(), total.end()));
 }
 
+// The one line a batch log must always have, --quiet or not (stderr).
 void Reporter::signalled(std::uint64_t step) {
-  if (talk_)
-    std::printf("bptrain: signal received: checkpoint written at step %llu, exiting\n",
-                static_cast<unsigned long long>(step));
+  if (!root_) return;
+  std::fflush(stdout);
+  if (cfg_.checkpoint.empty())
+    std::fprintf(stderr, "bptrain: signal received: stopped at step %llu; nothing saved (no --checkpoint)\n",
+                 static_cast<unsigned long long>(step));
+  else
+    std::fprintf(stderr, "bptrain: signal received: checkpoint written at step %llu to %s, exiting (75: resume with "
+                 "--resume %s)\n", static_cast<unsigned long long>(step), cfg_.checkpoint.c_str(), cfg_.checkpoint.c_str());
+  std::fflush(stderr);
 }
 
 void Reporter::done(std::size_t epochs, std::uint64_t steps, const EvalResult& test, bool regression, double seconds,

@@ -57,6 +57,24 @@ TrainResult Trainer::run() {
   Reporter out(cfg_, comm_, resumed_);
   out.banner(describe(model_.spec()), model_.num_params(), ntrain_, val_rows_.size(), test_.n,
              steps_per_epoch_, resumed_, st_.epoch, st_.position, st_.step);
+  if (!train_.header_note.empty()) out.note(train_.header_note);
+  if (!test_.header_note.empty() && test_.source != train_.source) out.note(test_.header_note);
+  if ((cfg_.patience > 0 || cfg_.keep_best) && val_rows_.empty())
+    out.note(std::string("warning: ") + (cfg_.patience > 0 ? "--patience" : "--keep-best") +
+             " watches the test set (no --val-fraction): the test figures then choose the epoch, and the test "
+             "score is no longer an unbiased estimate; --val-fraction 0.1 holds out a validation set for it");
+  if (cfg_.task_from_loss && train_.regression())
+    out.note("--loss mse: the label column read as regression targets (--task classification for MSE on one-hot "
+             "class labels)");
+  if (!train_.regression()) {  // the output layer is as wide as the largest label + 1: say when that surprises
+    std::vector<char> seen(train_.classes, 0);
+    for (std::size_t i = 0; i < train_.n; ++i) seen[static_cast<std::size_t>(train_.label(i))] = 1;
+    const auto present = static_cast<std::size_t>(std::count(seen.begin(), seen.end(), 1));
+    if (present < train_.classes || train_.classes > 1000)
+      out.note(std::to_string(train_.classes) + " classes (labels 0 to " + std::to_string(train_.classes - 1) + ", " +
+               std::to_string(present) + " of them in " + train_.source + "): one output each" +
+               (train_.classes > 1000 ? "; numeric targets? --loss mse reads them as regression" : ""));
+  }
   if (comm_.size() > 1)
     out.note(cfg_.deterministic ? "gradient sums: the deterministic tree"
              : !cfg_.overlap    ? "gradient sums: MPI_Allreduce per bucket after backward"
@@ -108,6 +126,12 @@ TrainResult Trainer::run() {
     }
     ++st_.epoch;  // the next epoch, from its first step
     st_.position = 0;
+    if (best_due_) {  // --keep-best: this epoch's weights, resumable from the next epoch like any checkpoint
+      save_checkpoint({}, wall_time() - start, cfg_.best_checkpoint(), 1);
+      out.note("epoch " + std::to_string(st_.epoch) + ": the best so far (" + (train_.regression() ? "RMSE " : "accuracy ") +
+               format_number("%.4f", train_.regression() ? -st_.best_score : st_.best_score) + "), kept in " +
+               cfg_.best_checkpoint());
+    }
     if (stop) break;
     if (st_.epoch < cfg_.epochs && cfg_.checkpoint_every_epochs && st_.epoch % cfg_.checkpoint_every_epochs == 0)
       save_checkpoint({}, wall_time() - start);
@@ -338,9 +362,11 @@ bool Trainer::end_epoch(Reporter& out, Tally& t, TrainResult& res, double start)
   const EvalResult& watched = has_val ? res.val : res.test;
   const double score = regression ? -watched.rmse : watched.accuracy;
   bool stop = false;
+  const bool better = score > st_.best_score + cfg_.min_delta;
+  if (better) st_.best_score = score;
+  best_due_ = better && cfg_.keep_best;  // written at the epoch's boundary, by run()
   if (cfg_.patience > 0) {
-    if (score > st_.best_score + cfg_.min_delta) {
-      st_.best_score = score;
+    if (better) {
       st_.bad_epochs = 0;
     } else if (++st_.bad_epochs >= cfg_.patience) {
       res.stop_reason = "patience";

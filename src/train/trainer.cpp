@@ -229,8 +229,11 @@ double Trainer::agreed_sum(const std::vector<double>& parts) const {
   return s;
 }
 
-void Trainer::save_checkpoint(const std::vector<double>& loss_parts, double elapsed) {
+void Trainer::save_checkpoint(const std::vector<double>& loss_parts, double elapsed, const std::string& path,
+                              std::size_t keep) {
   if (cfg_.checkpoint.empty()) return;
+  const std::string& file = path.empty() ? cfg_.checkpoint : path;
+  if (keep == 0) keep = cfg_.keep;
   comm_.phase(Phase::Checkpoint);
   const double t0 = wall_time();
   check_weights_finite();  // never replace a good checkpoint with weights that blew up
@@ -250,7 +253,7 @@ void Trainer::save_checkpoint(const std::vector<double>& loss_parts, double elap
                    " gamma=" + std::to_string(sched_.gamma) + " total_steps=" + std::to_string(sched_.total_steps);
   // Sharded, the whole optimizer state is assembled for the occasion (collective); rank 0 writes.
   opt_->with_whole_state([&](Optimizer& whole) {
-    if (comm_.rank() == 0) write_checkpoint(cfg_.checkpoint, model_, whole, train_.tf.offset, train_.tf.scale, st, cfg_.keep);
+    if (comm_.rank() == 0) write_checkpoint(file, model_, whole, train_.tf.offset, train_.tf.scale, st, keep);
   });
   mark("checkpoint", Timeline::kCompute, t0);
 }

@@ -75,6 +75,7 @@ void validate_config(const Config& c, int ranks, unsigned cores) {
   in_range("--grad-warn-low", c.grad_warn_low, 0, false, inf, true);
   if (!(c.grad_warn_high > c.grad_warn_low)) in_range("--grad-warn-high", c.grad_warn_high, c.grad_warn_low, true, inf, true);
   if (c.keep < 1 || c.keep > 1000) fail("--keep " + std::to_string(c.keep) + ": must be in [1, 1000]");
+  if (c.keep_best && c.checkpoint.empty()) fail("--keep-best needs --checkpoint FILE (the best goes to FILE.best.h5)");
   if ((c.checkpoint_every || c.checkpoint_every_epochs) && c.checkpoint.empty())
     fail(std::string(c.checkpoint_every ? "--checkpoint-every" : "--checkpoint-every-epochs") + " needs --checkpoint FILE");
   const unsigned most = cores ? cores : 1024;
@@ -121,6 +122,7 @@ std::vector<OutputPath> outputs_of(const Config& c, const std::string& predict) 
   if (!c.checkpoint.empty()) {
     out.push_back({"--checkpoint", c.checkpoint, c.resume});
     for (std::size_t k = 1; k < c.keep; ++k) out.push_back({"--keep", c.checkpoint + "." + std::to_string(k), c.resume});
+    if (c.keep_best) out.push_back({"--keep-best", c.best_checkpoint(), c.resume});
   }
   if (!c.metrics.empty()) out.push_back({"--metrics", c.metrics, ""});
   if (!c.profile.empty()) out.push_back({"--profile", c.profile, ""});

@@ -128,4 +128,35 @@ if [ $rc -eq 75 ] && [ -f sig.h5 ]; then say "ok   signal-exit-75"; else bad "SI
 $mpiexec -n 2 $bptrain $S --checkpoint sig.h5 --resume sig.h5 >/dev/null || bad "resume after the signal"
 same_model sfull.h5 sig.h5 && say "ok   signal-resume-bitwise" || bad "resume after the signal differs"
 
+# 7. --keep-best: FILE.best.h5 holds the weights of the epoch with the best validation accuracy, the
+#    same bits as a run of that many epochs (constant LR, so the first epochs are the same run).
+K="--train synthetic:600,8,10 --hidden 32 --val-fraction 0.3 --batch-size 50 --lr 0.01 --quiet"
+$mpiexec -n 2 $bptrain $K --epochs 8 --keep-best --checkpoint kb.h5 --metrics kb.jsonl >/dev/null || bad "keep-best run"
+best=$(python3 -c "
+import json
+acc = [json.loads(l)['val_accuracy'] for l in open('kb.jsonl')]
+print(1 + max(range(len(acc)), key=lambda i: (acc[i], -i)))")
+$mpiexec -n 2 $bptrain $K --epochs "$best" --checkpoint ke.h5 >/dev/null || bad "keep-best reference run"
+if [ -f kb.best.h5 ] && same_model kb.best.h5 ke.h5 && { [ "$best" -eq 8 ] || ! same_model kb.h5 kb.best.h5; }; then
+  say "ok   keep-best (epoch $best of 8)"; else bad "keep-best: kb.best.h5 is not the weights of epoch $best"; fi
+
+# 6. Ctrl-C (SIGINT) on one process, as a terminal sends it: the checkpoint, exit 75 and the line on
+#    stderr even with --quiet, no temporary file left; without --checkpoint, exit 130 and a line saying
+#    that nothing was saved. (Started from python: a script's background job ignores SIGINT.)
+ctrl_c() {  # ctrl_c STDERR_FILE ARGS...: prints the exit status
+  python3 - "$@" <<'PY'
+import signal, subprocess, sys, time
+p = subprocess.Popen(sys.argv[2:], stdout=subprocess.DEVNULL, stderr=open(sys.argv[1], "w"))
+time.sleep(1.5)
+p.send_signal(signal.SIGINT)
+print(p.wait())
+PY
+}
+rc=$(ctrl_c int.err $bptrain $S --checkpoint int.h5)
+if [ "$rc" -eq 75 ] && [ -f int.h5 ] && grep -q "signal received: checkpoint written at step [0-9]* to int.h5" int.err \
+   && ! ls int.h5.tmp.* >/dev/null 2>&1; then say "ok   sigint-checkpoint-75"; else bad "SIGINT: exit $rc (want 75): $(cat int.err)"; fi
+rc=$(ctrl_c int2.err $bptrain $S)
+if [ "$rc" -eq 130 ] && grep -q "signal received: stopped at step [0-9]*; nothing saved (no --checkpoint)" int2.err; then
+  say "ok   sigint-no-checkpoint-130"; else bad "SIGINT without --checkpoint: exit $rc (want 130): $(cat int2.err)"; fi
+
 exit $fail

@@ -26,6 +26,11 @@ if command -v gnuplot >/dev/null; then
   [ -s "$tmp/sc/strong.png" ] && [ -s "$tmp/sc/weak.png" ] && echo "ok   scaling-plots" || bad "no scaling plots"
   bash "$scripts/plot_metrics.sh" "$tmp/sc/m_strong_1.jsonl" "$tmp/curves.png" > /dev/null 2>&1 \
     && [ -s "$tmp/curves.png" ] && echo "ok   plot-metrics" || bad "plot_metrics.sh drew nothing"
+  # An epoch cut short by a signal ("partial": true, then resumed) is not drawn as an epoch.
+  m="$tmp/sc/m_strong_1.jsonl"
+  { head -1 "$m" | sed 's/"partial":false/"partial":true/'; cat "$m"; } > "$tmp/partial.jsonl"
+  got=$(bash "$scripts/plot_metrics.sh" "$tmp/partial.jsonl" "$tmp/partial.png" 2>/dev/null)
+  [ "$got" = "$tmp/partial.png: $(wc -l < "$m") epochs" ] && echo "ok   plot-metrics-partial" || bad "plot_metrics.sh with a partial line: $got"
 else
   bad "gnuplot is not installed (scripts/setup.sh installs gnuplot-nox)"
 fi

@@ -69,6 +69,7 @@ struct Dataset {
   std::vector<std::int32_t> labels;    // [n] classification (empty when the row source draws them)
   std::vector<float> targets;          // [n, target_dim] regression
   Transform tf;                        // set by set_transform(); default: bytes / 255, floats as they are
+  std::string header_note;             // CSV with --csv-header auto: which the first line was taken as
 
   bool regression() const { return target_dim > 0; }
   // Sample i's class label (classification).

@@ -16,6 +16,7 @@ struct Config {
   std::string train = "/usr/share/datasets/fashion-mnist";
   std::string test;  // empty: the t10k files beside the training files
   LoadOptions load;  // format, task, label column, --stream, seed for synthetic sets
+  bool task_from_loss = false;  // --loss mse without --task: the labels read as regression targets
   Normalize normalize = Normalize::Unit;
   double val_fraction = 0;
   // model: the hidden layers from the input (--layers, or --hidden as dense layers); the output layer,
@@ -81,7 +82,11 @@ struct Config {
   std::uint64_t checkpoint_every = 0;  // steps (0: off)
   std::uint64_t checkpoint_every_epochs = 0;
   std::size_t keep = 1;
+  bool keep_best = false;  // also the best epoch's weights, in best_checkpoint()
   std::string resume;  // checkpoint to continue from
+
+  // --keep-best's file: the checkpoint's name with .best before .h5 (ck.h5 -> ck.best.h5).
+  std::string best_checkpoint() const;
 
   // A canonical text of every field that must agree across ranks.
   std::string canonical() const;

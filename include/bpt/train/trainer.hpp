@@ -100,7 +100,9 @@ class Trainer {
 
   // Collective: rank 0 writes cfg.checkpoint (st_, the epoch's loss parts so far, and the whole
   // optimizer state).
-  void save_checkpoint(const std::vector<double>& loss_parts, double elapsed);
+  // To --checkpoint's file, or to `path` (--keep-best's), keeping `keep` older ones there.
+  void save_checkpoint(const std::vector<double>& loss_parts, double elapsed, const std::string& path = "",
+                       std::size_t keep = 0);
 
   Config cfg_;
   const Comm& comm_;
@@ -120,6 +122,7 @@ class Trainer {
   TrainState st_;
   bool resumed_ = false;
   const volatile int* stop_flag_ = nullptr;
+  bool best_due_ = false;  // the epoch just ended is the best so far and --keep-best is on
   std::unique_ptr<Timeline> timeline_;  // --timeline
   double timeline_origin_ = 0;
   std::uint64_t train_fp_ = 0, test_fp_ = 0, train_content_ = 0;  // Dataset::fingerprint(), content_hash()
