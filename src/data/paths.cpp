@@ -3,10 +3,12 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -61,31 +63,56 @@ void check_outputs(const std::vector<OutputPath>& outputs, const std::vector<std
   }
 }
 
+namespace {
+// The lock files this process holds, removed when it exits normally (a crash leaves one behind,
+// which blocks nothing: the kernel dropped its lock).
+std::vector<std::string>& held_locks() {
+  static std::vector<std::string> paths;
+  return paths;
+}
+void remove_held_locks() {
+  for (const std::string& p : held_locks()) ::unlink(p.c_str());
+}
+}  // namespace
+
 void lock_outputs(const std::vector<OutputPath>& outputs, const std::string& host) {
-  static std::vector<int> held;  // open for the process's lifetime: the locks go when it ends
   for (const OutputPath& o : outputs) {
     if (o.flag == "--keep") continue;  // the older checkpoints go with --checkpoint's lock
     const std::string lock = o.path + ".lock";
-    const int fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) throw CollectiveError(o.flag + " " + o.path + ": cannot create its lock file " + lock + " (" + std::strerror(errno) + ")");
-    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-      const int err = errno;
-      char who[256] = {0};
-      const ssize_t got = ::pread(fd, who, sizeof who - 1, 0);
-      ::close(fd);
-      std::string holder = got > 0 ? std::string(who, static_cast<std::size_t>(got)) : "";
-      while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
-      if (err != EWOULDBLOCK)
-        throw CollectiveError(o.flag + " " + o.path + ": cannot lock " + lock + " (" + std::strerror(err) + ")");
-      throw CollectiveError(o.flag + " " + o.path + ": another job is writing it (" +
-                            (holder.empty() ? std::string("its host and pid unknown") : holder) + "; lock " + lock +
-                            "): give this run another path");
+    for (int attempt = 0;; ++attempt) {
+      const int fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+      if (fd < 0)
+        throw CollectiveError(o.flag + " " + o.path + ": cannot create its lock file " + lock + " (" + std::strerror(errno) + ")");
+      if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        const int err = errno;
+        char who[256] = {0};
+        const ssize_t got = ::pread(fd, who, sizeof who - 1, 0);
+        ::close(fd);
+        std::string holder = got > 0 ? std::string(who, static_cast<std::size_t>(got)) : "";
+        while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
+        if (err != EWOULDBLOCK)
+          throw CollectiveError(o.flag + " " + o.path + ": cannot lock " + lock + " (" + std::strerror(err) + ")");
+        throw CollectiveError(o.flag + " " + o.path + ": another job is writing it (" +
+                              (holder.empty() ? std::string("its host and pid unknown") : holder) + "; lock " + lock +
+                              "): give this run another path");
+      }
+      // Locked, but the file may have been removed by its previous holder on its way out (then a third
+      // job could lock a new file of that name): only the file the name still names counts.
+      struct stat mine{}, named{};
+      if (::fstat(fd, &mine) != 0 || ::stat(lock.c_str(), &named) != 0 || mine.st_ino != named.st_ino ||
+          mine.st_dev != named.st_dev) {
+        ::close(fd);
+        if (attempt < 100) continue;
+        throw CollectiveError(o.flag + " " + o.path + ": cannot lock " + lock + " (it keeps being replaced)");
+      }
+      const std::string me = "host " + host + ", pid " + std::to_string(::getpid()) + "\n";
+      if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, me.data(), me.size(), 0) != static_cast<ssize_t>(me.size())) {
+        // The lock holds without the note; only the message to a second job loses the host and pid.
+      }
+      if (held_locks().empty()) std::atexit(remove_held_locks);
+      held_locks().push_back(lock);  // fd stays open: the lock lasts as long as this process
+      break;
     }
-    const std::string me = "host " + host + ", pid " + std::to_string(::getpid()) + "\n";
-    if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, me.data(), me.size(), 0) != static_cast<ssize_t>(me.size())) {
-      // The lock holds without the note; only the message to a second job loses the host and pid.
-    }
-    held.push_back(fd);
   }
 }
 

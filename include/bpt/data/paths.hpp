@@ -20,7 +20,8 @@ void check_outputs(const std::vector<OutputPath>& outputs, const std::vector<std
 // Locks each output for this process's lifetime (flock on PATH.lock, which then names this host and
 // pid), so that two jobs given one --checkpoint or --metrics cannot interleave or overwrite each other:
 // the second is refused (CollectiveError naming the flag, the path and the other job's host and pid).
-// The kernel drops a dead job's lock, so a stale PATH.lock blocks nothing; the file stays.
+// PATH.lock is removed when the process exits normally; the kernel drops a dead job's lock, so one
+// left by a crash blocks nothing.
 void lock_outputs(const std::vector<OutputPath>& outputs, const std::string& host);
 
 // The files load_train and load_test would read (an IDX directory's images and labels files, the
