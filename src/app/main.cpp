@@ -192,6 +192,7 @@ int fail(const Comm& world, int code, bool agreed, bool collective) {
     } catch (const std::exception&) {
     }
   }
+  remove_output_locks();  // the abort skips the normal exit that would remove them
   if (world.rank() == 0 || !collective) {
     // The speaker's line is flushed, but MPICH's Hydra can still drop it when the abort kills its
     // forwarding proxy first (CI saw a one-rank error lose its line): a moment for it to get out.

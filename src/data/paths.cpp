@@ -70,10 +70,13 @@ std::vector<std::string>& held_locks() {
   static std::vector<std::string> paths;
   return paths;
 }
-void remove_held_locks() {
-  for (const std::string& p : held_locks()) ::unlink(p.c_str());
-}
+void remove_held_locks() { remove_output_locks(); }
 }  // namespace
+
+void remove_output_locks() {
+  for (const std::string& p : held_locks()) ::unlink(p.c_str());
+  held_locks().clear();
+}
 
 void lock_outputs(const std::vector<OutputPath>& outputs, const std::string& host) {
   for (const OutputPath& o : outputs) {

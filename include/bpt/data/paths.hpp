@@ -23,6 +23,9 @@ void check_outputs(const std::vector<OutputPath>& outputs, const std::vector<std
 // PATH.lock is removed when the process exits normally; the kernel drops a dead job's lock, so one
 // left by a crash blocks nothing.
 void lock_outputs(const std::vector<OutputPath>& outputs, const std::string& host);
+// Removes the lock files this process holds (at a normal exit this happens by itself; before an
+// MPI_Abort, which skips that, call it).
+void remove_output_locks();
 
 // The files load_train and load_test would read (an IDX directory's images and labels files, the
 // default test files), without reading them: for check_outputs. Best effort: a path it cannot resolve
