@@ -11,7 +11,7 @@
 #  4. the SMPI build (SimGrid, build-smpi/): the MPI tests on 16 simulated ranks (the reducer's and the
 #     sharded optimizer's also on 64), a small run of scripts/simulate.sh, and the additions billed
 #     alike on both sides of bench_comm;
-#  5. each libFuzzer target for a short, fixed time (build-fuzz/; FUZZ_SECONDS, default 15).
+#  5. each libFuzzer target for a short, fixed time (build-fuzz/; FUZZ_SECONDS, default 8; longer runs: scripts/fuzz.sh N).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Each step's time, printed at the end (also when a step fails): what docs/testing.md tabulates.
@@ -63,5 +63,5 @@ cmake --build build-smpi -j"$(nproc)" --target mpi_tests bptrain bench_comm >/de
 step "SMPI: MPI tests on 16 and 64 simulated ranks, simulate.sh"
 (cd build-smpi && ctest --output-on-failure -L smpi)
 
-step "fuzzing: build (build-fuzz/) and ${FUZZ_SECONDS:-15} s per target"
-bash scripts/fuzz.sh "${FUZZ_SECONDS:-15}"
+step "fuzzing: build (build-fuzz/) and ${FUZZ_SECONDS:-8} s per target"
+bash scripts/fuzz.sh "${FUZZ_SECONDS:-8}"
