@@ -20,7 +20,7 @@ rank_pid() {  # pid of the given rank of the job whose command line holds $2
 }
 same_model() { h5diff -q "$1" "$2" /model /model >/dev/null && h5diff -q "$1" "$2" /optimizer /optimizer >/dev/null; }
 
-A="--train synthetic:24000,64,5 --hidden 256,128 --epochs 8 --batch-size 48 --dropout 0.1 --quiet --checkpoint-every 25"
+A="--train synthetic:12000,64,5 --hidden 256,128 --epochs 8 --batch-size 48 --dropout 0.1 --quiet --checkpoint-every 25"
 t0=$(now); $mpiexec -n 3 $bptrain $A --checkpoint "$tmp/ref.h5" >/dev/null || bad "reference run"
 span=$(echo "$(now) - $t0" | bc)
 echo "an uninterrupted run takes ${span}s"
