@@ -8,12 +8,11 @@ float32 NCHW tensors prepared once; each epoch one permutation, each step gather
 not zeroed (set_to_none=True). Prints: torch layers=... batch=... samples_per_s=..."""
 import os
 import sys
-import time
 
 for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ[v] = "1"
 import torch  # noqa: E402
-from torch_layers import build  # noqa: E402
+from torch_layers import build, samples_per_s  # noqa: E402
 
 torch.set_num_threads(1)
 torch.set_num_interop_threads(1)
@@ -23,35 +22,8 @@ def main():
     text, shape = sys.argv[1], tuple(int(v) for v in sys.argv[2].split(","))
     classes, batch, secs = int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
     net = build(text, shape, classes)
-    opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    n = 60000
-    gen = torch.Generator().manual_seed(0)
-    x = torch.randint(0, 256, (n, *shape), dtype=torch.uint8, generator=gen).float().div_(255.0)  # once
-    y = torch.randint(0, classes, (n,), generator=gen)
-    steps_per_epoch = n // batch
-
-    def batches():
-        while True:
-            perm = torch.randperm(n, generator=gen)
-            for s in range(steps_per_epoch):
-                yield perm[s * batch:(s + 1) * batch]
-
-    def step(idx):
-        opt.zero_grad(set_to_none=True)
-        loss = loss_fn(net(x[idx]), y[idx])
-        loss.backward()
-        opt.step()
-
-    it = batches()
-    for _ in range(5):
-        step(next(it))
-    t0, steps = time.perf_counter(), 0
-    while time.perf_counter() - t0 < secs:
-        step(next(it))
-        steps += 1
-    el = time.perf_counter() - t0
-    print(f"torch layers={text} batch={batch} samples_per_s={steps * batch / el:.1f}")
+    sps = samples_per_s(net, shape, classes, batch, secs, warmup=5)
+    print(f"torch layers={text} batch={batch} samples_per_s={sps:.1f}")
 
 
 if __name__ == "__main__":

@@ -8,13 +8,13 @@ epoch draws one permutation and each step gathers its rows by index (as bptrain 
 dropped, not zeroed (zero_grad(set_to_none=True)). Prints: torch sizes=... batch=... samples_per_s=..."""
 import os
 import sys
-import time
 
 # One thread everywhere, set before torch loads its OpenMP and BLAS runtimes: torch.set_num_threads(1)
 # alone left this side at 46-50k samples/s on 784-512-256-10 where these variables give 70-73k.
 for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ[v] = "1"
 import torch  # noqa: E402
+from torch_layers import samples_per_s  # noqa: E402
 
 torch.set_num_threads(1)
 torch.set_num_interop_threads(1)
@@ -26,35 +26,5 @@ for i in range(len(sizes) - 1):
     if i + 2 < len(sizes):
         layers.append(torch.nn.ReLU())
 net = torch.nn.Sequential(*layers)
-opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
-loss_fn = torch.nn.CrossEntropyLoss()
-n = 60000
-gen = torch.Generator().manual_seed(0)
-x = torch.randint(0, 256, (n, sizes[0]), dtype=torch.uint8, generator=gen).float().div_(255.0)  # once
-y = torch.randint(0, sizes[-1], (n,), generator=gen)
-steps_per_epoch = n // batch
-
-
-def batches():
-    while True:
-        perm = torch.randperm(n, generator=gen)
-        for s in range(steps_per_epoch):
-            yield perm[s * batch:(s + 1) * batch]
-
-
-def step(idx):
-    opt.zero_grad(set_to_none=True)
-    loss = loss_fn(net(x[idx]), y[idx])
-    loss.backward()
-    opt.step()
-
-
-it = batches()
-for _ in range(10):
-    step(next(it))
-t0, steps = time.perf_counter(), 0
-while time.perf_counter() - t0 < secs:
-    step(next(it))
-    steps += 1
-el = time.perf_counter() - t0
-print(f"torch sizes={sys.argv[1]} batch={batch} samples_per_s={steps * batch / el:.1f}")
+sps = samples_per_s(net, (sizes[0],), sizes[-1], batch, secs, warmup=10)
+print(f"torch sizes={sys.argv[1]} batch={batch} samples_per_s={sps:.1f}")
