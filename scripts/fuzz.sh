@@ -17,7 +17,7 @@ for p in clang libclang-rt-14-dev; do
 done
 if [ -n "${missing:-}" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null; fi
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBPT_FUZZ=ON -DBPT_BUILD_TESTS=OFF \
-  -DBPT_NATIVE=OFF >/dev/null
+  -DBPT_NATIVE=OFF -DCMAKE_UNITY_BUILD=ON >/dev/null
 cmake --build build-fuzz -j"$(nproc)" --target fuzz_idx fuzz_csv fuzz_hdf5 fuzz_layers >/dev/null
 # libhdf5 itself allocates what a file's metadata claims (seen: 43 GB); with allocator_may_return_null
 # it gets NULL and fails cleanly, while an over-allocation by our own code (std::bad_alloc, uncaught)

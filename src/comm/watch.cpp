@@ -31,15 +31,17 @@ namespace bpt {
 namespace {
 constexpr int kTag = kHeartbeatTag;  // tags.hpp: above every bucket tag of the reducer
 constexpr int kHost = 64;    // bytes of a host name kept
-
-struct Beat {
-  std::int64_t step = 0;
-  std::int32_t phase = 0, detail = -1;
-  std::int32_t waiting = 0, pad = 0;
-};
 }  // namespace
 
 struct Watch {
+  // A heartbeat. Nested, not in the anonymous namespace: Watch is declared in watch.hpp, and a member
+  // of an anonymous-namespace type would give it internal linkage in a unity build (-Wsubobject-linkage).
+  struct Beat {
+    std::int64_t step = 0;
+    std::int32_t phase = 0, detail = -1;
+    std::int32_t waiting = 0, pad = 0;
+  };
+
   MPI_Comm comm = MPI_COMM_NULL;
   int rank = 0, size = 1;
   double timeout = 0, interval = 0, stale = 0, grace = 0;
@@ -250,7 +252,7 @@ void Comm::watch_stalls(double timeout_s, int exit_code, bool quiet) {
   const double now = MPI_Wtime();
   if (rank_ <= 1) {
     const std::size_t n = rank_ == 0 ? static_cast<std::size_t>(size_) : 1;
-    w->last.assign(n, Beat{});
+    w->last.assign(n, Watch::Beat{});
     w->heard.assign(n, now);
     for (std::size_t r = 0; r < n; ++r)
       w->hosts.emplace_back(rank_ == 0 ? std::string(all.data() + r * kHost) : std::string(root_host));

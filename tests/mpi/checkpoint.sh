@@ -120,7 +120,8 @@ out=$($bptrain --evaluate full.h5 --train "$data/blobs.csv" --test "$data/blobs.
 S="--train synthetic:20000,64,5 --hidden 256,256 --epochs 20 --batch-size 32 --quiet"
 $mpiexec -n 2 $bptrain $S --checkpoint sfull.h5 >/dev/null || bad "signal reference run"
 $mpiexec -n 2 $bptrain $S --checkpoint sig.h5 >/dev/null 2>&1 &
-sleep 1.5
+for _ in $(seq 1 60); do pgrep -f -- "^$bptrain .*--checkpoint sig.h5" >/dev/null && break; sleep 0.5; done
+sleep 1  # the ranks started (on a busy machine that can take seconds), and a second later
 pid=$(pgrep -f -- "^$bptrain .*--checkpoint sig.h5" | tail -1)  # a rank, not mpirun
 kill -TERM "$pid"
 wait $!; rc=$?

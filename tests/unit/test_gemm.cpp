@@ -12,7 +12,7 @@ using namespace bpt;
 namespace {
 
 template <class T>
-std::vector<T> random_vec(std::size_t n, std::uint64_t seed) {
+std::vector<T> gemm_operand(std::size_t n, std::uint64_t seed) {
   CounterRng r(seed);
   std::vector<T> v(n);
   for (auto& x : v) x = static_cast<T>(r.uniform() * 2 - 1);
@@ -26,9 +26,9 @@ template <class T>
 void check_case(const Case& c, double tol) {
   auto [m, n, k, ta, tb, pad] = c;
   const std::size_t ar = ta ? k : m, ac = ta ? m : k, br = tb ? n : k, bc = tb ? k : n;
-  auto a = random_vec<T>(ar * (ac + pad), 1);
-  auto b = random_vec<T>(br * (bc + pad), 2);
-  auto c1 = random_vec<T>(m * (n + pad), 3);
+  auto a = gemm_operand<T>(ar * (ac + pad), 1);
+  auto b = gemm_operand<T>(br * (bc + pad), 2);
+  auto c1 = gemm_operand<T>(m * (n + pad), 3);
   auto c2 = c1;
   ConstMatView<T> av(a.data(), ar, ac, ac + pad), bv(b.data(), br, bc, bc + pad);
   const Trans tA = ta ? Trans::Yes : Trans::No, tB = tb ? Trans::Yes : Trans::No;
