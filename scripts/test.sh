@@ -32,9 +32,8 @@ trap report EXIT
 
 # Time (docs/testing.md, "How long it takes"): five builds of the same sources and some 160 tests on
 # two cores.
-# - Unity builds (CMAKE_UNITY_BUILD: 8 sources to a compiler run) in four of the five, a third less
-#   compile time; the SMPI build stays one compiler run per source, so a source that does not include
-#   what it uses still fails to build.
+# - Unity builds (CMAKE_UNITY_BUILD: 8 sources to a compiler run), a third less compile time. (Builds
+#   without it, scripts/setup.sh's default, compile each source alone.)
 # - ccache, in build/ and build-mpich/ only: MPICH's build recompiles only what includes mpi.h
 #   (src/comm) and takes the rest from build/'s compiles. The cache is this run's own (in build/),
 #   relative paths (base dir: the repository) so that two build folders share entries; file_macro:
@@ -75,7 +74,7 @@ step "MPICH: the MPI tests and every test that runs the binaries"
 (cd build-mpich && ctest --output-on-failure -j"$jobs" -R '^(mpi_np[1-4]|mpi_assert_aborts|mpi_fail_fast|errors_once|cli|validation_[12]|batch_.*)$')
 
 step "SMPI: build (build-smpi/)"
-cmake --preset smpi -DBPT_BUILD_BENCH=ON >/dev/null
+cmake --preset smpi -DBPT_BUILD_BENCH=ON "${unity[@]}" >/dev/null
 cmake --build build-smpi -j"$(nproc)" --target mpi_tests bptrain bench_comm >/dev/null
 step "SMPI: MPI tests on 16 and 64 simulated ranks, simulate.sh"
 (cd build-smpi && ctest --output-on-failure -j"$(nproc)" -L smpi)
