@@ -9,6 +9,12 @@ trap 'rm -rf "$tmp"' EXIT
 fail=0
 bad() { echo "FAIL $*"; fail=1; }
 
+# Every script with a #! line (the README and docs run them directly) is executable in the repository.
+repo=$(cd "$scripts/.." && pwd)
+notx=$(cd "$repo" && for f in scripts/* scripts/smpi/* bench/*; do
+  [ -f "$f" ] && [ "$(head -c 2 "$f")" = '#!' ] && [ ! -x "$f" ] && echo "$f"; done)
+[ -z "$notx" ] && echo "ok   scripts-executable" || bad "not executable, though they start with #!: $notx"
+
 TRAIN=synthetic:3000,20,5 HIDDEN=16 STEPS=14 REPS=2 BPTRAIN=$bptrain MPIEXEC=$mpiexec bash "$scripts/scaling.sh" 1,2 "$tmp/sc" > "$tmp/log" 2>&1 \
   || { bad "scaling.sh exited non-zero"; tail -5 "$tmp/log"; }
 csv=$tmp/sc/scaling.csv
