@@ -21,17 +21,17 @@ PY
 metric=$(awk 'NR==1{print $7}' "$dat")
 val_loss=""; val_metric=""  # validation curves only when the run had --val-fraction
 if awk '$3 != "nan" {found=1} END {exit !found}' "$dat"; then
-  val_loss=', "" using 1:3 w lp lw 2 t "validation"'; val_metric='"'$dat'" using 1:5 w lp lw 2 t "validation",'
+  val_loss=', "" using 1:3 w lp lw 2 lc rgb "#d95f02" t "validation"'; val_metric='"'$dat'" using 1:5 w lp lw 2 lc rgb "#d95f02" t "validation",'
 fi
 gnuplot <<GP
 set terminal pngcairo size 1000,400 font ",10"
 set output "$out"
 set multiplot layout 1,2 title "$(basename "$in")"
-set xlabel "epoch"; set grid; set datafile missing "nan"
+set xlabel "epoch"; set grid; set datafile missing "nan"  # one colour per set in both panels
 set ylabel "loss"
-plot "$dat" using 1:2 w lp lw 2 t "train"$val_loss, "" using 1:4 w lp lw 2 t "test"
+plot "$dat" using 1:2 w lp lw 2 lc rgb "#1b9e77" t "train"$val_loss, "" using 1:4 w lp lw 2 lc rgb "#7570b3" t "test"
 set ylabel "$metric"
-plot $val_metric "$dat" using 1:6 w lp lw 2 t "test"
+plot $val_metric "$dat" using 1:6 w lp lw 2 lc rgb "#7570b3" t "test"
 unset multiplot
 GP
 echo "$out: $(wc -l < "$dat") epochs"

@@ -114,8 +114,8 @@ set output "$out/$mode.png"
 set multiplot layout 1,2 title "bptrain $mode scaling ($model_label, $( [ $mode = strong ] && echo "global batch $BATCH" || echo "$LOCAL per rank"))${PLATFORM_LABEL:+ - SIMULATED: $PLATFORM_LABEL}"
 set xlabel "ranks"; set grid; set key top left
 set ylabel "samples/s"
-plot "$out/$mode.dat" using 2:4 with linespoints lw 2 title "$([ -n "$PLATFORM_LABEL" ] && echo simulated || echo measured)", "" using 2:(\$2*$(awk 'NR==1{print $4}' "$out/$mode.dat")) with lines dt 2 title "ideal"
-set ylabel "ms per step"; set style data histograms; set style histogram rowstacked; set style fill solid 0.8; set boxwidth 0.6
+plot "$out/$mode.dat" using 2:4 with linespoints lw 2 title "$([ -n "$PLATFORM_LABEL" ] && echo simulated || echo measured)", "" using 2:(\$2*$(awk 'NR==1{print $4 / $2}' "$out/$mode.dat")) with lines dt 2 title "ideal (first point's samples/s per rank x ranks)"
+set ylabel "ms per step"; set key outside bottom center horizontal; set style data histograms; set style histogram rowstacked; set style fill solid 0.8; set boxwidth 0.6
 plot "$out/$mode.dat" using 7:xtic(2) title "compute", "" using 8 title "comm wait", "" using 9 title "optimizer", "" using 10 title "data"
 unset multiplot
 GP

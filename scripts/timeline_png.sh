@@ -3,15 +3,15 @@
 # track (data, forward, backward, optimizer) above, and below it the waits for collectives and every
 # bucket's sum in flight. Usage:
 #   scripts/timeline_png.sh TRACE.json OUT.png [FIRST_STEP] [STEPS] [TITLE]
-# (default: the three steps from step 10). gnuplot is installed if missing.
+# (default: the three steps from step 10, or the last three of a shorter run). gnuplot is installed if missing.
 set -euo pipefail
-in=$1 out=$2 first=${3:-10} steps=${4:-3} title=${5:-$(basename "$in")}
+in=$1 out=$2 first=${3:-default} steps=${4:-3} title=${5:-$(basename "$in")}
 command -v gnuplot >/dev/null || apt-get install -y -qq gnuplot-nox >/dev/null
 dat=$(mktemp)
 trap 'rm -f "$dat"' EXIT
-ranks=$(python3 - "$in" "$first" "$steps" "$dat" <<'PY'
+read -r ranks first < <(python3 - "$in" "$first" "$steps" "$dat" <<'PY'
 import json, sys
-trace, first, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+trace, first, steps = sys.argv[1], sys.argv[2], int(sys.argv[3])
 out = open(sys.argv[4], "w")
 kinds = ["data", "forward", "backward", "optimizer", "bucket sum", "finish sums", "vote", "weight gather",
          "evaluate", "checkpoint", "other"]
@@ -21,7 +21,12 @@ def kind(name, tid):
         if name.startswith(k): return k
     return "other"
 ev = [e for e in json.load(open(trace))["traceEvents"] if e.get("ph") == "X"
-      and first <= e["args"]["step"] < first + steps and not e["name"].startswith(("evaluate", "checkpoint"))]
+      and not e["name"].startswith(("evaluate", "checkpoint"))]
+if first == "default":  # step 10 on, past the warm-up; a shorter run: its last steps
+    last = max((e["args"]["step"] for e in ev), default=0)
+    first = max(min((e["args"]["step"] for e in ev), default=0), min(10, last - steps + 1))
+first = int(first)
+ev = [e for e in ev if first <= e["args"]["step"] < first + steps]
 if not ev: sys.exit(f"{trace}: no events in steps {first}..{first + steps - 1}")
 t0 = min(e["ts"] for e in ev)
 ranks = max(e["pid"] for e in ev) + 1
@@ -35,9 +40,10 @@ for e in ev:
         lane = 0.16 / buckets
         y, h = ranks - 1 - r - 0.30 - (tid - 2) * lane, lane * 0.9
     print(f"{x0 + w / 2:.6f} {y:.4f} {w / 2:.6f} {h / 2:.4f} {kinds.index(kind(e['name'], tid))}", file=out)
-print(ranks)
+print(ranks, first)
 PY
 )
+[ -n "${ranks:-}" ] || exit 1  # the reason is on stderr
 # Only the kinds present get a key entry.
 gnuplot <<GP
 set terminal pngcairo size 1400,$(( ranks > 16 ? 1100 : 260 + 60 * ranks )) font ",10"

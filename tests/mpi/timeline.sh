@@ -31,6 +31,11 @@ grep -q "^ *2 " "$dir/summary" || { echo "FAIL: no row for rank 2 in the summary
 if command -v gnuplot >/dev/null; then
   bash "$scripts/timeline_png.sh" "$dir/t2.json" "$dir/t2.png" 5 2 >/dev/null && [ -s "$dir/t2.png" ] ||
     { echo "FAIL: timeline_png.sh"; fail=1; }
+  # A run shorter than the default first step (10): its last three steps are drawn.
+  "$mpiexec" -n 2 "$bptrain" --train synthetic:300,16,3 --hidden 8 --epochs 1 --batch-size 64 --quiet \
+    --timeline "$dir/short.json" >/dev/null || { echo "FAIL: the short run"; fail=1; }
+  bash "$scripts/timeline_png.sh" "$dir/short.json" "$dir/short.png" >/dev/null && [ -s "$dir/short.png" ] ||
+    { echo "FAIL: timeline_png.sh on a run of 5 steps, no first step given"; fail=1; }
 fi
 # A single rank has no bucket sums to show but still writes its trace.
 "$bptrain" --train synthetic:1000,16,3 --hidden 8 --epochs 1 --quiet --timeline "$dir/one.json" >/dev/null &&

@@ -121,7 +121,7 @@ echo "---"
 fail=0
 [ "$state" = COMPLETED ] && [ "$exitcode" = "0:0" ] || { echo "FAIL the job did not finish with exit 0"; fail=1; }
 [ "${restarts:-0}" -ge 1 ] || { echo "FAIL the job was never requeued (the time-limit signal did not fire)"; fail=1; }
-grep -q "exit 75" "$tmp/job.out" && grep -q "resuming from" "$tmp/job.out" \
+grep -q "checkpointed before the time limit and exited 75" "$tmp/job.out" && grep -q "resuming from" "$tmp/job.out" \
   || { echo "FAIL the output lacks the checkpoint-and-requeue or the resume"; fail=1; }
 
 # The same flags, uninterrupted, outside SLURM: in the background while the short jobs below wait on
@@ -153,18 +153,29 @@ if [ $r3 -eq 0 ] && grep -q "a new job continuing from RESUME=" "$tmp/j3.out" &&
 else
   echo "FAIL RESUME=: exit $r3"; cat "$tmp/j3.out"; fail=1
 fi
-ja=$(sub arr "$tmp/arr-%a.out" --array=0-1 -- "${small[@]}" --epochs 1); ra=$?
-if [ $ra -eq 0 ] && [ -f "$tmp/ck/bptrain-${ja}_0.h5" ] && [ -f "$tmp/ck/bptrain-${ja}_1.h5" ]; then
-  echo "ok   an array of two tasks wrote two checkpoints (bptrain-${ja}_0.h5, _1.h5)"
+# A sweep as an array: task N takes line N+1 of SWEEP (comments skipped); sweep_summary.py gathers them.
+printf '# learning rates\n--lr 0.05\n\n--lr 0.001 --optimizer sgd\n' > "$tmp/sweep.txt"
+ja=$(SWEEP=$tmp/sweep.txt sub arr "$tmp/arr-%a.out" --array=0-1 -- "${small[@]}" --epochs 1); ra=$?
+python3 "$repo/scripts/sweep_summary.py" "$tmp/ck" "$ja" "$tmp/sweep" > "$tmp/sweep.log" 2>&1
+if [ $ra -eq 0 ] && [ -f "$tmp/ck/bptrain-${ja}_0.h5" ] && [ -f "$tmp/ck/bptrain-${ja}_1.h5" ] \
+   && grep -q "task 1: --lr 0.001 --optimizer sgd" "$tmp/arr-1.out" && python3 - "$tmp/sweep.csv" <<'PY'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+assert [(r["task"], r["flags"], r["status"], r["epoch"]) for r in rows] == \
+    [("0", "--lr 0.05", "ok", "1"), ("1", "--lr 0.001 --optimizer sgd", "ok", "1")], rows
+assert all(0 <= float(r["test_accuracy"]) <= 1 for r in rows), rows
+PY
+then
+  echo "ok   a sweep as an array of two tasks: two checkpoints, each task its line, summary $(tr '\n' ' ' < "$tmp/sweep.csv")"
 else
-  echo "FAIL array: exit $ra; $(ls "$tmp/ck")"; cat "$tmp"/arr-*.out; fail=1
+  echo "FAIL sweep array: exit $ra; $(ls "$tmp/ck")"; cat "$tmp"/arr-*.out "$tmp/sweep.log" "$tmp/sweep.csv"; fail=1
 fi
 
 # A scaling study inside one allocation: scripts/slurm_scaling.sbatch at 1 and 2 ranks, launched by srun.
 s0=$(date +%s)
-RANKS=1,2 STEPS=30 WARMUP=5 REPS=1 HIDDEN=64 LOCAL=64 BATCH=128 TRAIN="synthetic:{rows},32,4" OUT=$tmp/scaling \
-  BPTRAIN=$bptrain BPTRAIN_HOME=$repo sbatch --wait --quiet --job-name=scaling --nodes=1 --ntasks-per-node=2 \
-  --time=00:05:00 --output="$tmp/scaling.out" "$repo/scripts/slurm_scaling.sbatch"
+BPTRAIN=$bptrain BPTRAIN_HOME=$repo sbatch --wait --quiet --job-name=scaling --nodes=1 --ntasks-per-node=2 \
+  --time=00:05:00 --output="$tmp/scaling.out" "$repo/scripts/slurm_scaling.sbatch" RANKS=1,2 STEPS=30 WARMUP=5 \
+  REPS=1 HIDDEN=64 LOCAL=64 BATCH=128 TRAIN="synthetic:{rows},32,4" OUT="$tmp/scaling"
 src=$?
 rows=$(tail -n +2 "$tmp/scaling/scaling.csv" 2>/dev/null | cut -d, -f1,2 | tr '\n' ' ')
 if [ $src -eq 0 ] && [ "$rows" = "strong,1 strong,2 weak,1 weak,2 " ] && grep -q "launched as: srun --mpi=pmix -n N" "$tmp/scaling.out"; then
@@ -172,6 +183,15 @@ if [ $src -eq 0 ] && [ "$rows" = "strong,1 strong,2 weak,1 weak,2 " ] && grep -q
   cat "$tmp/scaling/scaling.csv"
 else
   echo "FAIL slurm_scaling.sbatch: exit $src, rows '$rows'"; cat "$tmp/scaling.out"; fail=1
+fi
+# A list through --export (cut by SLURM at its commas): refused, naming the way that works.
+BPTRAIN=$bptrain BPTRAIN_HOME=$repo sbatch --wait --quiet --job-name=export --nodes=1 --ntasks-per-node=1 \
+  --time=00:01:00 --output="$tmp/export.out" --export=ALL,RANKS=1,2 "$repo/scripts/slurm_scaling.sbatch"
+erc=$?
+if [ $erc -ne 0 ] && grep -q "'2' is no variable: SLURM cuts --export at every comma" "$tmp/export.out"; then
+  echo "ok   --export=ALL,RANKS=1,2 refused: $(head -c 160 "$tmp/export.out")"
+else
+  echo "FAIL --export with a list: exit $erc"; cat "$tmp/export.out"; fail=1
 fi
 wait $reference || { echo "FAIL the reference run"; fail=1; }
 if h5diff -q "$final" "$tmp/reference.h5" /model /model >/dev/null && h5diff -q "$final" "$tmp/reference.h5" /optimizer /optimizer >/dev/null; then
