@@ -9,6 +9,7 @@
 # ours to fix (tests/fuzz/known-libhdf5/), and the real bptrain (build/, when built) must answer it,
 # as a checkpoint and as a data file, with one error line naming it and exit 2; anywhere else, or a
 # bptrain that crashes or hangs on it, the run fails.
+# scripts/fuzz.sh --build-only builds the targets and stops (scripts/build_variants.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-30}
@@ -19,6 +20,7 @@ if [ -n "${missing:-}" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteract
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBPT_FUZZ=ON -DBPT_BUILD_TESTS=OFF \
   -DBPT_NATIVE=OFF -DCMAKE_UNITY_BUILD=ON >/dev/null
 cmake --build build-fuzz -j"$(nproc)" --target fuzz_idx fuzz_csv fuzz_hdf5 fuzz_layers >/dev/null
+[ "$secs" = --build-only ] && exit 0
 # libhdf5 itself allocates what a file's metadata claims (seen: 43 GB); with allocator_may_return_null
 # it gets NULL and fails cleanly, while an over-allocation by our own code (std::bad_alloc, uncaught)
 # is still a crash.

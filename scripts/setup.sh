@@ -13,9 +13,9 @@ packages=(build-essential cmake pkg-config
           libopenblas-dev libhdf5-dev hdf5-tools libcxxopts-dev libgtest-dev zlib1g-dev libbenchmark-dev
           libsimgrid-dev dataset-fashion-mnist bc gnuplot-nox
           slurmctld slurmd slurm-client munge slurm-wlm-torque)
-# What only the tests need: ccache (scripts/test.sh), and their oracle: PyTorch reads bptrain's checkpoints
+# What only the tests need: ccache and clang (scripts/test.sh, scripts/fuzz.sh), and their oracle: PyTorch reads bptrain's checkpoints
 # (tests/mpi/torch_agrees.sh; scripts/torch_evaluate.py). scripts/test.sh sets BPT_TEST_PACKAGES=1.
-if [ "${BPT_TEST_PACKAGES:-0}" = 1 ]; then packages+=(python3-torch python3-h5py ccache); fi
+if [ "${BPT_TEST_PACKAGES:-0}" = 1 ]; then packages+=(python3-torch python3-h5py ccache clang libclang-rt-14-dev); fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

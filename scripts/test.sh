@@ -23,6 +23,7 @@ step() {
   return 0
 }
 report() {
+  [ -n "${variants:-}" ] && kill -- -"$variants" 2>/dev/null  # the background builds, if the run stopped early
   step ""
   echo "== time of each step"
   printf '%s\n' "${times[@]}"
@@ -40,24 +41,28 @@ trap report EXIT
 #   a unity source's own path differs per folder while the sources it includes do not.
 # - The tests side by side (ctest -j, one more than the cores: most tests wait on process start-up);
 #   those that time what they check have RUN_SERIAL (tests/mpi/CMakeLists.txt).
+# - The four other builds (scripts/build_variants.sh) at nice 19 while build/'s tests run: they take
+#   the CPU time the tests leave (about half of it) and none the tests want.
 export CCACHE_DIR=$PWD/build/ccache CCACHE_BASEDIR=$PWD CCACHE_SLOPPINESS=file_macro,include_file_mtime,include_file_ctime,time_macros
 jobs=$(( $(nproc) + 1 ))
-unity=(-DCMAKE_UNITY_BUILD=ON)
-cached=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 
 step "setup: packages and the build (build/)"
 # the benchmarks get a brief smoke run
-BPT_TEST_PACKAGES=1 bash scripts/setup.sh -DBPT_BUILD_TESTS=ON -DBPT_BUILD_BENCH=ON "${unity[@]}" "${cached[@]}"
+BPT_TEST_PACKAGES=1 bash scripts/setup.sh -DBPT_BUILD_TESTS=ON -DBPT_BUILD_BENCH=ON -DCMAKE_UNITY_BUILD=ON \
+  -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
 source scripts/mpi_env.sh
-step "tests (build/)"
+step "tests (build/); the other builds behind them"
+# Its own process group (setsid), so that a failed run stops it whole.
+setsid -w nice -n 19 bash scripts/build_variants.sh > build/variants.log 2>&1 &
+variants=$!
 (cd build && ctest --output-on-failure -j"$jobs" --timeout 600 -LE soak)
+step "the other builds: what was left of them"
+wait "$variants" || { echo "== the other builds failed:"; tail -n 60 build/variants.log; exit 1; }
+variants=""
+echo "== the other builds (scripts/build_variants.sh at nice 19, from the start of the tests):"
+cat build/variants.log
 
-step "sanitizers (ASan + UBSan): build (build-asan/)"
-# -O1 with line tables only (-g1): what the sanitizers need for their reports, a minute less to build
-# than -O2 -g (98 s against 145 s here), the tests as fast.
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS="-O1 -g1" -DBPT_SANITIZE=ON "${unity[@]}" >/dev/null
-cmake --build build-asan -j"$(nproc)" --target unit_tests mpi_tests >/dev/null
-step "sanitizers: unit and np=2 MPI tests"
+step "sanitizers: unit and np=2 MPI tests (build-asan/)"
 # Full stacks (slow unwinder) so that the suppressions can match leaks inside the MPI library; Open MPI
 # keeps its plugins loaded so their frames have names.
 export ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0:abort_on_error=0
@@ -67,17 +72,11 @@ export OMPI_MCA_mca_base_component_disable_dlclose=1
 (cd build-asan && ctest --output-on-failure -j"$jobs" -L unit && ctest --output-on-failure -R '^mpi_np2$')
 unset ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS
 
-step "MPICH: build (build-mpich/)"
-cmake --preset mpich "${unity[@]}" "${cached[@]}" >/dev/null
-cmake --build build-mpich -j"$(nproc)" --target mpi_tests bptrain bptrain-data >/dev/null
-step "MPICH: the MPI tests and every test that runs the binaries"
+step "MPICH: the MPI tests and every test that runs the binaries (build-mpich/)"
 (cd build-mpich && ctest --output-on-failure -j"$jobs" -R '^(mpi_np[1-4]|mpi_assert_aborts|mpi_fail_fast|errors_once|cli|validation_[12]|batch_.*)$')
 
-step "SMPI: build (build-smpi/)"
-cmake --preset smpi -DBPT_BUILD_BENCH=ON "${unity[@]}" >/dev/null
-cmake --build build-smpi -j"$(nproc)" --target mpi_tests bptrain bench_comm >/dev/null
-step "SMPI: MPI tests on 16 and 64 simulated ranks, simulate.sh"
+step "SMPI: MPI tests on 16 and 64 simulated ranks, simulate.sh (build-smpi/)"
 (cd build-smpi && ctest --output-on-failure -j"$(nproc)" -L smpi)
 
-step "fuzzing: build (build-fuzz/) and ${FUZZ_SECONDS:-8} s per target"
+step "fuzzing: ${FUZZ_SECONDS:-8} s per target (build-fuzz/)"
 bash scripts/fuzz.sh "${FUZZ_SECONDS:-8}"
