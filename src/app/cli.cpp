@@ -172,7 +172,8 @@ cxxopts::Options flag_table(const Config& c) {
     ("resume", "continue exactly from this checkpoint (--epochs counts from the original start)", cxxopts::value<std::string>()->default_value(""))
     ("evaluate", "evaluate this checkpoint on --test and print one JSON line; no training", cxxopts::value<std::string>()->default_value(""))
     ("confusion", "--evaluate: add the confusion matrix (rows: true class)")
-    ("predict", "--evaluate: write predictions to this CSV file (index,prediction,label; regression: index,prediction,target, or prediction_k and target_k for K targets)", cxxopts::value<std::string>()->default_value(""));
+    ("predict", "--evaluate: write predictions to this CSV file (index,prediction,label; regression: index,prediction,target, or prediction_k and target_k for K targets)", cxxopts::value<std::string>()->default_value(""))
+    ("predict-proba", "--predict: add each class's probability (columns p_0 .. p_K-1: the softmax of the outputs; models trained with cross-entropy)");
   o.add_options("Health")
     ("on-nonfinite", "a non-finite loss or gradient: stop (with the step and layer named), or skip the step (counted)", cxxopts::value<std::string>()->default_value("stop"))
     ("grad-stats", "per-layer gradient and weight norms in the metrics")
@@ -284,6 +285,7 @@ void read_flags(const cxxopts::ParseResult& r, Config& c, EvalOptions& ev) {
     c.resume = f.text("resume");
     ev.checkpoint = f.text("evaluate");
     ev.confusion = r.count("confusion") > 0;
+    ev.probabilities = r.count("predict-proba") > 0;
     ev.predict = f.text("predict");
     const std::string nf = f.text("on-nonfinite");
     if (nf != "stop" && nf != "skip") throw CollectiveError("--on-nonfinite: expected stop or skip, got '" + nf + "'");
@@ -333,6 +335,7 @@ bool parse(int argc, char** argv, Config& c, EvalOptions& ev, bool root, FlagTex
   }
   if (!r.unmatched().empty()) throw CollectiveError("unexpected argument '" + r.unmatched()[0] + "' (see bptrain --help)");
   read_flags(r, c, ev);
+  if (ev.probabilities && ev.predict.empty()) throw CollectiveError("--predict-proba needs --predict FILE");
   if (ev.checkpoint.empty() && (ev.confusion || !ev.predict.empty()))
     throw CollectiveError(std::string(ev.confusion ? "--confusion" : "--predict") + " needs --evaluate CHECKPOINT");
   return true;

@@ -13,7 +13,7 @@ namespace bpt {
 // What the command line asks for besides training: --evaluate and its options.
 struct EvalOptions {
   std::string checkpoint, predict;
-  bool confusion = false;
+  bool confusion = false, probabilities = false;
 };
 
 // Every flag bptrain has, as ("--name", its text: given, or the default; "on"/"off" for switches): what

@@ -116,6 +116,10 @@ void run_evaluate(const Config& cfg, const EvalOptions& ev, const Comm& world) {
       if (test.regression() ? test.target_dim != outs : test.classes > outs)
         throw Error(test.source + ": its " + (test.regression() ? "targets" : "labels") + " do not fit the model's " +
                     std::to_string(outs) + " outputs");
+      if (ev.probabilities && (test.regression() || ck.spec.loss != Loss::SoftmaxCrossEntropy))
+        throw Error("--predict-proba: " + ev.checkpoint + " " +
+                    (test.regression() ? "is a regression model" : "was trained with --loss mse") +
+                    ": its outputs are no class probabilities");
     });
   });
   const std::size_t outs = ck.spec.outputs();
@@ -126,6 +130,7 @@ void run_evaluate(const Config& cfg, const EvalOptions& ev, const Comm& world) {
   EvalExtras ex;
   ex.want_confusion = ev.confusion && !test.regression();
   ex.want_predictions = !ev.predict.empty();
+  ex.want_probabilities = ev.probabilities;
   const EvalResult e = evaluate_model(model, test, nullptr, world, cfg.eval_batch, &ex);
   if (world.rank() != 0) return;
   JsonLine j;
@@ -148,8 +153,9 @@ void run_evaluate(const Config& cfg, const EvalOptions& ev, const Comm& world) {
     std::ofstream out(ev.predict);
     if (!out) throw Error(ev.predict + ": cannot open for writing");
     out << std::setprecision(std::numeric_limits<float>::max_digits10);  // floats read back exactly
-    // Classification: index,prediction,label. Regression with K targets: index, then K predictions
-    // and K targets (prediction,target when K is 1; prediction_0..K-1,target_0..K-1 otherwise).
+    // Classification: index,prediction,label (then p_0..p_(K-1) with --predict-proba). Regression with
+    // K targets: index, then K predictions and K targets (prediction,target when K is 1;
+    // prediction_0..K-1,target_0..K-1 otherwise).
     const std::size_t w = test.regression() ? test.target_dim : 1;
     if (test.regression()) {
       out << "index";
@@ -159,8 +165,11 @@ void run_evaluate(const Config& cfg, const EvalOptions& ev, const Comm& world) {
           if (w > 1) out << '_' << k;
         }
       out << '\n';
-    } else {
-      out << "index,prediction,label\n";
+    } else {  // --predict-proba: then p_0 .. p_(K-1)
+      out << "index,prediction,label";
+      if (ex.want_probabilities)
+        for (std::size_t c = 0; c < outs; ++c) out << ",p_" << c;
+      out << '\n';
     }
     for (std::size_t i = 0; i < test.n; ++i) {
       out << i;
@@ -169,6 +178,8 @@ void run_evaluate(const Config& cfg, const EvalOptions& ev, const Comm& world) {
         for (std::size_t k = 0; k < w; ++k) out << ',' << test.targets[i * w + k];
       else
         out << ',' << test.label(i);
+      if (ex.want_probabilities)
+        for (std::size_t c = 0; c < outs; ++c) out << ',' << ex.probabilities[i * outs + c];
       out << '\n';
     }
     if (!out) throw Error(ev.predict + ": write failed");

@@ -26,6 +26,7 @@ EvalResult evaluate_model(Model& model, const Dataset& ds, const std::vector<std
   if (ex && ex->want_confusion) ex->confusion.assign(ds.regression() ? 0 : outs * outs, 0.0);
   const std::size_t pw = ds.regression() ? k : 1;
   if (ex && ex->want_predictions) ex->predictions.assign(total * pw, 0.0f);
+  if (ex && ex->want_probabilities) ex->probabilities.assign(ds.regression() ? 0 : total * outs, 0.0f);
   std::vector<double> fig(2 * nblocks, 0.0);  // per block: loss sum, then (after nblocks) hits
   double* loss = fig.data();
   double* correct = fig.data() + nblocks;
@@ -52,12 +53,19 @@ EvalResult evaluate_model(Model& model, const Dataset& ds, const std::vector<std
       const auto pred = static_cast<std::size_t>(std::max_element(yr, yr + outs) - yr);
       if (ex->want_confusion) ex->confusion[static_cast<std::size_t>(labels[r]) * outs + pred] += 1;
       if (ex->want_predictions) ex->predictions[at + r] = static_cast<float>(pred);
+      if (ex->want_probabilities) {  // softmax in double, shifted by the largest output (no overflow)
+        double sum = 0;
+        for (std::size_t c = 0; c < outs; ++c) sum += std::exp(double(yr[c]) - double(yr[pred]));
+        float* p = ex->probabilities.data() + (at + r) * outs;
+        for (std::size_t c = 0; c < outs; ++c) p[c] = static_cast<float>(std::exp(double(yr[c]) - double(yr[pred])) / sum);
+      }
     }
   }
   comm.allreduce_sum(std::span<double>(fig));
   if (ex) {  // each entry was filled by exactly one rank, so the sums are exact
     comm.allreduce_sum(std::span<double>(ex->confusion));
     comm.allreduce_sum(std::span<float>(ex->predictions));
+    comm.allreduce_sum(std::span<float>(ex->probabilities));
   }
   double loss_sum = 0, hits = 0;
   for (std::size_t b = 0; b < nblocks; ++b) {

@@ -357,6 +357,27 @@ for f in "$data"/../fuzz/known-libhdf5/crash-*; do
   MOST_LINES=3 both "$id-as-data" 2 "$(basename "$f"): " "$bptrain" --train "$f" --format hdf5 --epochs 1
 done
 
+# --predict-proba: a column per class, each row a distribution whose arg-max is the prediction (at np
+# 1 and 3: the same bits); refused without --predict and for a model trained with MSE.
+"$bptrain" "${T[@]}" --checkpoint out/proba-ck.h5 >/dev/null 2>&1
+"$bptrain" "${T[@]}" --loss mse --task classification --checkpoint out/proba-mse.h5 >/dev/null 2>&1
+P=(--evaluate out/proba-ck.h5 --test in/t.csv --label-column class --predict-proba)
+"$bptrain" "${P[@]}" --predict out/proba1.csv >/dev/null 2>&1
+"$mpiexec" -n 3 "$bptrain" "${P[@]}" --predict out/proba3.csv >/dev/null 2>&1
+python3 - <<'PY' && cmp -s out/proba1.csv out/proba3.csv && echo "ok   predict-proba" || { echo "FAIL predict-proba: $(head -2 out/proba1.csv)"; fail=1; }
+import csv
+rows = list(csv.DictReader(open("out/proba1.csv")))
+assert list(rows[0]) == ["index", "prediction", "label", "p_0", "p_1", "p_2"], list(rows[0])
+assert len(rows) == 300, len(rows)
+for r in rows:
+    p = [float(r["p_%d" % c]) for c in range(3)]
+    assert abs(sum(p) - 1) < 1e-5 and min(p) >= 0, r
+    assert max(range(3), key=p.__getitem__) == int(r["prediction"]), r
+PY
+both proba-needs-predict 2 "--predict-proba needs --predict FILE" "$bptrain" "${P[@]}"
+both proba-mse-model 2 "--predict-proba: out/proba-mse.h5 was trained with --loss mse: its outputs are no class probabilities" \
+  "$bptrain" --evaluate out/proba-mse.h5 --test in/t.csv --label-column class --predict-proba --predict out/p.csv
+
 # --max-steps mid-epoch: that epoch's line is partial; the resumed run writes it again, whole.
 "$bptrain" "${K[@]}" --epochs 2 --max-steps 11 --checkpoint out/p.h5 --metrics out/p.jsonl >/dev/null 2>&1
 "$bptrain" "${K[@]}" --epochs 2 --resume out/p.h5 --checkpoint out/p.h5 --metrics out/p.jsonl >/dev/null 2>&1

@@ -19,7 +19,8 @@ struct EvalResult {
 struct EvalExtras {
   std::vector<double> confusion;     // classification: [K, K], row = true class, column = predicted
   std::vector<float> predictions;    // [samples, 1] predicted class, or [samples, K] regression outputs
-  bool want_confusion = false, want_predictions = false;
+  std::vector<float> probabilities;  // classification: [samples, K], the softmax of the outputs
+  bool want_confusion = false, want_predictions = false, want_probabilities = false;
 };
 
 // rows: a subset of ds (nullptr: all of it). Collective over comm; extras are complete on every rank.
