@@ -43,7 +43,18 @@ fi
 mkdir -p "$out"
 [ "${PLOT_ONLY:-0}" = 1 ] || echo "scaling: each point launched as: $MPIEXEC -n N ${launcher[*]} $BPTRAIN --blas-threads $THREADS ..."
 csv="$out/scaling.csv"
-[ "${PLOT_ONLY:-0}" = 1 ] || echo "mode,ranks,global_batch,samples_per_s,speedup,efficiency,compute_ms,comm_wait_ms,optimizer_ms,data_ms,slowest_rank,slowest_rank_ms${PLATFORM_LABEL:+,platform}" > "$csv"
+# What produced each row, in its last columns: every REPS figure's median and slowest (samples_per_s is
+# the fastest), the model, steps, BLAS threads per rank, nodes, the MPI library, the commit, the date.
+export META_MODEL="$model_label" META_STEPS="$STEPS" META_THREADS="$THREADS" META_NODES="${SLURM_JOB_NUM_NODES:-1}"
+libs=$(ldd "$BPTRAIN" 2>/dev/null || true)  # the MPI library the binary runs on, and its version
+if grep -q libsimgrid <<<"$libs"; then META_MPI="SimGrid SMPI $(pkg-config --modversion simgrid 2>/dev/null)"
+elif grep -q libmpich <<<"$libs"; then META_MPI="MPICH $(mpichversion 2>/dev/null | sed -nE 's/^MPICH Version:[[:space:]]*//p')"
+elif grep -q "libmpi\.so" <<<"$libs"; then META_MPI=$(ompi_info --version 2>/dev/null | head -1)
+else META_MPI=unknown; fi
+export META_MPI
+META_COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- src include 2>/dev/null || echo "+changes")
+export META_COMMIT META_DATE; META_DATE=$(date -u +%Y-%m-%dT%H:%MZ)
+[ "${PLOT_ONLY:-0}" = 1 ] || echo "mode,ranks,global_batch,samples_per_s,speedup,efficiency,compute_ms,comm_wait_ms,optimizer_ms,data_ms,slowest_rank,slowest_rank_ms${PLATFORM_LABEL:+,platform},reps,samples_per_s_median,samples_per_s_slowest,model,steps,threads,nodes,mpi,commit,date" > "$csv"
 for mode in $MODES; do
   [ "${PLOT_ONLY:-0}" != 1 ] || break  # PLOT_ONLY=1: draw the plots of an existing OUT/scaling.csv
   base="" base_n=""
@@ -51,7 +62,7 @@ for mode in $MODES; do
     batch=$([ $mode = strong ] && echo "$BATCH" || echo $((LOCAL * n)))
     args=${ARGS:-}; args=${args//\{batch\}/$batch}; args=${args//\{ranks\}/$n}
     read -r -a extra <<< "$args"
-    best=0
+    best=0 all=""
     for rep in $(seq "$REPS"); do  # the shared machine is noisy: keep the fastest of REPS runs
       rm -f "$out/m_try.jsonl"
       train=${TRAIN//\{batch\}/$batch}; train=${train//\{rows\}/$((batch * STEPS))}
@@ -74,6 +85,7 @@ past = past or lines[-1:]
 print(sum(m["samples_per_second"] * m["epoch_s"] for m in past) / sum(m["epoch_s"] for m in past))
 PY
 )
+      all+="$sps "
       if python3 -c "import sys; sys.exit(0 if $sps > $best else 1)"; then
         best=$sps
         mv "$out/m_try.jsonl" "$out/m_${mode}_$n.jsonl"
@@ -82,8 +94,8 @@ PY
       fi
     done
     rm -f "$out/m_try.jsonl" "$out/profile_try.csv" "$out/log_try.txt"
-    python3 - "$mode" "$n" "$batch" "$out" "${base:-}" "$best" "$WARMUP" "$PLATFORM_LABEL" "${base_n:-$n}" >> "$csv" <<'PY'
-import csv, sys
+    python3 - "$mode" "$n" "$batch" "$out" "${base:-}" "$best" "$WARMUP" "$PLATFORM_LABEL" "${base_n:-$n}" "$all" >> "$csv" <<'PY'
+import csv, io, os, statistics, sys
 mode, n, batch, out, base, sps, warm, label = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5], float(sys.argv[6]), int(sys.argv[7]), sys.argv[8]
 base_n = int(sys.argv[9])  # the first point's ranks: speed-up and efficiency are relative to it
 rows = list(csv.DictReader(open(f"{out}/profile_{mode}_{n}.csv")))
@@ -97,9 +109,14 @@ base = float(base) if base else sps
 # strong: speed-up of the same problem; weak: throughput per rank kept (efficiency = sps / (n * base)).
 speedup = sps / base
 eff = speedup * base_n / n
+reps = [float(v) for v in sys.argv[10].split()]
+meta = io.StringIO()  # quoted where a value has a comma (a model "hidden 512,256")
+csv.writer(meta, lineterminator="").writerow(
+    [len(reps), f"{statistics.median(reps):.1f}", f"{min(reps):.1f}"]
+    + [os.environ["META_" + k] for k in ("MODEL", "STEPS", "THREADS", "NODES", "MPI", "COMMIT", "DATE")])
 print(f"{mode},{n},{batch},{sps:.1f},{speedup:.3f},{eff:.3f},{mean('compute_ms'):.3f},{mean('comm_wait_ms'):.3f},"
       f"{mean('optimizer_ms'):.3f},{mean('data_ms'):.3f},{slow},{per_rank[slow] / (len(rows) / len(per_rank)):.3f}"
-      + (f",{label}" if label else ""))
+      + (f",{label}" if label else "") + "," + meta.getvalue())
 PY
     [ -n "$base" ] || { base=$(tail -1 "$csv" | cut -d, -f4); base_n=$n; }
   done
@@ -112,9 +129,9 @@ if command -v gnuplot >/dev/null || { apt-get install -y -qq gnuplot-nox >/dev/n
 set terminal pngcairo size 900,380 font ",10"
 set output "$out/$mode.png"
 set multiplot layout 1,2 title "bptrain $mode scaling ($model_label, $( [ $mode = strong ] && echo "global batch $BATCH" || echo "$LOCAL per rank"))${PLATFORM_LABEL:+ - SIMULATED: $PLATFORM_LABEL}"
-set xlabel "ranks"; set grid; set key top left
+set xlabel "ranks"; set grid; set key top left Left reverse  # ideal: the first point's samples/s per rank, times the ranks
 set ylabel "samples/s"
-plot "$out/$mode.dat" using 2:4 with linespoints lw 2 title "$([ -n "$PLATFORM_LABEL" ] && echo simulated || echo measured)", "" using 2:(\$2*$(awk 'NR==1{print $4 / $2}' "$out/$mode.dat")) with lines dt 2 title "ideal (first point's samples/s per rank x ranks)"
+plot "$out/$mode.dat" using 2:4 with linespoints lw 2 title "$([ -n "$PLATFORM_LABEL" ] && echo simulated || echo measured)", "" using 2:(\$2*$(awk 'NR==1{print $4 / $2}' "$out/$mode.dat")) with lines dt 2 title "ideal"
 set ylabel "ms per step"; set key outside bottom center horizontal; set style data histograms; set style histogram rowstacked; set style fill solid 0.8; set boxwidth 0.6
 plot "$out/$mode.dat" using 7:xtic(2) title "compute", "" using 8 title "comm wait", "" using 9 title "optimizer", "" using 10 title "data"
 unset multiplot

@@ -26,6 +26,10 @@ for r in rows:
     assert float(r["samples_per_s"]) > 0 and float(r["compute_ms"]) > 0, r
     assert r["slowest_rank"] in ("0", "1") if r["ranks"] == "2" else r["slowest_rank"] == "0", r
 assert rows[0]["speedup"] == "1.000" and rows[2]["speedup"] == "1.000"
+for r in rows:  # what produced the row: REPS=2 figures, the model, the library, the commit, the date
+    assert r["reps"] == "2" and float(r["samples_per_s_slowest"]) <= float(r["samples_per_s_median"]) <= float(r["samples_per_s"]), r
+    assert r["model"] == "hidden 16" and r["steps"] == "14" and r["threads"] == "1" and r["nodes"] == "1", r
+    assert r["mpi"].startswith(("Open MPI v", "MPICH ")) and r["commit"] and r["date"].startswith("20"), r
 PY
 then echo "ok   scaling-csv"; else bad "scaling.csv: $(cat "$csv" 2>/dev/null)"; fi
 if command -v gnuplot >/dev/null; then
