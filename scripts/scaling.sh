@@ -63,13 +63,16 @@ for mode in $MODES; do
     args=${ARGS:-}; args=${args//\{batch\}/$batch}; args=${args//\{ranks\}/$n}
     read -r -a extra <<< "$args"
     best=0 all=""
+    # Each run writes the point's own file names (the log names them); the fastest run's files are kept
+    # aside (.best) and put back after the last.
+    files=("$out/m_${mode}_$n.jsonl" "$out/profile_${mode}_$n.csv" "$out/log_${mode}_$n.txt")
     for rep in $(seq "$REPS"); do  # the shared machine is noisy: keep the fastest of REPS runs
-      rm -f "$out/m_try.jsonl"
+      rm -f "${files[@]}"
       train=${TRAIN//\{batch\}/$batch}; train=${train//\{rows\}/$((batch * STEPS))}
       $MPIEXEC -n "$n" "${launcher[@]}" ${MPIRUN_ARGS:-} "$BPTRAIN" --train "$train" "${model[@]}" --blas-threads "$THREADS" \
         --batch-size "$batch" --optimizer momentum --lr 0.01 --epochs "$EPOCHS" --max-steps "$STEPS" --quiet "${extra[@]}" \
-        --metrics "$out/m_try.jsonl" --profile "$out/profile_try.csv" > "$out/log_try.txt"
-      sps=$(python3 - "$out/m_try.jsonl" "$WARMUP" "${SPS_FROM:-metrics}" "$out/profile_try.csv" "$batch" <<'PY'
+        --metrics "${files[0]}" --profile "${files[1]}" > "${files[2]}"
+      sps=$(python3 - "${files[0]}" "$WARMUP" "${SPS_FROM:-metrics}" "${files[1]}" "$batch" <<'PY'
 import json, sys
 if sys.argv[3] == "profile":  # the batch over the median time of a step past the warm-up
     sys.path.insert(0, "scripts/smpi")
@@ -88,12 +91,10 @@ PY
       all+="$sps "
       if python3 -c "import sys; sys.exit(0 if $sps > $best else 1)"; then
         best=$sps
-        mv "$out/m_try.jsonl" "$out/m_${mode}_$n.jsonl"
-        mv "$out/profile_try.csv" "$out/profile_${mode}_$n.csv"
-        mv "$out/log_try.txt" "$out/log_${mode}_$n.txt"
+        for f in "${files[@]}"; do cp "$f" "$f.best"; done
       fi
     done
-    rm -f "$out/m_try.jsonl" "$out/profile_try.csv" "$out/log_try.txt"
+    for f in "${files[@]}"; do mv "$f.best" "$f"; done
     python3 - "$mode" "$n" "$batch" "$out" "${base:-}" "$best" "$WARMUP" "$PLATFORM_LABEL" "${base_n:-$n}" "$all" >> "$csv" <<'PY'
 import csv, io, os, statistics, sys
 mode, n, batch, out, base, sps, warm, label = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5], float(sys.argv[6]), int(sys.argv[7]), sys.argv[8]

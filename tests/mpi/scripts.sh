@@ -32,6 +32,9 @@ for r in rows:  # what produced the row: REPS=2 figures, the model, the library,
     assert r["mpi"].startswith(("Open MPI v", "MPICH ")) and r["commit"] and r["date"].startswith("20"), r
 PY
 then echo "ok   scaling-csv"; else bad "scaling.csv: $(cat "$csv" 2>/dev/null)"; fi
+# The kept log of a point (the fastest of REPS runs) names that point's files, not a temporary name.
+grep -q "profile written to $tmp/sc/profile_strong_2.csv" "$tmp/sc/log_strong_2.txt" && [ -z "$(ls "$tmp/sc" | grep -E 'try|\.best$')" ] \
+  && echo "ok   scaling-kept-files" || bad "kept log: $(cat "$tmp/sc/log_strong_2.txt"); files: $(ls "$tmp/sc")"
 if command -v gnuplot >/dev/null; then
   [ -s "$tmp/sc/strong.png" ] && [ -s "$tmp/sc/weak.png" ] && echo "ok   scaling-plots" || bad "no scaling plots"
   bash "$scripts/plot_metrics.sh" "$tmp/sc/m_strong_1.jsonl" "$tmp/curves.png" > /dev/null 2>&1 \
