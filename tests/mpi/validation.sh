@@ -60,6 +60,12 @@ check() {
   fi
 }
 both() { local name=$1; shift; check "$name" 1 "$@"; check "$name" 3 "$@"; }
+# A run a case needs (a checkpoint to resume, say): its failure is reported with its output.
+setup() {
+  local out rc
+  out=$("$@" 2>&1); rc=$?
+  [ $rc -eq 0 ] || { echo "FAIL setup run: $*: exit $rc"; tail -n 5 <<<"$out"; fail=1; }
+}
 T=(--train in/b.csv --test in/t.csv --label-column class --hidden 8 --epochs 1 --quiet)
 K=(--train in/k.csv --test in/k.csv --hidden 8 --quiet)
 
@@ -102,7 +108,7 @@ both profile-onto-symlink 2 "--profile in/t-link.csv: is the input file in/t.csv
 both checkpoint-onto-hardlink 2 "--checkpoint in/b-hard.csv: is the input file in/b.csv" "$bptrain" "${T[@]}" --checkpoint in/b-hard.csv
 both two-outputs-one-file 2 "--metrics out/x: is also --checkpoint's file" "$bptrain" "${T[@]}" --checkpoint out/x --metrics out/x
 both keep-onto-input 2 "--keep in/ck.csv.1: is the input file in/ck.csv.1" "$bptrain" --train in/k.csv --test in/ck.csv.1 --epochs 1 --checkpoint in/ck.csv --keep 2
-"$bptrain" "${T[@]}" --checkpoint out/ev.h5 >/dev/null 2>&1
+setup "$bptrain" "${T[@]}" --checkpoint out/ev.h5
 both predict-onto-test 2 "--predict in/t.csv: is the input file in/t.csv" "$bptrain" --evaluate out/ev.h5 --test in/t.csv --label-column class --predict in/t.csv
 both predict-without-evaluate 2 "--predict needs --evaluate" "$bptrain" "${T[@]}" --predict out/p.csv
 check convert-onto-input 1 2 "bptrain-data: error: OUT in/b.csv: is the input file in/b.csv" "$bptdata" convert in/b.csv in/b.csv
@@ -231,7 +237,7 @@ both seed-negative 2 "--seed: '-1' is not a whole number" "$bptrain" "${T[@]}" -
 both keep-negative 2 "--keep: '-1' is not a whole number" "$bptrain" "${T[@]}" --keep -1
 
 # 10. One changed value in row 5 of 1,000: the resume is refused.
-"$bptrain" "${K[@]}" --epochs 2 --max-steps 5 --checkpoint out/k.h5 >/dev/null 2>&1
+setup "$bptrain" "${K[@]}" --epochs 2 --max-steps 5 --checkpoint out/k.h5
 sed '5s/^0\.[0-9]*/0.1234/' in/k.csv > in/k2.csv
 before=$(sums)
 cmp -s in/k.csv in/k2.csv && { echo "FAIL the changed copy is the same"; fail=1; }
@@ -359,8 +365,8 @@ done
 
 # --predict-proba: a column per class, each row a distribution whose arg-max is the prediction (at np
 # 1 and 3: the same bits); refused without --predict and for a model trained with MSE.
-"$bptrain" "${T[@]}" --checkpoint out/proba-ck.h5 >/dev/null 2>&1
-"$bptrain" "${T[@]}" --loss mse --task classification --checkpoint out/proba-mse.h5 >/dev/null 2>&1
+setup "$bptrain" "${T[@]}" --checkpoint out/proba-ck.h5
+setup "$bptrain" "${T[@]}" --loss mse --task classification --checkpoint out/proba-mse.h5
 P=(--evaluate out/proba-ck.h5 --test in/t.csv --label-column class --predict-proba)
 "$bptrain" "${P[@]}" --predict out/proba1.csv >/dev/null 2>&1
 "$mpiexec" -n 3 "$bptrain" "${P[@]}" --predict out/proba3.csv >/dev/null 2>&1
