@@ -102,9 +102,10 @@ while [ "$(date +%s)" -lt "$deadline" ]; do
   case "$state" in
     COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL|OUT_OF_MEMORY|PREEMPTED) break ;;
     PENDING)
-      # Requeued: SLURM holds it back (BeginTime, about two minutes). Released at once, while the old
-      # step may still be ending: slurm.sbatch must wait for it (a step launched beside it fails).
-      if grep -q "Reason=BeginTime" <<<"$info"; then
+      # Requeued: SLURM holds it back (BeginTime, about two minutes). Released once the old job's
+      # slurmstepd processes have gone: released at once, the requeued batch script itself failed to
+      # start once (FAILED, ExitCode 1:0, no output), before slurm.sbatch's own wait could run.
+      if grep -q "Reason=BeginTime" <<<"$info" && ! pgrep -f "slurmstepd: \[$job\." >/dev/null; then
         echo "$(date +%T) job $job requeued ($(grep -oE "Restarts=[0-9]+" <<<"$info")): released"
         scontrol update JobId="$job" StartTime=now
       fi ;;
@@ -133,10 +134,18 @@ reference=$!
 # Checkpoints belong to their job: a second job of the same name starts fresh (the first one's file
 # untouched), RESUME=FILE continues another job's checkpoint, and the two tasks of an array write two.
 small=(--train synthetic:400,8,2 --hidden 8 --batch-size 50 --seed 3 --quiet)
+# Every `sbatch --wait` bounded: a job that never starts (a node drained, say) fails the test in
+# minutes, with the node's state, instead of running into CTest's timeout.
+bounded() {
+  timeout 180 "$@" && return 0
+  local rc=$?
+  [ $rc -eq 124 ] && echo "FAIL: $1 --wait: no end in 180 s; node: $(sinfo -N -h -o '%N %T %E' 2>&1)" >&2
+  return $rc
+}
 sub() {  # sub NAME OUTPUT [sbatch options] -- [bptrain options]: submits and waits; prints the job id
   local name=$1 out=$2; shift 2
   local opts=(); while [ "$1" != -- ]; do opts+=("$1"); shift; done; shift
-  CKPT_DIR=$tmp/ck BPTRAIN=$bptrain BPTRAIN_HOME=$repo sbatch --parsable --wait --job-name="$name" --nodes=1 \
+  CKPT_DIR=$tmp/ck BPTRAIN=$bptrain BPTRAIN_HOME=$repo bounded sbatch --parsable --wait --job-name="$name" --nodes=1 \
     --ntasks-per-node=1 --cpus-per-task=1 --time=00:02:00 --output="$out" "${opts[@]}" "$repo/scripts/slurm.sbatch" "$@"
 }
 before=$(md5sum < "$final")
@@ -173,7 +182,7 @@ fi
 
 # A scaling study inside one allocation: scripts/slurm_scaling.sbatch at 1 and 2 ranks, launched by srun.
 s0=$(date +%s)
-BPTRAIN=$bptrain BPTRAIN_HOME=$repo sbatch --wait --quiet --job-name=scaling --nodes=1 --ntasks-per-node=2 \
+BPTRAIN=$bptrain BPTRAIN_HOME=$repo bounded sbatch --wait --quiet --job-name=scaling --nodes=1 --ntasks-per-node=2 \
   --time=00:05:00 --output="$tmp/scaling.out" "$repo/scripts/slurm_scaling.sbatch" RANKS=1,2 STEPS=30 WARMUP=5 \
   REPS=1 HIDDEN=64 LOCAL=64 BATCH=128 TRAIN="synthetic:{rows},32,4" OUT="$tmp/scaling"
 src=$?
@@ -185,7 +194,7 @@ else
   echo "FAIL slurm_scaling.sbatch: exit $src, rows '$rows'"; cat "$tmp/scaling.out"; fail=1
 fi
 # A list through --export (cut by SLURM at its commas): refused, naming the way that works.
-BPTRAIN=$bptrain BPTRAIN_HOME=$repo sbatch --wait --quiet --job-name=export --nodes=1 --ntasks-per-node=1 \
+BPTRAIN=$bptrain BPTRAIN_HOME=$repo bounded sbatch --wait --quiet --job-name=export --nodes=1 --ntasks-per-node=1 \
   --time=00:01:00 --output="$tmp/export.out" --export=ALL,RANKS=1,2 "$repo/scripts/slurm_scaling.sbatch"
 erc=$?
 if [ $erc -ne 0 ] && grep -q "'2' is no variable: SLURM cuts --export at every comma" "$tmp/export.out"; then
