@@ -22,6 +22,10 @@ constexpr NameOf<Normalize> kNormalizations[] = {
 
 Format parse_format(const std::string& s) { return parse_name(kFormats, s, "format"); }
 Task parse_task(const std::string& s) { return parse_name(kTasks, s, "task"); }
+std::string to_string(Format f) { return name_of(kFormats, f); }
+std::string to_string(Task t) { return name_of(kTasks, t); }
+std::string to_string(CsvHeader h) { return h == CsvHeader::Yes ? "yes" : h == CsvHeader::No ? "no" : "auto"; }
+std::string delimiter_name(char d) { return d == 0 ? "auto" : d == '\t' ? "tab" : std::string(1, d); }
 
 CsvHeader parse_header(const std::string& s) {
   if (s == "auto") return CsvHeader::Auto;

@@ -38,7 +38,7 @@ Settings trajectory_settings(const Config& c) {
                 {"normalize", to_string(c.normalize)},
                 {"val-fraction", g(c.val_fraction)},
                 // as the user gave it (auto when --loss mse chose regression): older checkpoints resume
-                {"task", std::to_string(int(c.task_from_loss ? Task::Auto : c.load.task))},
+                {"task", to_string(c.task_from_loss ? Task::Auto : c.load.task)},
                 {"scale-lr", c.scale_lr_linear ? "linear" : "none"},
                 {"warmup-epochs", g(c.warmup_epochs)},
                 {"deterministic", c.deterministic ? "on" : "off"},
@@ -85,15 +85,26 @@ std::string Config::best_checkpoint() const {
 
 std::string Config::resume_key() const { return join(trajectory_settings(*this)); }
 
+std::string upgrade_resume_key(std::string key) {
+  // Before 2026-12-05 the task was written as its number.
+  static const char* const names[] = {"auto", "classification", "regression"};
+  for (int t = 0; t < 3; ++t) {
+    const std::string old = ";task=" + std::to_string(t) + ";";
+    if (const std::size_t at = key.find(old); at != std::string::npos)
+      key.replace(at, old.size(), std::string(";task=") + names[t] + ";");
+  }
+  return key;
+}
+
 std::string Config::canonical() const {
   Settings s = trajectory_settings(*this);
   s.insert(s.end(), {{"train", train},
                      {"test", test},
-                     {"format", std::to_string(int(load.format))},
+                     {"format", to_string(load.format)},
                      {"label-column", load.label_column},
                      {"stream", load.stream ? "on" : "off"},
-                     {"csv-delimiter", std::string(1, load.delimiter)},
-                     {"csv-header", std::to_string(int(load.header))},
+                     {"csv-delimiter", delimiter_name(load.delimiter)},
+                     {"csv-header", to_string(load.header)},
                      {"reducer", to_string(reducer)},
                      {"accumulate", std::to_string(accumulate)},
                      {"epochs", std::to_string(epochs)},

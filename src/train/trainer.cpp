@@ -192,10 +192,9 @@ void Trainer::check_resumable(const Checkpoint& c) const {
   if (c.spec != model_.spec())
     throw CollectiveError("--resume: the checkpoint's model (" + describe(c.spec) + ") differs from this run's (" +
                           describe(model_.spec()) + ")");
-  const std::string key = cfg_.resume_key();
-  if (c.train.resume_key != key)
-    throw CollectiveError("--resume: the checkpoint was written with different settings: " +
-                          diff_settings(c.train.resume_key, key));
+  const std::string key = cfg_.resume_key(), then = upgrade_resume_key(c.train.resume_key);
+  if (then != key)
+    throw CollectiveError("--resume: the checkpoint was written with different settings: " + diff_settings(then, key));
   if (c.train.train_fingerprint != train_fp_ ||
       (c.train.train_content_hash && train_content_ && c.train.train_content_hash != train_content_))
     throw CollectiveError("--resume: " + train_.source + " is not the training set the checkpoint was written with" +

@@ -122,3 +122,32 @@ TEST(Validate, MemoryPlanCountsWeightsStateAndActivations) {
   c.layers = {{LayerKind::Dense, 10000000}, {LayerKind::Dense, 10000000}};
   EXPECT_NE(error_of([&] { check_memory(plan_memory(c, {0, 0, 0}, 1, 1, 1, 1), "?", 1e11, 1); }).find("lower --"), std::string::npos);
 }
+
+// The checkpoint's config in the flags' own words, and resume keys written before that still match.
+TEST(ConfigText, ReadableValues) {
+  Config c;
+  c.load.delimiter = '\t';
+  c.load.task = Task::Regression;
+  const std::string t = c.canonical();
+  EXPECT_NE(t.find(";csv-delimiter=tab;"), std::string::npos) << t;
+  EXPECT_NE(t.find(";task=regression;"), std::string::npos) << t;
+  EXPECT_NE(t.find(";format=auto;"), std::string::npos) << t;
+  EXPECT_NE(t.find(";csv-header=auto;"), std::string::npos) << t;
+  c.load.delimiter = 0;
+  EXPECT_NE(c.canonical().find(";csv-delimiter=auto;"), std::string::npos);
+  EXPECT_EQ(t.find('\0'), std::string::npos);
+}
+
+TEST(ConfigText, OlderResumeKeysUpgrade) {
+  Config c;
+  std::string old = c.resume_key();
+  const std::size_t at = old.find(";task=auto;");
+  ASSERT_NE(at, std::string::npos) << old;
+  old.replace(at, 11, ";task=0;");
+  EXPECT_NE(old, c.resume_key());
+  EXPECT_EQ(upgrade_resume_key(old), c.resume_key());
+  c.load.task = Task::Classification;
+  old = c.resume_key();
+  old.replace(old.find(";task=classification;"), 21, ";task=1;");
+  EXPECT_EQ(upgrade_resume_key(old), c.resume_key());
+}

@@ -24,6 +24,11 @@ std::string to_string(Normalize n);
 enum class CsvHeader { Auto, Yes, No };
 CsvHeader parse_header(const std::string& s);  // auto | yes | no
 char parse_delimiter(const std::string& s);    // auto (0) | , | ; | tab (or \t) | "|"
+// The names the flags take (readable in a checkpoint's config: "tab", not a control character).
+std::string to_string(Format f);
+std::string to_string(Task t);
+std::string to_string(CsvHeader h);
+std::string delimiter_name(char d);  // parse_delimiter's inverse
 
 struct LoadOptions {
   Format format = Format::Auto;

@@ -103,6 +103,8 @@ bool dense_only(const std::vector<LayerSpec>& layers);
 // "512,256" for dense layers only (--hidden's form), else --layers' ("conv5:32,maxpool2,dense:256").
 std::string layers_text(const std::vector<LayerSpec>& layers);
 
+// A resume key as an older bptrain wrote it, in today's words (task=0 -> task=auto).
+std::string upgrade_resume_key(std::string key);
 // "--lr 0.001 in the checkpoint, 0.002 now, ..." for two Config::resume_key() texts.
 std::string diff_settings(const std::string& then, const std::string& now);
 // "784-512-256-10 relu cross_entropy"
