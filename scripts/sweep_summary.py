@@ -49,7 +49,8 @@ with open(out + ".csv", "w", newline="") as f:
     w.writerows(rows)
 print(f"{out}.csv: {len(rows)} tasks, {sum(r['status'] == 'ok' for r in rows)} with a finished epoch")
 
-metric = next((k for k in ("test_accuracy", "test_rmse", "test_loss") if k in present), None)
+metric = next((k for k in ("test_accuracy", "test_rmse", "test_loss", "val_accuracy", "val_rmse", "val_loss")
+               if k in present), None)  # the validation set's in runs without a test set
 if metric and shutil.which("gnuplot"):
     dat = out + ".dat"
     with open(dat, "w") as f:

@@ -109,7 +109,7 @@ cxxopts::Options flag_table(const Config& c) {
   // clang-format off
   o.add_options("Data")
     ("train", "training set: a directory of IDX files (train-*-idx?-ubyte[.gz]), an IDX images file, or synthetic:N,D,K", cxxopts::value<std::string>()->default_value(c.train))
-    ("test", "test set (default: the t10k files beside the training files)", cxxopts::value<std::string>()->default_value(""))
+    ("test", "test set (default: the t10k files beside IDX training files; CSV and HDF5: none with --val-fraction, which then gives the figures)", cxxopts::value<std::string>()->default_value(""))
     ("format", "input format: auto (from the path and content), idx, csv, hdf5", cxxopts::value<std::string>()->default_value("auto"))
     ("task", "auto (integer labels: classification, else regression; with --loss mse: regression), classification, regression", cxxopts::value<std::string>()->default_value("auto"))
     ("label-column", "CSV: the label column, by header name or 0-based index (default: the last)", cxxopts::value<std::string>()->default_value(""))

@@ -259,7 +259,15 @@ int main(int argc, char** argv) {
     agree_on_errors(world, [&] {
       as_input_error([&] {
         train = guarded(world, cfg.train, [&] { return load_train(cfg.train, cfg.load); });
-        test = guarded(world, cfg.test.empty() ? cfg.train : cfg.test, [&] { return load_test(cfg.test, cfg.train, cfg.load); });
+        if (cfg.test.empty() && cfg.val_fraction > 0 && !has_default_test(cfg.train, cfg.load)) {
+          test.source = "(no test set)";  // --val-fraction holds out the validation set; no test figures
+          test.d = train.d;
+          test.classes = train.classes;
+          test.target_dim = train.target_dim;
+          test.raw_bytes = train.raw_bytes;
+        } else {
+          test = guarded(world, cfg.test.empty() ? cfg.train : cfg.test, [&] { return load_test(cfg.test, cfg.train, cfg.load); });
+        }
         // The model's memory, now that the data give its first and last sizes: before it is allocated.
         if (cfg.input_shape.size() > 0 && cfg.input_shape.size() == train.d)  // else check_model_size says why
           for (Dataset* ds : {&train, &test})

@@ -180,10 +180,21 @@ Dataset load_test(const std::string& test_path, const std::string& train_path, c
   }
   if (test_path.empty()) {
     Format f = opt.format == Format::Auto ? detect(train_path) : opt.format;
-    if (f != Format::Idx) throw Error(train_path + ": give --test (only IDX training sets have a default test set)");
+    if (f != Format::Idx)
+      throw Error(train_path + ": give --test, or --val-fraction for a validation set without one (only IDX training "
+                               "sets have a default test set)");
   }
   const std::string path = test_path.empty() ? default_test_path(train_path) : test_path;
   return load_one(path, "t10k", o, 2);
+}
+
+bool has_default_test(const std::string& train_path, const LoadOptions& opt) {
+  if (is_synthetic(train_path)) return true;
+  try {
+    return (opt.format == Format::Auto ? detect(train_path) : opt.format) == Format::Idx;
+  } catch (const std::exception&) {
+    return true;  // loading says what is wrong with the path
+  }
 }
 
 std::vector<std::string> input_files(const std::string& train_path, const std::string& test_path, const LoadOptions& opt) {

@@ -22,9 +22,10 @@ void Reporter::banner(const std::string& model, std::size_t params, std::size_t 
                       std::size_t ntest, std::size_t steps_per_epoch, bool resumed, std::uint64_t epoch,
                       std::uint64_t position, std::uint64_t step) {
   if (!talk_) return;
-  std::printf("bptrain: %d rank%s, model %s, %zu parameters, %zu train / %zu validation / %zu test samples, %zu steps "
-              "per epoch\n",
-              comm_.size(), comm_.size() == 1 ? "" : "s", model.c_str(), params, ntrain, nval, ntest, steps_per_epoch);
+  const std::string test = ntest ? std::to_string(ntest) + " test samples" : "no test set";
+  std::printf("bptrain: %d rank%s, model %s, %zu parameters, %zu train / %zu validation samples / %s, %zu steps per "
+              "epoch\n",
+              comm_.size(), comm_.size() == 1 ? "" : "s", model.c_str(), params, ntrain, nval, test.c_str(), steps_per_epoch);
   if (resumed)
     std::printf("bptrain: resumed at epoch %llu, step %llu of %zu in it (%llu steps in all)\n",
                 static_cast<unsigned long long>(epoch + 1), static_cast<unsigned long long>(position), steps_per_epoch,
@@ -51,17 +52,18 @@ void Reporter::epoch(const EpochFigures& f) {
     const std::string val =
         f.has_val ? format_number("  val_loss %.4f", f.val.loss) + "  val_" + metric + format_number(" %.4f", m(f.val)) : "";
     const std::string skipped = f.skipped ? "  [" + std::to_string(f.skipped) + " non-finite steps skipped]" : "";
-    std::printf("epoch %llu/%zu  train_loss %.4f%s  test_loss %.4f  test_%s %.4f  %.0f samples/s  %.1fs  "
+    const std::string test = f.has_test ? format_number("  test_loss %.4f", f.test.loss) + "  test_" + metric +
+                                              format_number(" %.4f", m(f.test)) : "";
+    std::printf("epoch %llu/%zu  train_loss %.4f%s%s  %.0f samples/s  %.1fs  "
                 "(per step: compute %.2fms, comm wait %.2fms, optimizer %.2fms, data %.2fms)%s\n",
-                static_cast<unsigned long long>(f.epoch), cfg_.epochs, f.train_loss, val.c_str(), f.test.loss, metric,
-                m(f.test), f.samples_per_s, f.elapsed_s, t.compute, t.comm, t.optim, t.data, skipped.c_str());
+                static_cast<unsigned long long>(f.epoch), cfg_.epochs, f.train_loss, val.c_str(), test.c_str(), f.samples_per_s, f.elapsed_s, t.compute, t.comm, t.optim, t.data, skipped.c_str());
     std::fflush(stdout);
   }
   if (!metrics_.is_open()) return;
   JsonLine j;
   j.add("epoch", f.epoch).add("step", f.step).add("train_loss", f.train_loss);
   if (f.has_val) j.add("val_loss", f.val.loss).add(std::string("val_") + metric, m(f.val));
-  j.add("test_loss", f.test.loss).add(std::string("test_") + metric, m(f.test));
+  if (f.has_test) j.add("test_loss", f.test.loss).add(std::string("test_") + metric, m(f.test));
   metrics_ << j.add("samples_per_second", f.samples_per_s)
                   .add("elapsed_s", f.elapsed_s)
                   .add("epoch_s", f.epoch_s)
@@ -124,12 +126,12 @@ void Reporter::signalled(std::uint64_t step) {
   std::fflush(stderr);
 }
 
-void Reporter::done(std::size_t epochs, std::uint64_t steps, const EvalResult& test, bool regression, double seconds,
-                    const std::string& stop_reason, double peak_rss_mb) {
+void Reporter::done(std::size_t epochs, std::uint64_t steps, const EvalResult& held, const char* which, bool regression,
+                    double seconds, const std::string& stop_reason, double peak_rss_mb) {
   if (!root_) return;
-  std::printf("done: %zu epochs, %llu steps, test_%s %.4f, %.1fs (stopped: %s), peak RSS %.0f MB (largest rank)\n", epochs,
-              static_cast<unsigned long long>(steps), regression ? "rmse" : "accuracy",
-              regression ? test.rmse : test.accuracy, seconds, stop_reason.c_str(), peak_rss_mb);
+  std::printf("done: %zu epochs, %llu steps, %s_%s %.4f, %.1fs (stopped: %s), peak RSS %.0f MB (largest rank)\n", epochs,
+              static_cast<unsigned long long>(steps), which, regression ? "rmse" : "accuracy",
+              regression ? held.rmse : held.accuracy, seconds, stop_reason.c_str(), peak_rss_mb);
 }
 
 }  // namespace bpt

@@ -96,13 +96,15 @@ TrainResult Trainer::run() {
     // checkpoint's model as it is, and leave the checkpoint alone.
     out.note("the checkpoint has done " + std::to_string(st_.epoch) + " epochs and " + std::to_string(st_.step) +
              " steps: nothing left to train (raise --epochs or --max-steps to go on)");
-    res.test = evaluate(test_);
+    if (test_.n) res.test = evaluate(test_);
+    if (!val_rows_.empty()) res.val = evaluate(train_, &val_rows_);
     res.epochs = st_.epoch;
     res.steps = st_.step;
     res.seconds = st_.elapsed_s;
     res.stop_reason = "already done";
     res.peak_rss_mb = static_cast<double>(comm_.allreduce_max(static_cast<long>(peak_rss_mb() * 1024.0))) / 1024.0;
-    out.done(res.epochs, res.steps, res.test, train_.regression(), res.seconds, res.stop_reason, res.peak_rss_mb);
+    out.done(res.epochs, res.steps, test_.n ? res.test : res.val, test_.n ? "test" : "val", train_.regression(),
+               res.seconds, res.stop_reason, res.peak_rss_mb);
     return res;
   }
   Tally t;
@@ -144,7 +146,8 @@ TrainResult Trainer::run() {
   // The final checkpoint: where this run ended, resumable with a larger --epochs or --max-steps.
   save_checkpoint(carry, res.seconds);
   write_timeline();
-  out.done(res.epochs, res.steps, res.test, train_.regression(), res.seconds, res.stop_reason, res.peak_rss_mb);
+  out.done(res.epochs, res.steps, test_.n ? res.test : res.val, test_.n ? "test" : "val", train_.regression(),
+             res.seconds, res.stop_reason, res.peak_rss_mb);
   return res;
 }
 
@@ -322,7 +325,7 @@ bool Trainer::end_epoch(Reporter& out, Tally& t, TrainResult& res, double start)
   loader_->wait();
   const bool has_val = !val_rows_.empty(), regression = train_.regression();
   const double te = wall_time();
-  res.test = evaluate(test_);
+  if (test_.n) res.test = evaluate(test_);  // none: --val-fraction without --test
   if (has_val) res.val = evaluate(train_, &val_rows_);
   mark("evaluate", Timeline::kCompute, te);
   // The epoch's last update too must not read as success: its weights, and (finite weights can still
@@ -347,6 +350,7 @@ bool Trainer::end_epoch(Reporter& out, Tally& t, TrainResult& res, double start)
   f.test = res.test;
   f.val = res.val;
   f.has_val = has_val;
+  f.has_test = test_.n > 0;
   f.regression = regression;
   f.samples_per_s = double(std::min(ntrain, t.steps * cfg_.batch_size)) / epoch_s;
   f.elapsed_s = wall_time() - start;

@@ -140,7 +140,7 @@ both eval-batch-huge 0 "done: 1 epochs" "$bptrain" "${T[@]}" --eval-batch 100000
 printf '\xef\xbb\xbf' > in/bom.csv; tail -n +2 in/b.csv >> in/bom.csv
 printf '\xef\xbb\xbfclass,a,b,c,d\n' > in/bom2.csv; tail -n +2 in/b.csv | awk -F, '{print $3","$1","$2","$4","$5}' >> in/bom2.csv
 before=$(sums)
-both bom-headerless 0 "300 train / 0 validation / 300 test" "$bptrain" --train in/bom.csv --test in/bom.csv --label-column 2 --hidden 8 --epochs 1
+both bom-headerless 0 "300 train / 0 validation samples / 300 test" "$bptrain" --train in/bom.csv --test in/bom.csv --label-column 2 --hidden 8 --epochs 1
 both bom-header 0 "300 train" "$bptrain" --train in/bom2.csv --test in/bom2.csv --label-column class --hidden 8 --epochs 1
 # --loss mse on whole-number targets means regression (said once); --task classification keeps MSE on
 # one-hot labels; labels with gaps and their output count said in one line.
@@ -204,7 +204,10 @@ fi  # ---- end of the first half
 
 if [ "$half" != 1 ]; then  # ---- second half: sections 7-13
 # 7. Configuration errors: once, exit 2.
-both csv-without-test 2 "in/b.csv: give --test" "$bptrain" --train in/b.csv --label-column class
+both csv-without-test 2 "in/b.csv: give --test, or --val-fraction" "$bptrain" --train in/b.csv --label-column class
+# --val-fraction gives the figures without a test set: no test figures shown or written, the done line's the validation set's.
+both val-without-test 0 "^done: 2 epochs, [0-9]+ steps, val_accuracy" "$bptrain" --train in/b.csv --label-column class \
+  --val-fraction 0.2 --hidden 8 --epochs 2
 both bad-label-column 2 "--label-column 'nope' is neither a column name nor an index" "$bptrain" "${T[@]}" --label-column nope
 both stream-on-csv 2 "--stream needs an HDF5 file" "$bptrain" "${T[@]}" --stream
 both dropout-1 2 "--dropout 1: must be in \[0, 1\)" "$bptrain" "${T[@]}" --dropout 1

@@ -130,6 +130,9 @@ Dataset make_synthetic(std::size_t n, std::size_t d, std::size_t k, std::uint64_
 Dataset load_train(const std::string& path, const LoadOptions& opt);
 // test_path empty: beside the training files (IDX), or a fresh synthetic draw of N/6 samples.
 Dataset load_test(const std::string& test_path, const std::string& train_path, const LoadOptions& opt);
+// Whether load_test finds a test set without --test: IDX training sets (the t10k files beside them)
+// and synthetic sets do.
+bool has_default_test(const std::string& train_path, const LoadOptions& opt);
 
 // Writes ds as HDF5 (/X chunked and, at deflate > 0, compressed; /y; /meta): `bptrain-data convert`.
 void write_hdf5(const Dataset& ds, const std::string& path, int deflate = 4);

@@ -26,6 +26,7 @@ struct EpochFigures {
   double train_loss = 0;
   EvalResult test, val;
   bool has_val = false, regression = false;
+  bool has_test = true;  // false: --val-fraction without a test set (no test figures shown or written)
   double samples_per_s = 0, elapsed_s = 0, epoch_s = 0, lr = 0;
   StepTimes per_step;  // milliseconds per step, this rank
   std::uint64_t skipped = 0;
@@ -50,7 +51,8 @@ class Reporter {
   // --profile: gathers every rank's rows to rank 0 and writes the CSV. Collective.
   void write_profile();
   void signalled(std::uint64_t step);
-  void done(std::size_t epochs, std::uint64_t steps, const EvalResult& test, bool regression, double seconds,
+  // `held`: the test set's figures, or (which = "val") the validation set's when there is no test set.
+  void done(std::size_t epochs, std::uint64_t steps, const EvalResult& held, const char* which, bool regression, double seconds,
             const std::string& stop_reason, double peak_rss_mb);
 
  private:
