@@ -52,11 +52,12 @@ def number(v):
 def load_csv(path, cfg):
     import csv
     lines = [l for l in open(path, encoding="utf-8-sig", newline="").read().splitlines() if l.strip()]
-    delim = cfg.get("csv-delimiter", "\0")
-    if delim in ("", "\0", "\x00"):  # auto: the first of these that splits the first line
+    delim = {"tab": "\t"}.get(cfg.get("csv-delimiter", "auto"), cfg.get("csv-delimiter", "auto"))
+    if delim in ("", "auto", "\0", "\x00"):  # auto: the first of these that splits the first line
         delim = next((d for d in (",", ";", "\t", "|") if d in lines[0]), ",")
     rows = list(csv.reader(lines, delimiter=delim))
-    header_flag = cfg.get("csv-header", "0")  # 0 auto, 1 yes, 2 no (bptrain's CsvHeader)
+    # auto, yes, no (before 2026-12-05: 0, 1, 2)
+    header_flag = {"auto": "0", "yes": "1", "no": "2"}.get(cfg.get("csv-header", "auto"), cfg.get("csv-header", "0"))
     first = rows[0]
     counts = any(first == [str(c + b) for c in range(len(first))] for b in (0, 1))
     header = first if header_flag == "1" or (header_flag == "0" and (not all(map(number, first)) or counts)) else None
@@ -137,6 +138,8 @@ def main(ckpt, test):
         offset = np.asarray(f["data/offset"], dtype=np.float32)
         scale = np.asarray(f["data/scale"], dtype=np.float32)
         cfg = settings(f)
+        t_offset = torch.from_numpy(np.asarray(f["data/target_offset"], dtype=np.float32)) if "data/target_offset" in f else None
+        t_scale = torch.from_numpy(np.asarray(f["data/target_scale"], dtype=np.float32)) if "data/target_scale" in f else None
     net = torch.nn.Sequential(*layers).eval()
     x, y = load_test(test, cfg)
     x = torch.from_numpy((x - offset) * scale)
@@ -149,9 +152,13 @@ def main(ckpt, test):
         result["accuracy"] = float((out.argmax(1) == labels).double().mean())
     else:
         t = torch.from_numpy(y.astype(np.float32)).reshape(out.shape)
-        mse = float(torch.nn.functional.mse_loss(out, t))
-        result["loss"] = mse
-        result["rmse"] = mse ** 0.5
+        if t_offset is None:
+            mse = float(torch.nn.functional.mse_loss(out, t))
+            result["loss"] = mse
+            result["rmse"] = mse ** 0.5
+        else:  # --normalize-targets: the model learns (target - offset) * scale; RMSE in the targets' units
+            result["loss"] = float(torch.nn.functional.mse_loss(out, (t - t_offset) * t_scale))
+            result["rmse"] = float(torch.nn.functional.mse_loss(out / t_scale + t_offset, t, reduction="mean").double() ** 0.5)
     print(json.dumps(result))
 
 

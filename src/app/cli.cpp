@@ -117,6 +117,7 @@ cxxopts::Options flag_table(const Config& c) {
     ("csv-header", "CSV: is the first line a header? auto (yes if it is not all numbers, or if it counts the columns 0,1,2,... or 1,2,3,...), yes, no", cxxopts::value<std::string>()->default_value("auto"))
     ("stream", "HDF5: keep only the current and the next batch of rows in memory, read ahead from the file")
     ("normalize", "input scaling from the training set: none, unit (bytes/255; floats min-max to [0,1]), standard (per-feature mean/std)", cxxopts::value<std::string>()->default_value("unit"))
+    ("normalize-targets", "regression targets as the model learns them: auto (standard for regression), standard (per-target mean/std of the training set, kept in the checkpoint; predictions and RMSE in the targets' own units), none", cxxopts::value<std::string>()->default_value("auto"))
     ("val-fraction", "hold out this seeded fraction of the training set for validation (early stopping watches it)", cxxopts::value<std::string>()->default_value("0"));
   o.add_options("Model")
     ("hidden", "hidden dense layer sizes, comma separated (input and output sizes come from the data); --layers A,B,... for other layers", cxxopts::value<std::string>()->default_value("512,256"))
@@ -185,6 +186,7 @@ cxxopts::Options flag_table(const Config& c) {
     ("eval-batch", "evaluation batch per rank", cxxopts::value<std::string>()->default_value("1024"))
     ("profile", "write every rank's per-step times (compute, communication wait, optimizer, data) to this CSV, via rank 0", cxxopts::value<std::string>()->default_value(""))
     ("timeline", "write a Chrome trace-event JSON of every rank's steps to this file, via rank 0 (open in Perfetto or chrome://tracing; docs/timeline.md)", cxxopts::value<std::string>()->default_value(""))
+    ("progress", "which lines a run shows: step (a line every tenth of an epoch, and each epoch's), epoch (each epoch's), none (neither: the start, notes and the done line); whole lines, never carriage returns, so a batch log reads as the terminal did", cxxopts::value<std::string>()->default_value("step"))
     ("quiet", "only the final summary line")
     ("version", "print the version and exit")
     ("h,help", "print this help and exit");
@@ -211,6 +213,12 @@ void read_flags(const cxxopts::ParseResult& r, Config& c, EvalOptions& ev) {
     c.load.header = parse_header(f.text("csv-header"));
     c.normalize = parse_normalize(f.text("normalize"));
     c.val_fraction = f.real("val-fraction");
+    const std::string nt = f.text("normalize-targets");
+    if (nt != "auto" && nt != "none" && nt != "standard")
+      throw CollectiveError("--normalize-targets: expected auto, standard or none, got '" + nt + "'");
+    c.normalize_targets = nt == "none"       ? Config::TargetScaling::None
+                          : nt == "standard" ? Config::TargetScaling::Standard
+                                             : Config::TargetScaling::Auto;
     const std::string layers = f.text("layers");
     if (!layers.empty()) {
       if (r.count("hidden")) throw CollectiveError("--layers and --hidden: give one (--hidden A,B is --layers dense:A,dense:B)");
@@ -277,6 +285,10 @@ void read_flags(const cxxopts::ParseResult& r, Config& c, EvalOptions& ev) {
     c.timeline = f.text("timeline");
     c.eval_batch = f.whole("eval-batch");
     c.quiet = r.count("quiet") > 0;
+    const std::string pr = f.text("progress");
+    if (pr != "step" && pr != "epoch" && pr != "none")
+      throw CollectiveError("--progress: expected step, epoch or none, got '" + pr + "'");
+    c.progress = pr == "step" ? Config::Progress::Step : pr == "epoch" ? Config::Progress::Epoch : Config::Progress::None;
     c.checkpoint = f.text("checkpoint");
     c.checkpoint_every = f.whole("checkpoint-every");
     c.checkpoint_every_epochs = f.whole("checkpoint-every-epochs");
@@ -287,6 +299,8 @@ void read_flags(const cxxopts::ParseResult& r, Config& c, EvalOptions& ev) {
     ev.confusion = r.count("confusion") > 0;
     ev.probabilities = r.count("predict-proba") > 0;
     ev.predict = f.text("predict");
+    for (const char* flag : {"format", "task", "label-column", "csv-delimiter", "csv-header"})
+      if (r.count(flag)) ev.given.emplace_back(flag);
     const std::string nf = f.text("on-nonfinite");
     if (nf != "stop" && nf != "skip") throw CollectiveError("--on-nonfinite: expected stop or skip, got '" + nf + "'");
     c.on_nonfinite_skip = nf == "skip";

@@ -14,6 +14,13 @@ namespace bpt {
 struct EvalOptions {
   std::string checkpoint, predict;
   bool confusion = false, probabilities = false;
+  // The data flags given on the command line ("label-column", ...): the others come from the checkpoint.
+  std::vector<std::string> given;
+  bool was_given(const std::string& flag) const {
+    for (const std::string& g : given)
+      if (g == flag) return true;
+    return false;
+  }
 };
 
 // Every flag bptrain has, as ("--name", its text: given, or the default; "on"/"off" for switches): what

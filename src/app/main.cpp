@@ -101,18 +101,59 @@ int check_before_loading(const Config& cfg, const EvalOptions& ev, const Comm& w
   return per_node;
 }
 
+// How --evaluate reads its file: the data flags given now, the others as the checkpoint's run had them
+// (label column, separator, header, format, task), so that a file is read as the training file was.
+LoadOptions evaluation_settings(const Config& cfg, const EvalOptions& ev, const Checkpoint& ck) {
+  LoadOptions o = cfg.load;
+  const std::string& then = ck.train.config;
+  auto take = [&](const char* flag, auto&& set) {
+    if (ev.was_given(flag)) return;
+    if (const auto v = setting_of(then, flag)) try {
+        set(*v);
+      } catch (const std::exception&) {  // a checkpoint before readable values (a number, a NUL): auto
+      }
+  };
+  take("label-column", [&](const std::string& v) { o.label_column = v; });
+  take("csv-delimiter", [&](const std::string& v) { o.delimiter = parse_delimiter(v); });
+  take("csv-header", [&](const std::string& v) { o.header = v == "1" ? CsvHeader::Yes : v == "2" ? CsvHeader::No : parse_header(v); });
+  take("format", [&](const std::string& v) { o.format = parse_format(v); });
+  if (!ev.was_given("task") && !ck.train.data.task.empty()) o.task = parse_task(ck.train.data.task);
+  o.unlabeled_columns = ck.spec.inputs();  // a CSV of the inputs alone: predictions without labels
+  return o;
+}
+
 // --evaluate: one JSON line on stdout from rank 0, the work split across ranks.
 void run_evaluate(const Config& cfg, const EvalOptions& ev, const Comm& world) {
   Checkpoint ck;
   Dataset test;
+  std::string note;  // said once, on stderr
   agree_on_errors(world, [&] {
     as_input_error([&] {
       ck = guarded(world, ev.checkpoint, [&] { return read_checkpoint(ev.checkpoint); });
-      test = guarded(world, cfg.test.empty() ? cfg.train : cfg.test, [&] { return load_test(cfg.test, cfg.train, cfg.load); });
+      const LoadOptions opt = evaluation_settings(cfg, ev, ck);
+      test = guarded(world, cfg.test.empty() ? cfg.train : cfg.test, [&] { return load_test(cfg.test, cfg.train, opt); });
       if (test.d != ck.spec.inputs())
         throw Error(test.source + ": has " + std::to_string(test.d) +
                     " features per sample, the checkpoint's model takes " + std::to_string(ck.spec.inputs()));
+      const std::vector<std::string>& names = ck.train.data.feature_names;
+      if (!names.empty() && !test.feature_names.empty())
+        if (const std::string why = column_mismatch(names, test.feature_names); !why.empty())
+          throw Error(test.source + ": " + why + " (the columns " + ev.checkpoint + " was trained on)");
+      if (!names.empty() && test.feature_names.empty())
+        note = test.source + ": no header line: its columns taken as the training data's, in order (" + names.front() +
+               (names.size() > 1 ? ", ..., " + names.back() : "") + ")";
       const std::size_t outs = ck.spec.outputs();
+      if (test.unlabeled) {  // the model's inputs only
+        if (ev.predict.empty())
+          throw Error(test.source + ": no label column (its " + std::to_string(test.d) +
+                      " columns are the model's inputs): nothing to score; --predict FILE writes the predictions");
+        if (ev.confusion) throw Error("--confusion: " + test.source + " has no labels to count against");
+        const bool regression = ck.train.data.task.empty() ? ck.spec.loss == Loss::Mse : ck.train.data.task == "regression";
+        (regression ? test.target_dim : test.classes) = outs;
+      } else if (!ck.train.data.task.empty() && test.regression() != (ck.train.data.task == "regression")) {
+        throw Error(test.source + ": read as " + (test.regression() ? "regression targets" : "class labels") + ", but " +
+                    ev.checkpoint + " was trained for " + ck.train.data.task + " (--task)");
+      }
       if (test.regression() ? test.target_dim != outs : test.classes > outs)
         throw Error(test.source + ": its " + (test.regression() ? "targets" : "labels") + " do not fit the model's " +
                     std::to_string(outs) + " outputs");
@@ -125,6 +166,9 @@ void run_evaluate(const Config& cfg, const EvalOptions& ev, const Comm& world) {
   const std::size_t outs = ck.spec.outputs();
   test.tf.offset = ck.offset;
   test.tf.scale = ck.scale;
+  test.target_tf.offset = ck.train.data.target_offset;
+  test.target_tf.scale = ck.train.data.target_scale;
+  if (!note.empty() && world.rank() == 0) std::fprintf(stderr, "bptrain: %s\n", note.c_str());
   Model model(ck.spec);
   std::copy(ck.params.begin(), ck.params.end(), model.params().begin());
   EvalExtras ex;
@@ -134,8 +178,10 @@ void run_evaluate(const Config& cfg, const EvalOptions& ev, const Comm& world) {
   const EvalResult e = evaluate_model(model, test, nullptr, world, cfg.eval_batch, &ex);
   if (world.rank() != 0) return;
   JsonLine j;
-  j.add("checkpoint", ev.checkpoint).add("test", test.source).add("loss", e.loss);
-  if (test.regression()) j.add("rmse", e.rmse); else j.add("accuracy", e.accuracy);
+  j.add("checkpoint", ev.checkpoint).add("test", test.source);
+  if (test.unlabeled) j.raw("labels", "false");  // predictions only: nothing to score
+  else if (test.regression()) j.add("loss", e.loss).add("rmse", e.rmse);
+  else j.add("loss", e.loss).add("accuracy", e.accuracy);
   j.add("samples", static_cast<std::uint64_t>(e.samples));
   if (ex.want_confusion) {
     std::string m = "[";
@@ -156,17 +202,18 @@ void run_evaluate(const Config& cfg, const EvalOptions& ev, const Comm& world) {
     // Classification: index,prediction,label (then p_0..p_(K-1) with --predict-proba). Regression with
     // K targets: index, then K predictions and K targets (prediction,target when K is 1;
     // prediction_0..K-1,target_0..K-1 otherwise).
+    // A file without labels: no label or target columns.
     const std::size_t w = test.regression() ? test.target_dim : 1;
     if (test.regression()) {
       out << "index";
       for (const char* what : {"prediction", "target"})
-        for (std::size_t k = 0; k < w; ++k) {
+        for (std::size_t k = 0; k < w && !(test.unlabeled && what[0] == 't'); ++k) {
           out << ',' << what;
           if (w > 1) out << '_' << k;
         }
       out << '\n';
     } else {  // --predict-proba: then p_0 .. p_(K-1)
-      out << "index,prediction,label";
+      out << (test.unlabeled ? "index,prediction" : "index,prediction,label");
       if (ex.want_probabilities)
         for (std::size_t c = 0; c < outs; ++c) out << ",p_" << c;
       out << '\n';
@@ -174,9 +221,9 @@ void run_evaluate(const Config& cfg, const EvalOptions& ev, const Comm& world) {
     for (std::size_t i = 0; i < test.n; ++i) {
       out << i;
       for (std::size_t k = 0; k < w; ++k) out << ',' << ex.predictions[i * w + k];
-      if (test.regression())
+      if (!test.unlabeled && test.regression())
         for (std::size_t k = 0; k < w; ++k) out << ',' << test.targets[i * w + k];
-      else
+      else if (!test.unlabeled)
         out << ',' << test.label(i);
       if (ex.want_probabilities)
         for (std::size_t c = 0; c < outs; ++c) out << ',' << ex.probabilities[i * outs + c];

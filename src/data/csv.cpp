@@ -151,13 +151,14 @@ Dataset load_csv(const std::string& path, const LoadOptions& opt) {
   std::vector<std::string> header, f;
   std::vector<double> labels;
   std::size_t cols = 0, label_col = 0;
-  bool first = true;
+  bool first = true, unlabeled = false;
   while (rd.next(f)) {
     const std::size_t lineno = rd.line();
     if (first) {
       first = false;
       cols = f.size();
-      if (cols < 2)
+      unlabeled = opt.unlabeled_columns && cols == opt.unlabeled_columns;
+      if (cols < 2 && !unlabeled)
         throw Error(rd.where(lineno) + ": one field with the separator " + name_of(delim) +
                     "; need at least one feature and a label (--csv-delimiter sets the separator)");
       bool numeric = true;
@@ -173,7 +174,9 @@ Dataset load_csv(const std::string& path, const LoadOptions& opt) {
                                            : ": no header line (--csv-header yes if the first line, " + line +
                                                  ", names the columns)");
       }
-      if (opt.label_column.empty()) {
+      if (unlabeled) {
+        label_col = cols;  // none: every column is a feature
+      } else if (opt.label_column.empty()) {
         label_col = cols - 1;
       } else {
         auto it = std::find(header.begin(), header.end(), opt.label_column);
@@ -187,7 +190,9 @@ Dataset load_csv(const std::string& path, const LoadOptions& opt) {
           label_col = static_cast<std::size_t>(idx);
         }
       }
-      ds.d = cols - 1;
+      ds.d = unlabeled ? cols : cols - 1;
+      for (std::size_t c = 0; c < header.size(); ++c)
+        if (c != label_col) ds.feature_names.push_back(header[c]);
       if (is_header) continue;
     }
     if (f.size() != cols)
@@ -214,6 +219,13 @@ Dataset load_csv(const std::string& path, const LoadOptions& opt) {
     }
   }
   if (in.bad()) throw Error(path + ": read error");
+  if (unlabeled) {  // the model's inputs only: predictions, no scores
+    if (ds.xf.empty()) throw Error(path + ": empty dataset (no data rows)");
+    ds.unlabeled = true;
+    ds.n = ds.xf.size() / ds.d;
+    ds.set_default_transform();
+    return ds;
+  }
   if (labels.empty()) throw Error(path + ": empty dataset (no data rows)");
   ds.n = labels.size();
   bool integral = true;

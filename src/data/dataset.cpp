@@ -1,5 +1,6 @@
 #include "bpt/data/dataset.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
 
@@ -43,6 +44,63 @@ char parse_delimiter(const std::string& s) {
 
 Normalize parse_normalize(const std::string& s) { return parse_name(kNormalizations, s, "normalisation"); }
 std::string to_string(Normalize n) { return name_of(kNormalizations, n); }
+
+void Dataset::target_row(std::size_t i, float* out) const {
+  const float* t = targets.data() + i * target_dim;
+  if (target_tf.offset.empty()) {
+    std::copy_n(t, target_dim, out);
+    return;
+  }
+  for (std::size_t k = 0; k < target_dim; ++k) out[k] = (t[k] - target_tf.offset[k]) * target_tf.scale[k];
+}
+
+void Dataset::untransform_targets(float* y) const {
+  if (target_tf.offset.empty()) return;
+  for (std::size_t k = 0; k < target_dim; ++k) y[k] = y[k] / target_tf.scale[k] + target_tf.offset[k];
+}
+
+Transform compute_target_transform(const Dataset& train) {
+  const std::size_t k = train.target_dim;
+  std::vector<double> sum(k, 0.0), sq(k, 0.0);
+  for (std::size_t i = 0; i < train.n; ++i)
+    for (std::size_t j = 0; j < k; ++j) sum[j] += train.targets[i * k + j];
+  Transform t;
+  t.offset.resize(k);
+  t.scale.resize(k);
+  for (std::size_t j = 0; j < k; ++j) {
+    const double mean = train.n ? sum[j] / double(train.n) : 0.0;
+    for (std::size_t i = 0; i < train.n; ++i) sq[j] += (train.targets[i * k + j] - mean) * (train.targets[i * k + j] - mean);
+    const double sd = train.n ? std::sqrt(sq[j] / double(train.n)) : 0.0;
+    t.offset[j] = static_cast<float>(mean);
+    t.scale[j] = sd > 0 ? static_cast<float>(1.0 / sd) : 1.0f;
+  }
+  return t;
+}
+
+std::string column_mismatch(const std::vector<std::string>& train, const std::vector<std::string>& other) {
+  if (train == other) return "";
+  auto list = [](const std::vector<std::string>& v) {
+    std::string out;
+    for (std::size_t i = 0; i < v.size() && i < 6; ++i) out += (i ? ", " : "") + v[i];
+    return v.size() > 6 ? out + " and " + std::to_string(v.size() - 6) + " more" : out;
+  };
+  std::vector<std::string> missing, extra;
+  for (const auto& n : train)
+    if (std::find(other.begin(), other.end(), n) == other.end()) missing.push_back(n);
+  for (const auto& n : other)
+    if (std::find(train.begin(), train.end(), n) == train.end()) extra.push_back(n);
+  std::string out = "its feature columns are not the training data's";
+  if (!missing.empty()) out += "; missing: " + list(missing);
+  if (!extra.empty()) out += "; not in the training data: " + list(extra);
+  if (missing.empty() && extra.empty()) {  // the same names in another order (or repeated)
+    std::vector<std::string> at;
+    for (std::size_t i = 0; i < std::min(train.size(), other.size()); ++i)
+      if (train[i] != other[i])
+        at.push_back("feature " + std::to_string(i + 1) + " is " + other[i] + " (the training data's: " + train[i] + ")");
+    out += "; in another order: " + list(at);
+  }
+  return out;
+}
 
 std::int32_t RowSource::label(std::size_t) const { throw Error("this dataset keeps its labels in memory"); }
 

@@ -105,6 +105,16 @@ void write_to(const std::string& file, const Model& model, Optimizer& opt, const
   }
   put<float>(f, "/data/offset", offset.data(), {offset.size()});
   put<float>(f, "/data/scale", scale.data(), {scale.size()});
+  if (!st.data.feature_names.empty()) {  // one name per line
+    std::string names;
+    for (const std::string& n : st.data.feature_names) names += (names.empty() ? "" : "\n") + n;
+    f.attr("/data", "feature_names", names);
+  }
+  if (!st.data.task.empty()) f.attr("/data", "task", st.data.task);
+  if (!st.data.target_offset.empty()) {
+    put<float>(f, "/data/target_offset", st.data.target_offset.data(), {st.data.target_offset.size()});
+    put<float>(f, "/data/target_scale", st.data.target_scale.data(), {st.data.target_scale.size()});
+  }
   const OptimConfig& oc = opt.config();
   f.group("/optimizer");
   f.attr("/optimizer", "name", to_string(oc.kind));
@@ -335,6 +345,34 @@ void Reader::arrays(Checkpoint& c) const {
   c.scale.resize(in);
   f.read<float>("/data/offset", c.offset.data(), in);
   f.read<float>("/data/scale", c.scale.data(), in);
+  DataInfo& d = c.train.data;
+  if (f.has_attr("/data", "feature_names")) {
+    const std::string names = f.attr_str("/data", "feature_names");
+    for (std::size_t at = 0; at <= names.size();) {
+      const std::size_t nl = std::min(names.find('\n', at), names.size());
+      d.feature_names.push_back(names.substr(at, nl - at));
+      at = nl + 1;
+    }
+    if (d.feature_names.size() != in)
+      bad("/data@feature_names names " + std::to_string(d.feature_names.size()) + " features, the model takes " +
+          std::to_string(in));
+  }
+  if (f.has_attr("/data", "task")) {
+    d.task = f.attr_str("/data", "task");
+    if (d.task != "classification" && d.task != "regression") bad("/data@task is '" + d.task + "'");
+  }
+  if (f.exists("/data/target_offset")) {
+    const std::size_t k = c.spec.outputs();
+    stored("/data/target_offset", k);
+    stored("/data/target_scale", k);
+    d.target_offset.resize(k);
+    d.target_scale.resize(k);
+    f.read<float>("/data/target_offset", d.target_offset.data(), k);
+    f.read<float>("/data/target_scale", d.target_scale.data(), k);
+    for (std::size_t j = 0; j < k; ++j)
+      if (!std::isfinite(d.target_offset[j]) || !std::isfinite(d.target_scale[j]) || d.target_scale[j] == 0)
+        bad("/data/target_scale or target_offset holds a zero, NaN or infinite value");
+  }
   c.optim.kind = parse_optimizer(f.attr_str("/optimizer", "name"));
   c.optim.momentum = static_cast<float>(f.attr_f64("/optimizer", "momentum"));
   c.optim.beta1 = static_cast<float>(f.attr_f64("/optimizer", "beta1"));

@@ -54,8 +54,7 @@ double BatchLoader::load(const std::vector<std::uint32_t>& perm, std::size_t at,
     const std::uint32_t row = cur_[i];
     ids_[i] = row;
     if (ds_.regression())
-      std::copy_n(ds_.targets.data() + std::size_t(row) * ds_.target_dim, ds_.target_dim,
-                  targets_.data() + i * ds_.target_dim);
+      ds_.target_row(row, targets_.data() + i * ds_.target_dim);
     else
       labels_[i] = ds_.label(row);
   }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 
 #include "bpt/core/text.hpp"
 
@@ -49,6 +50,7 @@ Settings trajectory_settings(const Config& c) {
   if (c.label_smoothing > 0) s.emplace_back("label-smoothing", g(c.label_smoothing));
   if (c.augment_shift > 0) s.emplace_back("augment-shift", std::to_string(c.augment_shift));
   if (c.augment_flip) s.emplace_back("augment-flip", "on");
+  if (c.targets_scaled) s.emplace_back("normalize-targets", "standard");
   if (c.input_shape.size() > 0)
     s.emplace_back("input-shape", std::to_string(c.input_shape.c) + "," + std::to_string(c.input_shape.h) + "," +
                                       std::to_string(c.input_shape.w));
@@ -118,6 +120,12 @@ std::string Config::canonical() const {
                      {"keep-best", keep_best ? "on" : "off"},
                      {"stall-timeout", format_number("%.9g", stall_timeout)}});
   return join(s);
+}
+
+std::optional<std::string> setting_of(const std::string& text, const std::string& key) {
+  for (auto& [k, v] : parse(text))
+    if (k == key) return v;
+  return std::nullopt;
 }
 
 std::string diff_settings(const std::string& then, const std::string& now) {

@@ -25,6 +25,7 @@ EvalResult evaluate_model(Model& model, const Dataset& ds, const std::vector<std
   Buffer<float> x(batch * ds.d), t(batch * std::max<std::size_t>(1, k));
   if (ex && ex->want_confusion) ex->confusion.assign(ds.regression() ? 0 : outs * outs, 0.0);
   const std::size_t pw = ds.regression() ? k : 1;
+  const bool scaled = ds.regression() && !ds.target_tf.offset.empty();  // --normalize-targets
   if (ex && ex->want_predictions) ex->predictions.assign(total * pw, 0.0f);
   if (ex && ex->want_probabilities) ex->probabilities.assign(ds.regression() ? 0 : total * outs, 0.0f);
   std::vector<double> fig(2 * nblocks, 0.0);  // per block: loss sum, then (after nblocks) hits
@@ -34,24 +35,39 @@ EvalResult evaluate_model(Model& model, const Dataset& ds, const std::vector<std
     const std::size_t at = b * batch, count = std::min(batch, total - at);
     for (std::size_t r = 0; r < count; ++r) {
       idx[r] = rows ? (*rows)[at + r] : static_cast<std::uint32_t>(at + r);
+      if (ds.unlabeled) continue;  // predictions only
       if (ds.regression())
-        std::copy_n(ds.targets.data() + std::size_t(idx[r]) * k, k, t.data() + r * k);
+        ds.target_row(idx[r], t.data() + r * k);
       else
         labels[r] = ds.label(idx[r]);
     }
     ds.gather(idx.data(), count, x.data());
     ConstMatView<float> y = model.forward(ConstMatView<float>(x.data(), count, ds.d));
-    loss[b] = model.loss_of_last(ds.regression() ? Targets<float>{nullptr, t.data()} : Targets<float>{labels.data(), nullptr});
-    if (!ds.regression()) correct[b] = static_cast<double>(count_correct(y, labels.data()));
+    if (!ds.unlabeled)
+      loss[b] = model.loss_of_last(ds.regression() ? Targets<float>{nullptr, t.data()} : Targets<float>{labels.data(), nullptr});
+    if (!ds.regression() && !ds.unlabeled) correct[b] = static_cast<double>(count_correct(y, labels.data()));
+    if (ds.regression() && scaled) {  // the squared error in the targets' units (the loss is in the model's)
+      std::vector<float> p(k);
+      for (std::size_t r = 0; r < count; ++r) {
+        std::copy_n(y.row(r), k, p.data());
+        ds.untransform_targets(p.data());
+        if (!ds.unlabeled)
+          for (std::size_t j = 0; j < k; ++j) {
+            const double e = double(p[j]) - double(ds.targets[std::size_t(idx[r]) * k + j]);
+            correct[b] += e * e;
+          }
+        if (ex && ex->want_predictions) std::copy_n(p.data(), k, ex->predictions.data() + (at + r) * k);
+      }
+    }
     if (!ex) continue;
     for (std::size_t r = 0; r < count; ++r) {
       const float* yr = y.row(r);
       if (ds.regression()) {
-        if (ex->want_predictions) std::copy_n(yr, k, ex->predictions.data() + (at + r) * k);
+        if (ex->want_predictions && !scaled) std::copy_n(yr, k, ex->predictions.data() + (at + r) * k);
         continue;
       }
       const auto pred = static_cast<std::size_t>(std::max_element(yr, yr + outs) - yr);
-      if (ex->want_confusion) ex->confusion[static_cast<std::size_t>(labels[r]) * outs + pred] += 1;
+      if (ex->want_confusion && !ds.unlabeled) ex->confusion[static_cast<std::size_t>(labels[r]) * outs + pred] += 1;
       if (ex->want_predictions) ex->predictions[at + r] = static_cast<float>(pred);
       if (ex->want_probabilities) {  // softmax in double, shifted by the largest output (no overflow)
         double sum = 0;
@@ -75,9 +91,10 @@ EvalResult evaluate_model(Model& model, const Dataset& ds, const std::vector<std
   EvalResult e;
   e.samples = total;
   e.loss = total ? loss_sum / double(total) : 0;
-  e.accuracy = total ? hits / double(total) : 0;
-  // MSE's per-sample loss is the mean squared error over the outputs, so this is the RMSE over all.
-  e.rmse = std::sqrt(e.loss);
+  e.accuracy = total && !ds.regression() ? hits / double(total) : 0;
+  // MSE's per-sample loss is the mean squared error over the outputs, so this is the RMSE over all; with
+  // the targets scaled for the model, the RMSE is the one in the targets' own units (their sum above).
+  e.rmse = scaled ? (total ? std::sqrt(hits / double(total * k)) : 0.0) : std::sqrt(e.loss);
   return e;
 }
 

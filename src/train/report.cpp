@@ -38,7 +38,7 @@ void Reporter::note(const std::string& what) {
 
 void Reporter::progress(std::uint64_t epoch, std::size_t step, std::size_t steps_per_epoch, double loss,
                         double samples_per_s, double eta_s) {
-  if (!talk_) return;
+  if (!talk_ || cfg_.progress != Config::Progress::Step) return;
   std::printf("  epoch %llu/%zu step %zu/%zu loss %.4f %.0f samples/s ETA %.0fs\n",
               static_cast<unsigned long long>(epoch), cfg_.epochs, step, steps_per_epoch, loss, samples_per_s, eta_s);
   std::fflush(stdout);
@@ -48,7 +48,7 @@ void Reporter::epoch(const EpochFigures& f) {
   auto m = [&](const EvalResult& e) { return f.regression ? e.rmse : e.accuracy; };
   const char* metric = f.regression ? "rmse" : "accuracy";
   const StepTimes& t = f.per_step;
-  if (talk_) {
+  if (talk_ && cfg_.progress != Config::Progress::None) {
     const std::string val =
         f.has_val ? format_number("  val_loss %.4f", f.val.loss) + "  val_" + metric + format_number(" %.4f", m(f.val)) : "";
     const std::string skipped = f.skipped ? "  [" + std::to_string(f.skipped) + " non-finite steps skipped]" : "";

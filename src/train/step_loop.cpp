@@ -66,6 +66,14 @@ TrainResult Trainer::run() {
   if (cfg_.task_from_loss && train_.regression())
     out.note("--loss mse: the label column read as regression targets (--task classification for MSE on one-hot "
              "class labels)");
+  if (cfg_.targets_scaled) {
+    const Transform& t = train_.target_tf;
+    out.note("regression targets standardised for the model (mean " + format_number("%.6g", double(t.offset[0])) +
+             ", standard deviation " + format_number("%.6g", 1.0 / double(t.scale[0])) +
+             (t.offset.size() > 1 ? " for the first of them" : "") +
+             ", from the training set; --normalize-targets none keeps them as they are); predictions and RMSE in "
+             "their own units");
+  }
   if (!train_.regression()) {  // the output layer is as wide as the largest label + 1: say when that surprises
     std::vector<char> seen(train_.classes, 0);
     for (std::size_t i = 0; i < train_.n; ++i) seen[static_cast<std::size_t>(train_.label(i))] = 1;
@@ -161,7 +169,7 @@ bool Trainer::run_epoch(Reporter& out, Tally& t, TrainResult& res, double start)
   t.start = wall_time();
   health_.begin_epoch();
   const auto perm = epoch_permutation(ntrain_, cfg_.seed, st_.epoch);
-  const std::size_t print_every = std::max<std::size_t>(1, steps_per_epoch_ / 10);
+  const std::size_t print_every = std::max<std::size_t>(1, (steps_per_epoch_ + 9) / 10);
   for (std::size_t s = st_.position; s < steps_per_epoch_; ++s) {
     if (cfg_.max_steps && st_.step >= cfg_.max_steps) {
       res.stop_reason = "max_steps";
@@ -182,7 +190,7 @@ bool Trainer::run_epoch(Reporter& out, Tally& t, TrainResult& res, double start)
       res.stop_reason = "signal";
       return false;
     }
-    if (!cfg_.quiet && (s + 1) % print_every == 0 && s + 1 < steps_per_epoch_) {
+    if (!cfg_.quiet && cfg_.progress == Config::Progress::Step && (s + 1) % print_every == 0 && s + 1 < steps_per_epoch_) {
       comm_.phase(Phase::Report);
       const double t0 = wall_time();
       const double loss = agreed_sum(t.window) / double(std::max<std::size_t>(1, t.window_samples));

@@ -56,6 +56,13 @@ Trainer::Trainer(const Config& cfg, const Comm& comm, Dataset train, Dataset tes
     // Input scaling from the training set, applied unchanged to everything evaluated.
     train_.tf = compute_transform(train_, cfg_.normalize);
     test_.tf = train_.tf;
+    // Regression targets at unit scale for the model (auto: always for regression); predictions and
+    // RMSE stay in the targets' own units.
+    cfg_.targets_scaled = train_.regression() && cfg_.normalize_targets != Config::TargetScaling::None;
+    if (cfg_.targets_scaled) {
+      train_.target_tf = compute_target_transform(train_);
+      test_.target_tf = train_.target_tf;
+    }
   });
   const std::size_t ntrain = ntrain_;
   cfg_.batch_size = std::min(cfg_.batch_size, ntrain);
@@ -127,6 +134,11 @@ void Trainer::validate() const {
         fail(tf + ": label " + std::to_string(test_.label(i)) + " of sample " + std::to_string(i) + " is outside [0, " +
              std::to_string(train_.classes) + "), the classes of " + train_.source);
   }
+  if (!train_.feature_names.empty() && !test_.feature_names.empty())
+    if (const std::string why = column_mismatch(train_.feature_names, test_.feature_names); !why.empty())
+      fail(tf + ": " + why + " (" + train_.source + "'s header)");
+  if (!train_.regression() && cfg_.normalize_targets == Config::TargetScaling::Standard)
+    fail("--normalize-targets standard: " + train_.source + " holds class labels, which have no scale to normalise");
   if ((cfg_.augment_shift > 0 || cfg_.augment_flip) && train_.height == 0)
     fail(train_.source + ": --augment-shift and --augment-flip need images (an IDX images file of [samples, rows, "
                          "columns], or --input-shape C,H,W); these rows have no image shape");
@@ -247,6 +259,10 @@ void Trainer::save_checkpoint(const std::vector<double>& loss_parts, double elap
   st.config = cfg_.canonical();
   st.resume_key = cfg_.resume_key();
   st.elapsed_s = elapsed;
+  st.data.feature_names = train_.feature_names;
+  st.data.task = train_.regression() ? "regression" : "classification";
+  st.data.target_offset = train_.target_tf.offset;
+  st.data.target_scale = train_.target_tf.scale;
   st.lr_schedule = to_string(sched_.kind) + " base_lr=" + std::to_string(sched_.base_lr) +
                    " warmup_steps=" + std::to_string(sched_.warmup_steps) + " step_size=" + std::to_string(sched_.step_size) +
                    " gamma=" + std::to_string(sched_.gamma) + " total_steps=" + std::to_string(sched_.total_steps);

@@ -200,6 +200,69 @@ print(p.returncode, out[-400:]) if not ok else None
 sys.exit(0 if ok else 1)
 PY
 before=$(sums)
+
+# 6b. The checkpoint remembers its data (issue 28): --evaluate reads a file as the training file was
+# read (label column, separator, header, task), refuses columns renamed or swapped, and predicts on a
+# file of inputs alone; regression targets are standardised for the model, in their own units outside.
+python3 - <<'PY'
+import csv
+rows = list(csv.reader(open("in/b.csv")))  # a,b,class,c,d
+order = [0, 3, 2, 1, 4]  # b and c swapped
+with open("in/swap.csv", "w") as f:
+    f.write("\n".join(",".join(r[i] for i in order) for r in rows) + "\n")
+with open("in/inputs.csv", "w") as f:  # no label column
+    f.write("\n".join(",".join(r[i] for i in (0, 1, 3, 4)) for r in rows) + "\n")
+with open("in/inputs-noheader.csv", "w") as f:
+    f.write("\n".join(",".join(r[i] for i in (0, 1, 3, 4)) for r in rows[1:]) + "\n")
+with open("in/semi.csv", "w") as f:  # another separator, the label column first
+    f.write("\n".join(";".join(r[i] for i in (2, 0, 1, 3, 4)) for r in rows) + "\n")
+import random
+random.seed(5)
+with open("in/price.csv", "w") as f:  # targets near 250,000
+    f.write("x1,x2,price\n")
+    for _ in range(400):
+        a, b = random.random(), random.random()
+        f.write("%.5f,%.5f,%.2f\n" % (a, b, 250000 + 80000 * a - 30000 * b + random.gauss(0, 2000)))
+PY
+before=$(sums)
+setup "$bptrain" --train in/b.csv --test in/t.csv --label-column class --hidden 8 --epochs 3 --quiet --checkpoint out/data-ck.h5
+both columns-swapped-evaluate 2 "in/swap.csv: its feature columns are not the training data's; in another order: feature 2 is c \(the training data's: b\), feature 3 is b \(the training data's: c\) \(the columns out/data-ck.h5 was trained on\)" \
+  "$bptrain" --evaluate out/data-ck.h5 --test in/swap.csv
+both columns-swapped-train 2 "in/swap.csv: its feature columns are not the training data's; in another order: feature 2 is c" \
+  "$bptrain" --train in/b.csv --test in/swap.csv --label-column class --hidden 8 --epochs 1
+# Before, --evaluate without --label-column took the last column (d) as the label.
+a=$("$bptrain" --evaluate out/data-ck.h5 --test in/t.csv --label-column class 2>&1)
+b=$("$bptrain" --evaluate out/data-ck.h5 --test in/t.csv 2>&1)
+c=$("$bptrain" --evaluate out/data-ck.h5 --test in/semi.csv 2>&1)
+if [ "${a#*\"loss\"}" = "${b#*\"loss\"}" ] && [ "${a#*\"loss\"}" = "${c#*\"loss\"}" ] && grep -q '"accuracy"' <<<"$a"; then
+  echo "ok   evaluate-reads-as-trained: $b"
+else
+  echo "FAIL evaluate-reads-as-trained: $a / $b / $c"; fail=1
+fi
+both unlabeled-needs-predict 2 "in/inputs.csv: no label column \(its 4 columns are the model's inputs\): nothing to score; --predict FILE" \
+  "$bptrain" --evaluate out/data-ck.h5 --test in/inputs.csv
+both unlabeled-predict 0 '"labels":false,"samples":300' "$bptrain" --evaluate out/data-ck.h5 --test in/inputs.csv --predict out/u.csv --predict-proba
+"$bptrain" --evaluate out/data-ck.h5 --test in/t.csv --predict out/l.csv --predict-proba >/dev/null 2>&1
+"$bptrain" --evaluate out/data-ck.h5 --test in/inputs-noheader.csv --predict out/u2.csv >/dev/null 2>out/u2.err
+# The same predictions and probabilities with labels or without, with a header or without (said in one line).
+if [ "$(head -1 out/u.csv)" = "index,prediction,p_0,p_1,p_2" ] && [ "$(cut -d, -f1,2,4- out/l.csv | tail -n +2)" = "$(tail -n +2 out/u.csv)" ] \
+   && [ "$(cut -d, -f1,2 out/u.csv)" = "$(cat out/u2.csv)" ] && grep -q "in/inputs-noheader.csv: no header line: its columns taken as the training data's, in order (a, ..., d)" out/u2.err; then
+  echo "ok   unlabeled-predictions-match"
+else
+  echo "FAIL unlabeled-predictions-match: $(head -2 out/u.csv) / $(head -2 out/l.csv) / $(cat out/u2.err)"; fail=1
+fi
+# Targets near 250,000: standardised by default (RMSE near the noise's 2,000), not without (RMSE ~ the targets).
+R=(--train in/price.csv --test in/price.csv --loss mse --hidden 16 --epochs 40 --normalize standard --progress none)
+std=$("$bptrain" "${R[@]}" --checkpoint out/price.h5 2>&1 | sed -n 's/^done: .*test_rmse \([0-9.]*\),.*/\1/p')
+raw=$("$bptrain" "${R[@]}" --normalize-targets none 2>&1 | sed -n 's/^done: .*test_rmse \([0-9.]*\),.*/\1/p')
+ev=$("$bptrain" --evaluate out/price.h5 --test in/price.csv --predict out/price-p.csv 2>&1)
+if python3 -c "import json, sys; s, r, e = float('$std'), float('$raw'), json.loads(sys.argv[1])['rmse']; sys.exit(0 if s < 10000 and r > 100000 and abs(e - s) < 0.01 else 1)" "$ev" 2>/dev/null \
+   && awk -F, 'NR > 1 && ($2 < 150000 || $2 > 400000) {bad = 1} END {exit bad}' out/price-p.csv; then
+  echo "ok   normalize-targets: RMSE $std standardised, $raw as they are"
+else
+  echo "FAIL normalize-targets: RMSE $std standardised, $raw as they are; evaluate: $ev; $(sed -n 2p out/price-p.csv)"; fail=1
+fi
+both normalize-targets-classes 2 "--normalize-targets standard: in/b.csv holds class labels" "$bptrain" "${T[@]}" --normalize-targets standard
 fi  # ---- end of the first half
 
 if [ "$half" != 1 ]; then  # ---- second half: sections 7-13
@@ -396,5 +459,18 @@ if [ "$(grep -c '"epoch":2,.*"partial":true' out/p.jsonl)" -eq 1 ] && [ "$(grep 
 else
   echo "FAIL max-steps metrics:"; cat out/p.jsonl; fail=1
 fi
+
+# --progress: step lines (about ten an epoch), epoch lines, or neither; whole lines, no carriage return.
+for p in step epoch none; do
+  out=$("$bptrain" --train in/b.csv --test in/t.csv --label-column class --hidden 8 --epochs 2 --batch-size 16 --progress $p 2>&1)
+  steps=$(grep -c '^  epoch [0-9]*/2 step' <<<"$out"); epochs=$(grep -c '^epoch [0-9]*/2 ' <<<"$out")
+  case $p in step) want="18 2" ;; epoch) want="0 2" ;; none) want="0 0" ;; esac
+  if [ "$steps $epochs" = "$want" ] && grep -q '^done: 2 epochs' <<<"$out" && ! grep -q $'\r' <<<"$out"; then
+    echo "ok   progress-$p: $steps step lines, $epochs epoch lines"
+  else
+    echo "FAIL progress-$p: $steps step lines, $epochs epoch lines (want $want)"; fail=1
+  fi
+done
+both progress-bad 2 "--progress: expected step, epoch or none, got 'steps'" "$bptrain" "${T[@]}" --progress steps
 fi  # ---- end of the second half
 exit $fail

@@ -38,6 +38,8 @@ struct LoadOptions {
   char delimiter = 0;        // CSV: the field separator; 0: detected from the first line
   CsvHeader header = CsvHeader::Auto;  // CSV: Auto: a first line that is not all numbers is a header
   bool in_memory = false;    // synthetic sets: draw every row at load (else each row as a batch needs it)
+  // --evaluate: a CSV with exactly this many columns (the model's inputs) holds no labels (0: always labels)
+  std::size_t unlabeled_columns = 0;
   std::uint64_t seed = 42;   // synthetic sets
 };
 
@@ -74,7 +76,11 @@ struct Dataset {
   std::vector<std::int32_t> labels;    // [n] classification (empty when the row source draws them)
   std::vector<float> targets;          // [n, target_dim] regression
   Transform tf;                        // set by set_transform(); default: bytes / 255, floats as they are
+  Transform target_tf;                 // regression: the targets as the model learns them, (target - offset) * scale
+                                       // (--normalize-targets standard); empty: as they are
   std::string header_note;             // CSV with --csv-header auto: which the first line was taken as
+  std::vector<std::string> feature_names;  // CSV with a header: the feature columns' names in order (else empty)
+  bool unlabeled = false;              // features only (LoadOptions::unlabeled_columns): predictions, no scores
 
   bool regression() const { return target_dim > 0; }
   // Sample i's class label (classification).
@@ -82,6 +88,10 @@ struct Dataset {
   std::size_t outputs() const { return regression() ? target_dim : classes; }
   bool streamed() const { return stream != nullptr; }
 
+  // Sample i's targets as the model learns them (target_tf applied): [target_dim] into out.
+  void target_row(std::size_t i, float* out) const;
+  // Model outputs back in the targets' units: [target_dim] in place.
+  void untransform_targets(float* y) const;
   // out: [count, d] model inputs for samples idx[0..count) (any order, repeats allowed).
   void gather(const std::uint32_t* idx, std::size_t count, float* out) const;
   // Visits the raw rows in order, in blocks (for statistics over a streamed set too).
@@ -94,6 +104,14 @@ struct Dataset {
   std::uint64_t content_hash() const;
   void set_default_transform();
 };
+
+// Regression: the per-target mean and standard deviation of the training set's targets (a constant
+// target: scale 1), as offset and scale.
+Transform compute_target_transform(const Dataset& train);
+
+// "" when `other` has the training data's feature names in the same order; else what differs, in words
+// ("missing: x; not in the training data: y", or the first positions where the order differs).
+std::string column_mismatch(const std::vector<std::string>& train, const std::vector<std::string>& other);
 
 // Per-feature statistics of the training set: none (raw), unit (bytes / 255, or per-feature
 // min-max to [0, 1] for floats), standard (per-feature mean and standard deviation).

@@ -13,6 +13,13 @@ namespace bpt {
 
 inline constexpr std::int64_t kCheckpointFormat = 1;
 
+// What the model was trained on, beyond the input scaling: for --evaluate and --predict, and readers.
+struct DataInfo {
+  std::vector<std::string> feature_names;  // CSV with a header: the feature columns in order (else empty)
+  std::string task;                        // "classification" or "regression" ("": a checkpoint before 2026-12-05)
+  std::vector<float> target_offset, target_scale;  // regression: model output = (target - offset) * scale; empty: none
+};
+
 // Where training stands: everything beyond weights and optimizer state that resuming needs.
 struct TrainState {
   std::uint64_t epoch = 0;     // epoch in progress, 0-based (== epochs run when position == 0)
@@ -30,6 +37,7 @@ struct TrainState {
   std::string resume_key;  // the part of it that must match to resume
   double elapsed_s = 0;
   std::string lr_schedule;  // the schedule's parameters; the LR is a pure function of step
+  DataInfo data;
 };
 
 struct Checkpoint {

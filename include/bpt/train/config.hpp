@@ -1,6 +1,7 @@
 #pragma once
 // The plain configuration main() builds from the command line; the Trainer reads nothing else.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,9 @@ struct Config {
   LoadOptions load;  // format, task, label column, --stream, seed for synthetic sets
   bool task_from_loss = false;  // --loss mse without --task: the labels read as regression targets
   Normalize normalize = Normalize::Unit;
+  // --normalize-targets: Auto is Standard for regression; the trainer sets targets_scaled once it knows.
+  enum class TargetScaling { Auto, None, Standard } normalize_targets = TargetScaling::Auto;
+  bool targets_scaled = false;  // regression targets standardised for the model (part of the resume key)
   double val_fraction = 0;
   // model: the hidden layers from the input (--layers, or --hidden as dense layers); the output layer,
   // dense and as wide as the data's classes or targets, is implicit
@@ -63,6 +67,7 @@ struct Config {
   std::string timeline;  // Chrome trace-event JSON of every rank's steps, gathered to rank 0
   std::size_t eval_batch = 1024;
   bool quiet = false;
+  enum class Progress { Step, Epoch, None } progress = Progress::Step;  // --progress: which lines a run shows
   double stall_timeout = 300;  // seconds a wait may last before the job is ended as stalled (0: off)
   std::uint64_t max_steps = 0;  // stop after this many steps in all (0: no limit)
   // numeric health
@@ -103,6 +108,8 @@ bool dense_only(const std::vector<LayerSpec>& layers);
 // "512,256" for dense layers only (--hidden's form), else --layers' ("conv5:32,maxpool2,dense:256").
 std::string layers_text(const std::vector<LayerSpec>& layers);
 
+// One setting's value in a Config::canonical() text (a checkpoint's config); nullopt if absent.
+std::optional<std::string> setting_of(const std::string& text, const std::string& key);
 // A resume key as an older bptrain wrote it, in today's words (task=0 -> task=auto).
 std::string upgrade_resume_key(std::string key);
 // "--lr 0.001 in the checkpoint, 0.002 now, ..." for two Config::resume_key() texts.
