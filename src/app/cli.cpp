@@ -171,7 +171,7 @@ cxxopts::Options flag_table(const Config& c) {
     ("keep", "keep the last K checkpoints: FILE, FILE.1, ..., FILE.(K-1)", cxxopts::value<std::string>()->default_value("1"))
     ("keep-best", "with --checkpoint FILE.h5: also the weights of the best epoch so far (validation accuracy, -RMSE in regression; the test set without --val-fraction) in FILE.best.h5, written when an epoch beats the best by more than --min-delta")
     ("resume", "continue exactly from this checkpoint (--epochs counts from the original start)", cxxopts::value<std::string>()->default_value(""))
-    ("evaluate", "evaluate this checkpoint on --test and print one JSON line; no training", cxxopts::value<std::string>()->default_value(""))
+    ("evaluate", "evaluate this checkpoint on --test and print one JSON line; no training. The file is read as the training file was (label column, separator, header, task: the checkpoint's, unless given now); a header naming other columns, or the same in another order, is refused; a CSV of the model's inputs alone (no label column) gives --predict's predictions", cxxopts::value<std::string>()->default_value(""))
     ("confusion", "--evaluate: add the confusion matrix (rows: true class)")
     ("predict", "--evaluate: write predictions to this CSV file (index,prediction,label; regression: index,prediction,target, or prediction_k and target_k for K targets)", cxxopts::value<std::string>()->default_value(""))
     ("predict-proba", "--predict: add each class's probability (columns p_0 .. p_K-1: the softmax of the outputs; models trained with cross-entropy)");

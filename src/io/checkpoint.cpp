@@ -5,6 +5,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -107,7 +108,10 @@ void write_to(const std::string& file, const Model& model, Optimizer& opt, const
   put<float>(f, "/data/scale", scale.data(), {scale.size()});
   if (!st.data.feature_names.empty()) {  // one name per line
     std::string names;
-    for (const std::string& n : st.data.feature_names) names += (names.empty() ? "" : "\n") + n;
+    for (std::string n : st.data.feature_names) {  // a line break inside a quoted name becomes a space
+      std::replace(n.begin(), n.end(), '\n', ' ');
+      names += (names.empty() ? "" : "\n") + n;
+    }
     f.attr("/data", "feature_names", names);
   }
   if (!st.data.task.empty()) f.attr("/data", "task", st.data.task);
@@ -339,12 +343,14 @@ void Reader::arrays(Checkpoint& c) const {
   for (float v : c.params)
     if (!std::isfinite(v)) bad("the weights hold a NaN or infinite value");
   const std::size_t in = c.spec.inputs();
-  stored("/data/offset", in);
-  stored("/data/scale", in);
-  c.offset.resize(in);
-  c.scale.resize(in);
-  f.read<float>("/data/offset", c.offset.data(), in);
-  f.read<float>("/data/scale", c.scale.data(), in);
+  auto floats = [&](const std::string& name, std::size_t n) {
+    stored(name, n);
+    std::vector<float> v(n);
+    f.read<float>(name, v.data(), n);
+    return v;
+  };
+  c.offset = floats("/data/offset", in);
+  c.scale = floats("/data/scale", in);
   DataInfo& d = c.train.data;
   if (f.has_attr("/data", "feature_names")) {
     const std::string names = f.attr_str("/data", "feature_names");
@@ -363,12 +369,8 @@ void Reader::arrays(Checkpoint& c) const {
   }
   if (f.exists("/data/target_offset")) {
     const std::size_t k = c.spec.outputs();
-    stored("/data/target_offset", k);
-    stored("/data/target_scale", k);
-    d.target_offset.resize(k);
-    d.target_scale.resize(k);
-    f.read<float>("/data/target_offset", d.target_offset.data(), k);
-    f.read<float>("/data/target_scale", d.target_scale.data(), k);
+    d.target_offset = floats("/data/target_offset", k);
+    d.target_scale = floats("/data/target_scale", k);
     for (std::size_t j = 0; j < k; ++j)
       if (!std::isfinite(d.target_offset[j]) || !std::isfinite(d.target_scale[j]) || d.target_scale[j] == 0)
         bad("/data/target_scale or target_offset holds a zero, NaN or infinite value");

@@ -279,3 +279,27 @@ TEST(Checkpoint, ConvolutionalModelRoundTripsAndOldDenseFilesStillLoad) {
         << e.what();
   }
 }
+
+// What the model was trained on (/data): feature names, the task, the targets' scaling; absent in
+// older files (and then empty), refused when it contradicts the model.
+TEST(Checkpoint, DataInfoRoundTrip) {
+  Fixture fx;
+  Small s;
+  TrainState st = sample_state();
+  st.data.feature_names = {"a", "b b", "line\nbreak", ""};
+  st.data.task = "regression";
+  st.data.target_offset = {250000.5f, -1, 0};
+  st.data.target_scale = {1e-4f, 2, 1};
+  write_checkpoint(fx.path("d.h5"), s.m, s.opt, s.off, s.sc, st);
+  const Checkpoint c = read_checkpoint(fx.path("d.h5"));
+  EXPECT_EQ(c.train.data.feature_names, (std::vector<std::string>{"a", "b b", "line break", ""}));
+  EXPECT_EQ(c.train.data.task, "regression");
+  EXPECT_EQ(c.train.data.target_offset, st.data.target_offset);
+  EXPECT_EQ(c.train.data.target_scale, st.data.target_scale);
+  s.write(fx.path("old.h5"));  // nothing of it given: nothing written, nothing read
+  const Checkpoint o = read_checkpoint(fx.path("old.h5"));
+  EXPECT_TRUE(o.train.data.feature_names.empty() && o.train.data.task.empty() && o.train.data.target_offset.empty());
+  st.data.feature_names = {"a", "b"};  // the model takes 4 inputs
+  write_checkpoint(fx.path("bad.h5"), s.m, s.opt, s.off, s.sc, st);
+  EXPECT_THROW(read_checkpoint(fx.path("bad.h5")), Error);
+}
