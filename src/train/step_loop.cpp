@@ -66,6 +66,11 @@ TrainResult Trainer::run() {
   if (cfg_.task_from_loss && train_.regression())
     out.note("--loss mse: the label column read as regression targets (--task classification for MSE on one-hot "
              "class labels)");
+  if ((cfg_.optim.kind == OptKind::Lamb || cfg_.optim.kind == OptKind::Lars) && cfg_.normalize == Normalize::Unit &&
+      cfg_.batch_size >= 1024)
+    out.note("--optimizer " + to_string(cfg_.optim.kind) + " at batch " + std::to_string(cfg_.batch_size) +
+             " with --normalize unit: large batches trained better on standardised inputs here (--normalize standard: "
+             "the best of LARS/LAMB +0.7 points at batch 8,192, +1.0 at 16,384 on Fashion-MNIST; docs/large_batch.md)");
   if (cfg_.targets_scaled) {
     const Transform& t = train_.target_tf;
     out.note("regression targets standardised for the model (mean " + format_number("%.6g", double(t.offset[0])) +
