@@ -22,11 +22,15 @@ source scripts/mpi_env.sh
 /usr/bin/python3 -c "import torch" 2>/dev/null || apt-get install -y -qq python3-torch >/dev/null
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# PyTorch scales its inputs as bptrain does: --normalize in BPT_ARGS, else bptrain's default (standard
+# since 2026-12-05; the figures in docs/recipe.md before that date are unit's).
+norm=standard
+[[ " ${BPT_ARGS:-} " =~ \ --normalize[\ =]([a-z]+) ]] && norm=${BASH_REMATCH[1]}
 for r in $(seq 1 "$rounds"); do
   mpirun -np 2 build/bptrain --train "$data" --quiet --metrics "$tmp/b$r.jsonl" ${BPT_ARGS:-} >/dev/null
   /usr/bin/python3 bench/torch_to_accuracy.py "$data" "$target" 30 adam "${TORCH_LR:-0.002}" "${TORCH_BATCH:-256}" \
     "${TORCH_THREADS:-1}" \
-    "${TORCH_NORMALIZE:-unit}" "${TORCH_COSINE_EPOCHS:-0}" "${TORCH_LAYERS:-dense:512,dense:256}" \
+    "${TORCH_NORMALIZE:-$norm}" "${TORCH_COSINE_EPOCHS:-0}" "${TORCH_LAYERS:-dense:512,dense:256}" \
     "${TORCH_DROPOUT:-0}" "${TORCH_FLIP:-0}" > "$tmp/t$r.txt"
 done
 python3 - "$tmp" "$target" "$rounds" <<'PY'

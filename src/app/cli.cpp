@@ -116,8 +116,8 @@ cxxopts::Options flag_table(const Config& c) {
     ("csv-delimiter", "CSV: the field separator: auto (from the first line: comma, semicolon, tab or |), or one of ',' ';' tab '|'", cxxopts::value<std::string>()->default_value("auto"))
     ("csv-header", "CSV: is the first line a header? auto (yes if it is not all numbers, or if it counts the columns 0,1,2,... or 1,2,3,...), yes, no", cxxopts::value<std::string>()->default_value("auto"))
     ("stream", "HDF5: keep only the current and the next batch of rows in memory, read ahead from the file")
-    ("normalize", "input scaling from the training set: none, unit (bytes/255; floats min-max to [0,1]), standard (per-feature mean/std)", cxxopts::value<std::string>()->default_value("unit"))
-    ("normalize-targets", "regression targets as the model learns them: auto (standard for regression), standard (per-target mean/std of the training set, kept in the checkpoint; predictions and RMSE in the targets' own units), none", cxxopts::value<std::string>()->default_value("auto"))
+    ("normalize", "input scaling from the training set: standard (per-feature mean/std), unit (bytes/255; floats min-max to [0,1]; the default before 2026-12-05), none; --resume: the checkpoint's unless given", cxxopts::value<std::string>()->default_value("standard"))
+    ("normalize-targets", "regression targets as the model learns them: auto (standard for regression), standard (per-target mean/std of the training set, kept in the checkpoint; predictions and RMSE in the targets' own units), none; --resume: the checkpoint's unless given", cxxopts::value<std::string>()->default_value("auto"))
     ("val-fraction", "hold out this seeded fraction of the training set for validation (early stopping watches it)", cxxopts::value<std::string>()->default_value("0"));
   o.add_options("Model")
     ("hidden", "hidden dense layer sizes, comma separated (input and output sizes come from the data); --layers A,B,... for other layers", cxxopts::value<std::string>()->default_value("512,256"))
@@ -299,7 +299,7 @@ void read_flags(const cxxopts::ParseResult& r, Config& c, EvalOptions& ev) {
     ev.confusion = r.count("confusion") > 0;
     ev.probabilities = r.count("predict-proba") > 0;
     ev.predict = f.text("predict");
-    for (const char* flag : {"format", "task", "label-column", "csv-delimiter", "csv-header"})
+    for (const char* flag : {"format", "task", "label-column", "csv-delimiter", "csv-header", "normalize", "normalize-targets"})
       if (r.count(flag)) ev.given.emplace_back(flag);
     const std::string nf = f.text("on-nonfinite");
     if (nf != "stop" && nf != "skip") throw CollectiveError("--on-nonfinite: expected stop or skip, got '" + nf + "'");

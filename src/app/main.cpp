@@ -122,6 +122,19 @@ LoadOptions evaluation_settings(const Config& cfg, const EvalOptions& ev, const 
   return o;
 }
 
+// --resume: the input and target scaling the checkpoint's run had, unless given now (a checkpoint from
+// before --normalize standard became the default resumes as it was written, without flags).
+void inherit_scaling(Config& cfg, const EvalOptions& ev, const Checkpoint& ck) {
+  const std::string key = upgrade_resume_key(ck.train.resume_key);
+  if (!ev.was_given("normalize"))
+    if (const auto v = setting_of(key, "normalize")) try {
+        cfg.normalize = parse_normalize(*v);
+      } catch (const std::exception&) {  // the resume check names it
+      }
+  if (!ev.was_given("normalize-targets"))  // written only when on
+    cfg.normalize_targets = setting_of(key, "normalize-targets") ? Config::TargetScaling::Standard : Config::TargetScaling::None;
+}
+
 // --evaluate: one JSON line on stdout from rank 0, the work split across ranks.
 void run_evaluate(const Config& cfg, const EvalOptions& ev, const Comm& world) {
   Checkpoint ck;
@@ -330,14 +343,16 @@ int main(int argc, char** argv) {
                      ranks_on_node);
       });
     });
-    Trainer trainer(cfg, world, std::move(train), std::move(test));
+    Checkpoint ck;
     if (!cfg.resume.empty()) {
-      Checkpoint ck;
       agree_on_errors(world, [&] {
         as_input_error([&] { ck = guarded(world, cfg.resume, [&] { return read_checkpoint(cfg.resume); }); });
       });
-      trainer.resume(ck);
+      inherit_scaling(cfg, ev, ck);
     }
+    Trainer trainer(cfg, world, std::move(train), std::move(test));
+    if (!cfg.resume.empty()) trainer.resume(ck);
+    ck = Checkpoint{};  // the trainer holds its weights and state now: not a second copy for the whole run
     trainer.set_stop_flag(&g_stop);
     // Stopped by a signal: 75 (resume) with a checkpoint; without one, the shell's 128 + the signal's
     // number (130 for Ctrl-C), as if it had not been caught.

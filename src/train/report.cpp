@@ -56,7 +56,8 @@ void Reporter::epoch(const EpochFigures& f) {
                                               format_number(" %.4f", m(f.test)) : "";
     std::printf("epoch %llu/%zu  train_loss %.4f%s%s  %.0f samples/s  %.1fs  "
                 "(per step: compute %.2fms, comm wait %.2fms, optimizer %.2fms, data %.2fms)%s\n",
-                static_cast<unsigned long long>(f.epoch), cfg_.epochs, f.train_loss, val.c_str(), test.c_str(), f.samples_per_s, f.elapsed_s, t.compute, t.comm, t.optim, t.data, skipped.c_str());
+                static_cast<unsigned long long>(f.epoch), cfg_.epochs, f.train_loss, val.c_str(), test.c_str(),
+                f.samples_per_s, f.elapsed_s, t.compute, t.comm, t.optim, t.data, skipped.c_str());
     std::fflush(stdout);
   }
   if (!metrics_.is_open()) return;

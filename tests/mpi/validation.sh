@@ -262,6 +262,12 @@ if python3 -c "import json, sys; s, r, e = float('$std'), float('$raw'), json.lo
 else
   echo "FAIL normalize-targets: RMSE $std standardised, $raw as they are; evaluate: $ev; $(sed -n 2p out/price-p.csv)"; fail=1
 fi
+# --resume takes the checkpoint's input scaling unless given (checkpoints from before standard became
+# the default resume without flags); given otherwise, the resume is refused, naming it.
+setup "$bptrain" "${K[@]}" --epochs 1 --normalize unit --checkpoint out/unit.h5
+both resume-keeps-scaling 0 "^done: 2 epochs" "$bptrain" "${K[@]}" --epochs 2 --resume out/unit.h5
+both resume-scaling-given 2 "--resume: the checkpoint was written with different settings: --normalize unit in the checkpoint, standard now" \
+  "$bptrain" "${K[@]}" --epochs 2 --resume out/unit.h5 --normalize standard
 both normalize-targets-classes 2 "--normalize-targets standard: in/b.csv holds class labels" "$bptrain" "${T[@]}" --normalize-targets standard
 fi  # ---- end of the first half
 

@@ -18,7 +18,7 @@ struct Config {
   std::string test;  // empty: the t10k files beside the training files
   LoadOptions load;  // format, task, label column, --stream, seed for synthetic sets
   bool task_from_loss = false;  // --loss mse without --task: the labels read as regression targets
-  Normalize normalize = Normalize::Unit;
+  Normalize normalize = Normalize::Standard;  // measured in datasets/README.md ("Scaling")
   // --normalize-targets: Auto is Standard for regression; the trainer sets targets_scaled once it knows.
   enum class TargetScaling { Auto, None, Standard } normalize_targets = TargetScaling::Auto;
   bool targets_scaled = false;  // regression targets standardised for the model (part of the resume key)
