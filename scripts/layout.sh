@@ -16,7 +16,7 @@ for round in $(seq "$ROUNDS"); do
     hidden=${model%%:*} steps=${model##*:}
     for lay in $layouts; do
       r=${lay%x*} t=${lay#*x}
-      HIDDEN=$hidden STEPS=$steps BATCH=$BATCH MODES=strong REPS=$REPS THREADS=$t \
+      FRESH=1 HIDDEN=$hidden STEPS=$steps BATCH=$BATCH MODES=strong REPS=$REPS THREADS=$t \
         bash scripts/scaling.sh "$r" "$out/run" > "$out/run.log" 2>&1 || { cat "$out/run.log"; exit 1; }
       sps=$(tail -n 1 "$out/run/scaling.csv" | cut -d, -f4)
       echo "784-${hidden//,/-}-10,$r,$t,$round,$sps" >> "$out/layout.csv"

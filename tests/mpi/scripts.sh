@@ -32,6 +32,25 @@ for r in rows:  # what produced the row: REPS=2 figures, the model, the library,
     assert r["mpi"].startswith(("Open MPI v", "MPICH ")) and r["commit"] and r["date"].startswith("20"), r
 PY
 then echo "ok   scaling-csv"; else bad "scaling.csv: $(cat "$csv" 2>/dev/null)"; fi
+# A study resumes: a point that fails is recorded as failed and the study goes on (exit 1); run again,
+# the finished points are kept and only the failed ones run; another model is refused (exit 2).
+printf '#!/usr/bin/env bash\n[ "$2" = 2 ] && { echo "bptrain: error: injected launch failure" >&2; exit 3; }\nexec %s "$@"\n' "$mpiexec" > "$tmp/fail2"
+chmod +x "$tmp/fail2"
+study() { TRAIN=synthetic:3000,20,5 HIDDEN=${H:-16} STEPS=12 REPS=1 WARMUP=2 BPTRAIN=$bptrain MPIEXEC=$1 bash "$scripts/scaling.sh" 1,2 "$tmp/sr"; }
+study "$tmp/fail2" > "$tmp/sr.log" 2>&1; rc1=$?
+first=$(grep -c ',ok$' "$tmp/sr/scaling.csv"); failed=$(grep -c ',failed (exit 3; log_' "$tmp/sr/scaling.csv")
+kept=$(grep -E '^(strong|weak),1,' "$tmp/sr/scaling.csv")
+study "$mpiexec" > "$tmp/sr2.log" 2>&1; rc2=$?
+H=8 study "$mpiexec" > "$tmp/sr3.log" 2>&1; rc3=$?
+if [ $rc1 = 1 ] && [ "$first $failed" = "2 2" ] && grep -q "failed points: strong@2 weak@2" "$tmp/sr.log" && [ $rc2 = 0 ] \
+   && [ "$(grep -c ',ok$' "$tmp/sr/scaling.csv")" = 4 ] && [ "$(grep -c 'finished before, kept' "$tmp/sr2.log")" = 2 ] \
+   && [ "$(grep -E '^(strong|weak),1,' "$tmp/sr/scaling.csv" | cut -d, -f4)" = "$(cut -d, -f4 <<<"$kept")" ] \
+   && [ "$(cut -d, -f1,2 "$tmp/sr/scaling.csv" | tail -n +2 | tr '\n' ' ')" = "strong,1 strong,2 weak,1 weak,2 " ] \
+   && [ $rc3 = 2 ] && grep -q "has model 'hidden 16', this study 'hidden 8'" "$tmp/sr3.log"; then
+  echo "ok   scaling-resume: a failed point recorded, then run alone; another model refused"
+else
+  bad "scaling resume: exits $rc1 $rc2 $rc3, $first ok and $failed failed rows first; $(cat "$tmp/sr/scaling.csv"); $(tail -3 "$tmp/sr3.log")"
+fi
 # The kept log of a point (the fastest of REPS runs) names that point's files, not a temporary name.
 grep -q "profile written to $tmp/sc/profile_strong_2.csv" "$tmp/sc/log_strong_2.txt" && [ -z "$(ls "$tmp/sc" | grep -E 'try|\.best$')" ] \
   && echo "ok   scaling-kept-files" || bad "kept log: $(cat "$tmp/sc/log_strong_2.txt"); files: $(ls "$tmp/sc")"
