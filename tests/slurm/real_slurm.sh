@@ -202,6 +202,25 @@ if [ $erc -ne 0 ] && grep -q "'2' is no variable: SLURM cuts --export at every c
 else
   echo "FAIL --export with a list: exit $erc"; cat "$tmp/export.out"; fail=1
 fi
+# scripts/pbs.qsub through SLURM's Torque wrapper (qsub -> sbatch), submitted from the repository as
+# docs/batch.md says: sbatch reads the script's own #PBS lines (select=2:ncpus=16...), so the job's
+# size is one -l list on qsub's command line (a second -l replaces the first in the wrapper); the
+# repository and the job id are found without PBS_O_WORKDIR and PBS_JOBID; the job finishes with its
+# own checkpoint and leaves no log in the repository.
+if command -v qsub >/dev/null; then
+  pj=$(cd "$repo" && BPTRAIN_ARGS="--train synthetic:2000,16,3 --hidden 32 --epochs 2 --quiet" CKPT_DIR=$tmp/pbsck \
+       qsub -V -j oe -o "$tmp/pbs.out" -l select=1:ncpus=2:mpiprocs=2:ompthreads=1,walltime=00:02:00 scripts/pbs.qsub 2>&1)
+  for _ in $(seq 1 90); do squeue -h -j "$pj" 2>/dev/null | grep -q . || break; sleep 2; done
+  pstate=$(scontrol show job "$pj" 2>/dev/null | grep -oE "JobState=[A-Z_]+ .*|ExitCode=[0-9:]+" | tr '\n' ' ')
+  if grep -q "^done: 2 epochs" "$tmp/pbs.out" 2>/dev/null && [ -f "$tmp/pbsck/bptrain-$pj.h5" ] \
+     && grep -q "JobState=COMPLETED" <<<"$pstate" && [ -z "$(ls "$repo" | grep -E '^pbs\.qsub\.[eo]')" ]; then
+    echo "ok   pbs.qsub through the Torque wrapper: job $pj finished, its checkpoint bptrain-$pj.h5"
+  else
+    echo "FAIL pbs.qsub through the Torque wrapper: qsub said '$pj'; $pstate"; cat "$tmp/pbs.out" 2>/dev/null | tail -n 8; fail=1
+  fi
+else
+  echo "SKIP pbs.qsub through the Torque wrapper: no qsub (scripts/setup.sh installs slurm-wlm-torque)"
+fi
 wait $reference || { echo "FAIL the reference run"; fail=1; }
 if h5diff -q "$final" "$tmp/reference.h5" /model /model >/dev/null && h5diff -q "$final" "$tmp/reference.h5" /optimizer /optimizer >/dev/null; then
   echo "ok   the requeued job's final weights and optimizer state equal the uninterrupted run's bit for bit"
