@@ -65,11 +65,11 @@ void chunked_broadcast(const Comm& comm, std::span<T> v, MPI_Datatype type, int 
 }  // namespace
 
 MpiEnv::MpiEnv(int* argc, char*** argv) {
-  // Started alone (no launcher), Open MPI 4.1 forks a helper daemon (orted) for the one process, only
-  // needed for dynamic processes (MPI_Comm_spawn, connect/accept), which bptrain never uses: 0.2 s of
-  // every singleton start (a refused command line: 0.47 s -> 0.31 s here). Launched ranks ignore the
-  // setting, other MPI libraries too; a user's own setting wins.
-  ::setenv("OMPI_MCA_ess_singleton_isolated", "1", 0);
+  // Started alone (no launcher), Open MPI 4.1 forks a helper daemon (orted) for the one process. Its
+  // "isolated" singletons (OMPI_MCA_ess_singleton_isolated=1, 0.2 s quicker) are not used: they all
+  // take the same name and so the same session folder (/tmp/ompi.HOST.UID/jf.0/1/0), which the first
+  // of them to finish removes under the others (seen: a singleton's MPI_Finalize removed a running
+  // one's folder); three fresh-clone test runs had a one-process run end with exit 1 and no line.
   int provided = 0;
   check(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
   // Errors come back as codes, which check() turns into bpt::Error with a message.
