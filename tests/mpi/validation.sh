@@ -244,7 +244,7 @@ fi
 both unlabeled-needs-predict 2 "in/inputs.csv: no label column \(its 4 columns are the model's inputs\): nothing to score; --predict FILE" \
   "$bptrain" --evaluate out/data-ck.h5 --test in/inputs.csv
 both unlabeled-predict 0 '"labels":false,"samples":300' "$bptrain" --evaluate out/data-ck.h5 --test in/inputs.csv --predict out/u.csv --predict-proba
-"$bptrain" --evaluate out/data-ck.h5 --test in/t.csv --predict out/l.csv --predict-proba >/dev/null 2>&1
+setup "$bptrain" --evaluate out/data-ck.h5 --test in/t.csv --predict out/l.csv --predict-proba
 "$bptrain" --evaluate out/data-ck.h5 --test in/inputs-noheader.csv --predict out/u2.csv >/dev/null 2>out/u2.err
 # The same predictions and probabilities with labels or without, with a header or without (said in one line).
 if [ "$(head -1 out/u.csv)" = "index,prediction,p_0,p_1,p_2" ] && [ "$(cut -d, -f1,2,4- out/l.csv | tail -n +2)" = "$(tail -n +2 out/u.csv)" ] \
@@ -403,7 +403,7 @@ for name, cols in (("x", 3), ("y", 2)):
 PY
 h5import x.txt -c x.cfg y.txt -c y.cfg -o in/multi.h5 >/dev/null
 before=$(sums)
-"$bptrain" --train in/multi.h5 --test in/multi.h5 --loss mse --hidden 8 --epochs 2 --checkpoint out/multi-ck.h5 --quiet >/dev/null 2>&1
+setup "$bptrain" --train in/multi.h5 --test in/multi.h5 --loss mse --hidden 8 --epochs 2 --checkpoint out/multi-ck.h5 --quiet
 both predict-multi 0 '"samples":64' "$bptrain" --evaluate out/multi-ck.h5 --test in/multi.h5 --predict out/multi.csv
 head -1 out/multi.csv | grep -qx "index,prediction_0,prediction_1,target_0,target_1" \
   && [ "$(awk -F, 'NR > 1 && NF != 5' out/multi.csv | wc -l)" -eq 0 ] && [ "$(wc -l < out/multi.csv)" -eq 65 ] \
@@ -413,9 +413,9 @@ python3 -c "
 import random; random.seed(3)
 print('a,b,price')
 for i in range(64): print('%.4f,%.4f,%.2f' % (random.random(), random.random(), 250000 + random.uniform(0, 30000)))" > in/price.csv
-"$bptrain" --train in/price.csv --test in/price.csv --label-column price --loss mse --hidden 4 --epochs 1 \
-  --checkpoint out/price-ck.h5 --quiet >/dev/null 2>&1
-"$bptrain" --evaluate out/price-ck.h5 --test in/price.csv --label-column price --predict out/price.csv >/dev/null 2>&1
+setup "$bptrain" --train in/price.csv --test in/price.csv --label-column price --loss mse --hidden 4 --epochs 1 \
+  --checkpoint out/price-ck.h5 --quiet
+setup "$bptrain" --evaluate out/price-ck.h5 --test in/price.csv --label-column price --predict out/price.csv
 python3 - <<'PY' && echo "ok   predict-exact" || { echo "FAIL predict-exact"; fail=1; }
 import struct
 f32 = lambda v: struct.unpack("f", struct.pack("f", float(v)))[0]
@@ -442,8 +442,8 @@ done
 setup "$bptrain" "${T[@]}" --checkpoint out/proba-ck.h5
 setup "$bptrain" "${T[@]}" --loss mse --task classification --checkpoint out/proba-mse.h5
 P=(--evaluate out/proba-ck.h5 --test in/t.csv --label-column class --predict-proba)
-"$bptrain" "${P[@]}" --predict out/proba1.csv >/dev/null 2>&1
-"$mpiexec" -n 3 "$bptrain" "${P[@]}" --predict out/proba3.csv >/dev/null 2>&1
+setup "$bptrain" "${P[@]}" --predict out/proba1.csv
+setup "$mpiexec" -n 3 "$bptrain" "${P[@]}" --predict out/proba3.csv
 python3 - <<'PY' && cmp -s out/proba1.csv out/proba3.csv && echo "ok   predict-proba" || { echo "FAIL predict-proba: $(head -2 out/proba1.csv)"; fail=1; }
 import csv
 rows = list(csv.DictReader(open("out/proba1.csv")))
@@ -459,8 +459,8 @@ both proba-mse-model 2 "--predict-proba: out/proba-mse.h5 was trained with --los
   "$bptrain" --evaluate out/proba-mse.h5 --test in/t.csv --label-column class --predict-proba --predict out/p.csv
 
 # --max-steps mid-epoch: that epoch's line is partial; the resumed run writes it again, whole.
-"$bptrain" "${K[@]}" --epochs 2 --max-steps 11 --checkpoint out/p.h5 --metrics out/p.jsonl >/dev/null 2>&1
-"$bptrain" "${K[@]}" --epochs 2 --resume out/p.h5 --checkpoint out/p.h5 --metrics out/p.jsonl >/dev/null 2>&1
+setup "$bptrain" "${K[@]}" --epochs 2 --max-steps 11 --checkpoint out/p.h5 --metrics out/p.jsonl
+setup "$bptrain" "${K[@]}" --epochs 2 --resume out/p.h5 --checkpoint out/p.h5 --metrics out/p.jsonl
 if [ "$(grep -c '"epoch":2,.*"partial":true' out/p.jsonl)" -eq 1 ] && [ "$(grep -c '"epoch":2,.*"partial":false' out/p.jsonl)" -eq 1 ] \
    && [ "$(grep -c '"epoch":1,.*"partial":false' out/p.jsonl)" -eq 1 ]; then
   echo "ok   max-steps partial epoch line"
