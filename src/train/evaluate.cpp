@@ -46,12 +46,14 @@ EvalResult evaluate_model(Model& model, const Dataset& ds, const std::vector<std
     if (!ds.unlabeled)
       loss[b] = model.loss_of_last(ds.regression() ? Targets<float>{nullptr, t.data()} : Targets<float>{labels.data(), nullptr});
     if (!ds.regression() && !ds.unlabeled) correct[b] = static_cast<double>(count_correct(y, labels.data()));
-    if (ds.regression() && scaled) {  // the squared error in the targets' units (the loss is in the model's)
+    // Regression: the outputs in the targets' units (as they are without --normalize-targets), for the
+    // predictions and, with the targets scaled for the model, the squared error in their units.
+    if (ds.regression() && (scaled || (ex && ex->want_predictions))) {
       std::vector<float> p(k);
       for (std::size_t r = 0; r < count; ++r) {
         std::copy_n(y.row(r), k, p.data());
         ds.untransform_targets(p.data());
-        if (!ds.unlabeled)
+        if (scaled && !ds.unlabeled)
           for (std::size_t j = 0; j < k; ++j) {
             const double e = double(p[j]) - double(ds.targets[std::size_t(idx[r]) * k + j]);
             correct[b] += e * e;
@@ -59,13 +61,9 @@ EvalResult evaluate_model(Model& model, const Dataset& ds, const std::vector<std
         if (ex && ex->want_predictions) std::copy_n(p.data(), k, ex->predictions.data() + (at + r) * k);
       }
     }
-    if (!ex) continue;
+    if (!ex || ds.regression()) continue;
     for (std::size_t r = 0; r < count; ++r) {
       const float* yr = y.row(r);
-      if (ds.regression()) {
-        if (ex->want_predictions && !scaled) std::copy_n(yr, k, ex->predictions.data() + (at + r) * k);
-        continue;
-      }
       const auto pred = static_cast<std::size_t>(std::max_element(yr, yr + outs) - yr);
       if (ex->want_confusion && !ds.unlabeled) ex->confusion[static_cast<std::size_t>(labels[r]) * outs + pred] += 1;
       if (ex->want_predictions) ex->predictions[at + r] = static_cast<float>(pred);

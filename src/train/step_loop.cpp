@@ -104,6 +104,10 @@ TrainResult Trainer::run() {
   const double start = wall_time() - st_.elapsed_s;  // a resumed run's time counts on
   TrainResult res;
   res.stop_reason = "epochs";
+  auto done = [&] {  // the held-out figures: the test set's, or the validation set's without one
+    out.done(res.epochs, res.steps, test_.n ? res.test : res.val, test_.n ? "test" : "val", train_.regression(),
+             res.seconds, res.stop_reason, res.peak_rss_mb);
+  };
   if (resumed_ && (st_.epoch >= cfg_.epochs || (cfg_.max_steps && st_.step >= cfg_.max_steps))) {
     // Nothing left to train (a finished run resumed, e.g. by a batch system's requeue): report the
     // checkpoint's model as it is, and leave the checkpoint alone.
@@ -116,8 +120,7 @@ TrainResult Trainer::run() {
     res.seconds = st_.elapsed_s;
     res.stop_reason = "already done";
     res.peak_rss_mb = static_cast<double>(comm_.allreduce_max(static_cast<long>(peak_rss_mb() * 1024.0))) / 1024.0;
-    out.done(res.epochs, res.steps, test_.n ? res.test : res.val, test_.n ? "test" : "val", train_.regression(),
-               res.seconds, res.stop_reason, res.peak_rss_mb);
+    done();
     return res;
   }
   Tally t;
@@ -159,8 +162,7 @@ TrainResult Trainer::run() {
   // The final checkpoint: where this run ended, resumable with a larger --epochs or --max-steps.
   save_checkpoint(carry, res.seconds);
   write_timeline();
-  out.done(res.epochs, res.steps, test_.n ? res.test : res.val, test_.n ? "test" : "val", train_.regression(),
-             res.seconds, res.stop_reason, res.peak_rss_mb);
+  done();
   return res;
 }
 
