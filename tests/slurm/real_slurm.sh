@@ -4,6 +4,8 @@
 # SLURM send SIGUSR1 before the end, bptrain checkpoints and exits 75, the script requeues the job,
 # and the requeued job resumes and finishes. Checks: requeued at least once, finished with exit 0,
 # and the final weights and optimizer state equal bit for bit to an uninterrupted mpirun -np 2 run.
+# Then checkpoints per job, RESUME=, a sweep array, a scaling study, --export with lists, pbs.qsub through
+# the Torque wrapper, and the README's "On a cluster" commands as written (shrunk; docs/batch.md).
 # Exit 77 (CTest: skipped) where the machine cannot run it, with the reason.
 # Usage: real_slurm.sh REPO BPTRAIN MPIEXEC
 set -u
@@ -220,6 +222,62 @@ if command -v qsub >/dev/null; then
   fi
 else
   echo "SKIP pbs.qsub through the Torque wrapper: no qsub (scripts/setup.sh installs slurm-wlm-torque)"
+fi
+# The README's "On a cluster" commands, run as written from a folder laid out as the repository
+# (scripts/, build/bptrain, runs/), with these changes, each said: every sbatch gets one node, 2 tasks
+# of one CPU, --wait; qsub gets a one-node -l list (the wrapper keeps the last -l); bptrain trains
+# synthetic:2000,16,3 with --hidden 16 and --epochs N / 50 rounded up; the scaling study 1 and 2 ranks of
+# a small model; JOBID and ARRAYJOBID are the ids the previous sbatch printed.
+w=$tmp/readme
+mkdir -p "$w/build" "$w/runs"
+ln -s "$repo/scripts" "$w/scripts"; ln -s "$bptrain" "$w/build/bptrain"; cp "$repo/runs/.gitignore" "$w/runs/"
+python3 - "$repo/README.md" "$w" > "$w/walk.sh" <<'PY'
+import math, re, shlex, sys
+readme, w = sys.argv[1:]
+block = re.search(r"<!-- cluster:start -->\n```sh\n(.*?)```\n<!-- cluster:end -->", open(readme).read(), re.S)
+if not block:
+    sys.exit("README.md: no cluster block")
+print(f'cd {w}')
+print(f'sbatch() {{  # one node, 2 tasks of one CPU, waits; prints the id as sbatch does and keeps it in {w}/ids\n'
+      '  local opts=(); while [ $# -gt 0 ] && [[ $1 != *.sbatch ]]; do opts+=("$1"); shift; done\n'
+      '  local id; id=$(command sbatch --parsable --wait "${opts[@]}" --nodes=1 --ntasks-per-node=2 --cpus-per-task=1 --time=00:03:00 "$@")\n'
+      '  local rc=$?; echo "Submitted batch job $id (exit $rc)"; echo "$id" >> ids; return $rc; }')
+print(f'qsub() {{  # one node through the wrapper (its last -l counts); waits for the job to end\n'
+      '  local id; id=$(command qsub "${@:1:$#-1}" -l select=1:ncpus=2:mpiprocs=2:ompthreads=1,walltime=00:03:00 "${@: -1}") || return 1\n'
+      '  echo "qsub: job $id"; echo "$id" >> ids\n'
+      '  for _ in $(seq 1 90); do squeue -h -j "$id" 2>/dev/null | grep -q . || return 0; sleep 2; done; return 1; }')
+print("set -e")
+n = 0
+for line in block.group(1).replace("\\\n", " ").splitlines():
+    if not line.strip() or line.lstrip().startswith("#"):
+        continue
+    was = line
+    line = re.sub(r"--epochs (\d+)", lambda m: f"--epochs {math.ceil(int(m.group(1)) / 50)}", line)
+    line = re.sub(r"--hidden [^\s\"']+", "--hidden 16 --train synthetic:2000,16,3 --batch-size 100", line)
+    line = re.sub(r"HIDDEN=[^\s\"']+", "HIDDEN=32 RANKS=1,2 STEPS=20 WARMUP=3 REPS=1 LOCAL=64 BATCH=128 TRAIN=synthetic:{rows},32,4", line)
+    line = line.replace("ARRAYJOBID", "$(sed -n 3p ids)").replace("JOBID", "$(sed -n 1p ids)")
+    n += 1
+    print(f"echo {shlex.quote(str(n) + ': ' + was)}")
+    print(line)
+print(f"echo 'all {n} commands ran'")
+PY
+rw=$(bash "$w/walk.sh" 2>&1); rrc=$?
+ids=($(cat "$w/ids" 2>/dev/null))  # job, resumed job, array, scaling, pbs
+j1=${ids[0]:-} j2=${ids[1]:-} ja=${ids[2]:-} js=${ids[3]:-} jp=${ids[4]:-}
+stray=$(cd "$w" && ls | grep -vxE 'build|scripts|runs|walk\.sh|ids|sweep\.txt|pbs\.qsub\.[eo][0-9]+')
+if [ $rrc -eq 0 ] && grep -q "^all 7 commands ran" <<<"$rw" && [ ${#ids[@]} = 5 ] && [ -z "$stray" ] \
+   && grep -q "a new job, starting fresh" "$w/runs/bptrain-$j1.out" && grep -q "^done: 1 epochs" "$w/runs/bptrain-$j1.out" \
+   && [ -f "$w/runs/bptrain-$j1.h5" ] && [ -f "$w/runs/bptrain-$j1.jsonl" ] \
+   && grep -q "continuing from RESUME=runs/bptrain-$j1.h5" "$w/runs/bptrain-$j2.out" && grep -q "^done: 2 epochs" "$w/runs/bptrain-$j2.out" \
+   && [ "$(ls "$w/runs" | grep -cE "^bptrain-${ja}_[0-2]\.(out|h5|jsonl|flags)$")" = 12 ] \
+   && [ "$(tail -n +2 "$w/runs/sweep-$ja.csv" | cut -d, -f1-3 | tr '\n' ' ')" = "0,--lr 0.001,ok 1,--lr 0.0003,ok 2,--lr 0.05 --optimizer momentum,ok " ] \
+   && [ "$(tail -n +2 "$w/runs/scaling-$js/scaling.csv" | cut -d, -f1,2 | tr '\n' ' ')" = "strong,1 strong,2 weak,1 weak,2 " ] \
+   && [ -f "$w/runs/bptrain-scaling-$js.out" ] \
+   && grep -q "^done: 1 epochs" "$w/runs/bptrain-$jp.log" && [ -f "$w/runs/bptrain-$jp.h5" ]; then
+  echo "ok   the README's cluster commands ran as written (shrunk): jobs ${ids[*]}, every file in runs/: $(ls "$w/runs" | wc -l) files"
+else
+  echo "FAIL the README's cluster commands: exit $rrc, ids '${ids[*]}', stray files '$stray'"; tail -n 20 <<<"$rw"
+  ls -la "$w/runs"; for f in "$w"/runs/*.out "$w"/runs/*.log "$w"/runs/*.csv; do [ -f "$f" ] && { echo "--- $f"; tail -n 6 "$f"; }; done; fail=1
 fi
 wait $reference || { echo "FAIL the reference run"; fail=1; }
 if h5diff -q "$final" "$tmp/reference.h5" /model /model >/dev/null && h5diff -q "$final" "$tmp/reference.h5" /optimizer /optimizer >/dev/null; then
