@@ -96,24 +96,28 @@ job=$(CKPT_DIR=$tmp/ck BPTRAIN=$bptrain BPTRAIN_HOME=$repo sbatch --parsable --j
   --nodes=1 --ntasks-per-node=2 --cpus-per-task=1 --time=00:01:00 --signal=USR1@55 \
   --output="$tmp/job.out" "$repo/scripts/slurm.sbatch" "${args[@]}") || { echo "FAIL sbatch"; exit 1; }
 echo "submitted job $job"
-state=""
-deadline=$(( $(date +%s) + 360 ))  # room for many requeue cycles (a run may be signalled 5 s in)
-while [ "$(date +%s)" -lt "$deadline" ]; do
-  info=$(scontrol show job "$job" 2>/dev/null)
-  state=$(grep -oE "JobState=[A-Z_]+" <<<"$info" | cut -d= -f2)
-  case "$state" in
-    COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL|OUT_OF_MEMORY|PREEMPTED) break ;;
-    PENDING)
-      # Requeued: SLURM holds it back (BeginTime, about two minutes). Released once the old job's
-      # slurmstepd processes have gone: released at once, the requeued batch script itself failed to
-      # start once (FAILED, ExitCode 1:0, no output), before slurm.sbatch's own wait could run.
-      if grep -q "Reason=BeginTime" <<<"$info" && ! pgrep -f "slurmstepd: \[$job\." >/dev/null; then
-        echo "$(date +%T) job $job requeued ($(grep -oE "Restarts=[0-9]+" <<<"$info")): released"
-        scontrol update JobId="$job" StartTime=now
-      fi ;;
-  esac
-  sleep 1
-done
+# Follows a job to its end, releasing it each time it is requeued (SLURM holds a requeued job back,
+# BeginTime, about two minutes) once the old job's slurmstepd processes have gone: released at once,
+# the requeued batch script itself failed to start once (FAILED, ExitCode 1:0, no output), before
+# slurm.sbatch's own wait could run. Sets state.
+follow() {
+  local job=$1 info deadline=$(( $(date +%s) + 360 ))  # room for many requeue cycles (a run may be signalled 5 s in)
+  state=""
+  while [ "$(date +%s)" -lt "$deadline" ]; do
+    info=$(scontrol show job "$job" 2>/dev/null)
+    state=$(grep -oE "JobState=[A-Z_]+" <<<"$info" | cut -d= -f2)
+    case "$state" in
+      COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL|OUT_OF_MEMORY|PREEMPTED) return ;;
+      PENDING)
+        if grep -q "Reason=BeginTime" <<<"$info" && ! pgrep -f "slurmstepd: \[$job\." >/dev/null; then
+          echo "$(date +%T) job $job requeued ($(grep -oE "Restarts=[0-9]+" <<<"$info")): released"
+          scontrol update JobId="$job" StartTime=now
+        fi ;;
+    esac
+    sleep 1
+  done
+}
+follow "$job"
 info=$(scontrol show job "$job")
 restarts=$(grep -oE "Restarts=[0-9]+" <<<"$info" | cut -d= -f2)
 exitcode=$(grep -oE " ExitCode=[0-9:]+" <<<"$info" | cut -d= -f2)
@@ -210,7 +214,7 @@ fi
 # repository and the job id are found without PBS_O_WORKDIR and PBS_JOBID; the job finishes with its
 # own checkpoint and leaves no log in the repository.
 if command -v qsub >/dev/null; then
-  pj=$(cd "$repo" && BPTRAIN_ARGS="--train synthetic:2000,16,3 --hidden 32 --epochs 2 --quiet" CKPT_DIR=$tmp/pbsck \
+  pj=$(cd "$repo" && BPTRAIN=$bptrain BPTRAIN_ARGS="--train synthetic:2000,16,3 --hidden 32 --epochs 2 --quiet" CKPT_DIR=$tmp/pbsck \
        qsub -V -j oe -o "$tmp/pbs.out" -l select=1:ncpus=2:mpiprocs=2:ompthreads=1,walltime=00:02:00 scripts/pbs.qsub 2>&1)
   for _ in $(seq 1 90); do squeue -h -j "$pj" 2>/dev/null | grep -q . || break; sleep 2; done
   pstate=$(scontrol show job "$pj" 2>/dev/null | grep -oE "JobState=[A-Z_]+ .*|ExitCode=[0-9:]+" | tr '\n' ' ')
@@ -219,6 +223,22 @@ if command -v qsub >/dev/null; then
     echo "ok   pbs.qsub through the Torque wrapper: job $pj finished, its checkpoint bptrain-$pj.h5"
   else
     echo "FAIL pbs.qsub through the Torque wrapper: qsub said '$pj'; $pstate"; cat "$tmp/pbs.out" 2>/dev/null | tail -n 8; fail=1
+  fi
+  # The walltime rerun through the wrapper: the main job's training, a one-minute walltime, SLURM's
+  # SIGUSR1 to the batch script 50 s before it (SBATCH_SIGNAL, as the script's #SBATCH --signal line
+  # would ask 120 s before a longer limit); the script passes it to mpirun, the ranks checkpoint and
+  # exit 75, the job is requeued (qrerun, else scontrol) and resumes its own checkpoint to the end.
+  # Its final checkpoint is compared with the uninterrupted run's below.
+  pw=$(cd "$repo" && BPTRAIN=$bptrain BPTRAIN_ARGS="${args[*]}" CKPT_DIR=$tmp/pbsw SBATCH_SIGNAL=B:USR1@50 qsub -V -j oe -o "$tmp/pbsw.out" \
+       -l select=1:ncpus=2:mpiprocs=2:ompthreads=1,walltime=00:01:00 scripts/pbs.qsub 2>&1)
+  follow "$pw"
+  pwinfo=$(scontrol show job "$pw" 2>/dev/null | grep -oE "JobState=[A-Z_]+|Restarts=[0-9]+|ExitCode=[0-9:]+" | tr '\n' ' ')
+  if grep -q "JobState=COMPLETED .*ExitCode=0:0" <<<"$pwinfo" && ! grep -q "Restarts=0" <<<"$pwinfo" \
+     && grep -q "SIGUSR1 (the time limit is near): passed to the ranks" "$tmp/pbsw/bptrain-$pw.log" \
+     && grep -q "resuming from .*bptrain-$pw.h5" "$tmp/pbsw/bptrain-$pw.log" && grep -q "^done: " "$tmp/pbsw/bptrain-$pw.log"; then
+    echo "ok   pbs.qsub's walltime rerun through the Torque wrapper: job $pw signalled, checkpointed, requeued and finished: $pwinfo"
+  else
+    echo "FAIL pbs.qsub's walltime rerun: qsub said '$pw'; $pwinfo"; tail -n 15 "$tmp/pbsw/bptrain-$pw.log" 2>/dev/null; fail=1
   fi
 else
   echo "SKIP pbs.qsub through the Torque wrapper: no qsub (scripts/setup.sh installs slurm-wlm-torque)"
@@ -280,10 +300,15 @@ else
   ls -la "$w/runs"; for f in "$w"/runs/*.out "$w"/runs/*.log "$w"/runs/*.csv; do [ -f "$f" ] && { echo "--- $f"; tail -n 6 "$f"; }; done; fail=1
 fi
 wait $reference || { echo "FAIL the reference run"; fail=1; }
-if h5diff -q "$final" "$tmp/reference.h5" /model /model >/dev/null && h5diff -q "$final" "$tmp/reference.h5" /optimizer /optimizer >/dev/null; then
+same() { h5diff -q "$1" "$tmp/reference.h5" /model /model >/dev/null && h5diff -q "$1" "$tmp/reference.h5" /optimizer /optimizer >/dev/null; }
+if same "$final"; then
   echo "ok   the requeued job's final weights and optimizer state equal the uninterrupted run's bit for bit"
 else
   echo "FAIL the requeued job's final checkpoint differs from the uninterrupted run's"; fail=1
+fi
+if [ -n "${pw:-}" ]; then
+  same "$tmp/pbsw/bptrain-$pw.h5" && echo "ok   the rerun PBS job's final weights and optimizer state equal the uninterrupted run's bit for bit" \
+    || { echo "FAIL the rerun PBS job's final checkpoint differs from the uninterrupted run's"; fail=1; }
 fi
 [ $fail -eq 0 ] && echo "ok   real SLURM: requeued $restarts time(s), exit 0, bitwise equal; $(( $(date +%s) - started )) s in all"
 exit $fail
