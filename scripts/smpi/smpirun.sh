@@ -4,7 +4,9 @@
 # as many per node as a node has cores (more only with OVERSUBSCRIBE=1: the ranks then share the
 # cores, as mpirun --oversubscribe does). Environment: PLATFORM, OVERSUBSCRIBE; HOST_SPEED, the flop rate of one core of
 # the machine running the simulation (scripts/simulate.sh measures it; default 220Gf); SMPI_TEST, the
-# seconds one MPI_Test costs (bench_mpi_test; default 1.7e-8); SMPI_EXTRA, more smpirun options.
+# seconds one MPI_Test costs (bench_mpi_test; default 1.7e-8); SMPI_EXTRA, more smpirun options;
+# BPT_SIM_COMPUTE=model (modelled compute: smpi/simulate-computation:no, BPT_SIM_MODEL default
+# compute-model.txt here) or measured (unset: SMPI times each rank's computation on this machine).
 # Fixed settings, and why:
 #   smpi/grow-injected-times:no  each MPI_Test costs SMPI_TEST, not more for every failed test before it;
 #   smpi/send-is-detached-thresh:0  sends complete when received: 5x faster simulations of the ring at
@@ -35,8 +37,15 @@ if n > len(names) and sys.argv[3] != "1":
     sys.exit(f"smpirun.sh: {sys.argv[1]} has {len(names)} cores; {n} ranks asked for (OVERSUBSCRIBE=1 to share them)")
 print("\n".join(names[i % len(names)] for i in range(n)))
 PY
+# Modelled compute (BPT_SIM_COMPUTE=model, bpt/core/sim_cost.hpp): every kernel is billed by the model
+# (BPT_SIM_MODEL, default compute-model.txt beside this script), so SMPI must not time the host as well.
+sim=()
+if [ "${BPT_SIM_COMPUTE:-measured}" = model ]; then
+  export BPT_SIM_MODEL=${BPT_SIM_MODEL:-$here/compute-model.txt}
+  sim=(--cfg=smpi/simulate-computation:no)
+fi
 # shellcheck disable=SC2086
 smpirun -np "$n" -platform "$platform" -hostfile "$hosts" --cfg=smpi/host-speed:"${HOST_SPEED:-220Gf}" \
   --cfg=smpi/test:"${SMPI_TEST:-1.7e-8}" --cfg=smpi/grow-injected-times:no --cfg=smpi/send-is-detached-thresh:0 \
   --cfg=smpi/coll-selector:ompi --cfg=smpi/lat-factor:0:1 --cfg=smpi/bw-factor:0:1 \
-  --log=root.thres:warning ${SMPI_EXTRA:-} "$@"
+  --log=root.thres:warning "${sim[@]}" ${SMPI_EXTRA:-} "$@"

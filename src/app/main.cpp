@@ -16,6 +16,7 @@
 #include "bpt/core/error.hpp"
 #include "bpt/core/isolate.hpp"
 #include "bpt/core/partial_file.hpp"
+#include "bpt/core/sim_cost.hpp"
 #include "bpt/data/paths.hpp"
 #include "bpt/data/dataset.hpp"
 #include "bpt/comm/comm.hpp"
@@ -302,8 +303,13 @@ int main(int argc, char** argv) {
       as_input_error([&] {
         go = parse(argc, argv, cfg, ev, root, flags);
         if (go) validate_config(cfg, world.size(), std::thread::hardware_concurrency());
+        // A bad BPT_SIM_COMPUTE, model mode outside the SMPI build, an unreadable model: said here.
+        if (sim::mode() == sim::Mode::Model) (void)sim::model_file();
       });
     });
+    if (root && go && sim::mode() == sim::Mode::Model)
+      std::fprintf(stderr, "bptrain: simulated compute (BPT_SIM_COMPUTE=model): every kernel billed by the model %s; "
+                   "times are modelled, losses and accuracies meaningless\n", sim::model_file().c_str());
     // Before any collective a flag decides (the stall watch, --evaluate's, the reducer's): ranks started
     // with other flags, or another build, are named here rather than left waiting in other collectives.
     flags.emplace_back("the program build", BPT_VERSION " built " __DATE__ " " __TIME__);

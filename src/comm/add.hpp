@@ -10,6 +10,8 @@
 #include <cstddef>
 #include <cstdlib>
 
+#include "bpt/core/sim_cost.hpp"
+
 #ifdef BPT_SIMULATED
 #include <mpi.h>  // SMPI's smpi_bench_end, smpi_execute, smpi_bench_begin
 #endif
@@ -35,6 +37,10 @@ inline void add_and_bill(float* d, const float* in, std::size_t n) {
 #endif
 
 inline void add_into(float* d, const float* in, std::size_t n) {
+  // Simulated compute (bpt/core/sim_cost.hpp): billed by the model, and skipped (the gradients' values
+  // do not matter there), or timed for the model.
+  sim::Kernel kernel("add", n, 0, 0, /*skippable=*/true);
+  if (kernel.skip()) return;
 #ifdef BPT_SIMULATED
   if (simulated_add_seconds() > 0) {
     smpi_bench_end();  // what ran before is billed as measured; the loop is not

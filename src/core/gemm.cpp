@@ -6,6 +6,7 @@
 #include <string>
 
 #include "bpt/core/error.hpp"
+#include "bpt/core/sim_cost.hpp"
 
 namespace bpt {
 namespace {
@@ -32,12 +33,21 @@ int ld_of(std::size_t ld, std::size_t cols) { return static_cast<int>(ld < 1 ? (
 
 CBLAS_TRANSPOSE cb(Trans t) { return t == Trans::No ? CblasNoTrans : CblasTrans; }
 
+// The kernel's name in the simulated-compute model (bpt/core/sim_cost.hpp).
+const char* kernel_name(bool single, Trans ta, Trans tb) {
+  static const char* const names[2][2][2] = {{{"dgemm_NN", "dgemm_NT"}, {"dgemm_TN", "dgemm_TT"}},
+                                             {{"sgemm_NN", "sgemm_NT"}, {"sgemm_TN", "sgemm_TT"}}};
+  return names[single][ta == Trans::Yes][tb == Trans::Yes];
+}
+
 }  // namespace
 
 void gemm(Trans ta, Trans tb, float alpha, ConstMatView<float> a, ConstMatView<float> b, float beta,
           MatView<float> c) {
   Shape s = check_shapes(ta, tb, a, b, c);
   if (s.m == 0 || s.n == 0) return;
+  sim::Kernel kernel(kernel_name(true, ta, tb), s.m, s.n, s.k, /*skippable=*/true);
+  if (kernel.skip()) return;
   cblas_sgemm(CblasRowMajor, cb(ta), cb(tb), static_cast<int>(s.m), static_cast<int>(s.n), static_cast<int>(s.k),
               alpha, a.data, ld_of(a.ld, a.cols), b.data, ld_of(b.ld, b.cols), beta, c.data, ld_of(c.ld, c.cols));
 }
@@ -46,6 +56,8 @@ void gemm(Trans ta, Trans tb, double alpha, ConstMatView<double> a, ConstMatView
           MatView<double> c) {
   Shape s = check_shapes(ta, tb, a, b, c);
   if (s.m == 0 || s.n == 0) return;
+  sim::Kernel kernel(kernel_name(false, ta, tb), s.m, s.n, s.k, /*skippable=*/true);
+  if (kernel.skip()) return;
   cblas_dgemm(CblasRowMajor, cb(ta), cb(tb), static_cast<int>(s.m), static_cast<int>(s.n), static_cast<int>(s.k),
               alpha, a.data, ld_of(a.ld, a.cols), b.data, ld_of(b.ld, b.cols), beta, c.data, ld_of(c.ld, c.cols));
 }

@@ -1,6 +1,7 @@
 #include "bpt/nn/activation.hpp"
 
 #include "bpt/core/names.hpp"
+#include "bpt/core/sim_cost.hpp"
 
 namespace bpt {
 
@@ -17,6 +18,7 @@ template <class T>
 void activation_backward(Activation f, ConstMatView<T> z, ConstMatView<T> a, MatView<T> delta) {
   if (f == Activation::Identity) return;
   const std::size_t n = delta.cols;
+  sim::Kernel kernel("act_back", delta.rows, n, 1 + static_cast<std::size_t>(f));
   for (std::size_t r = 0; r < delta.rows; ++r) {
     T* dr = delta.row(r);
     const T* zr = z.row(r);

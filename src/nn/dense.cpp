@@ -2,12 +2,14 @@
 
 #include "bpt/core/error.hpp"
 #include "bpt/core/gemm.hpp"
+#include "bpt/core/sim_cost.hpp"
 
 namespace bpt {
 
 template <class T>
 void bias_activation(MatView<T> z, const T* b, Activation f, MatView<T> a) {
   const std::size_t n = z.cols;
+  sim::Kernel kernel("bias_act", z.rows, n, 1 + static_cast<std::size_t>(f));
   for (std::size_t r = 0; r < z.rows; ++r) {
     T* zr = z.row(r);
     T* ar = a.row(r);
@@ -45,11 +47,14 @@ void dense_backward(ConstMatView<T> x, const T* w, ConstMatView<T> z, ConstMatVi
   const std::size_t out = delta.cols, in = x.cols;
   activation_backward(f, z, a, delta);
   gemm(Trans::Yes, Trans::No, T(1), ConstMatView<T>(delta), x, accumulate ? T(1) : T(0), MatView<T>(dw, out, in));
-  if (!accumulate)
-    for (std::size_t c = 0; c < out; ++c) db[c] = T(0);
-  for (std::size_t r = 0; r < delta.rows; ++r) {
-    const T* dr = delta.row(r);
-    for (std::size_t c = 0; c < out; ++c) db[c] += dr[c];
+  {
+    sim::Kernel kernel("bias_grad", delta.rows, out);
+    if (!accumulate)
+      for (std::size_t c = 0; c < out; ++c) db[c] = T(0);
+    for (std::size_t r = 0; r < delta.rows; ++r) {
+      const T* dr = delta.row(r);
+      for (std::size_t c = 0; c < out; ++c) db[c] += dr[c];
+    }
   }
   if (dx.data) gemm(Trans::No, Trans::No, T(1), ConstMatView<T>(delta), ConstMatView<T>(w, out, in), T(0), dx);
 }

@@ -4,6 +4,7 @@
 
 #include "bpt/core/error.hpp"
 #include "bpt/core/names.hpp"
+#include "bpt/core/sim_cost.hpp"
 
 namespace bpt {
 
@@ -22,6 +23,7 @@ double softmax_cross_entropy(ConstMatView<T> logits, const std::int32_t* labels,
                              T smoothing) {
   const std::size_t k = logits.cols;
   const double e = static_cast<double>(smoothing), spread = e / static_cast<double>(k);
+  sim::Kernel kernel("softmax_ce", logits.rows, k);
   double total = 0;
   for (std::size_t r = 0; r < logits.rows; ++r) {
     const T* x = logits.row(r);
@@ -53,6 +55,7 @@ template <class T>
 double mse(ConstMatView<T> out, const T* targets, const std::int32_t* labels, MatView<T> grad, T scale) {
   const std::size_t k = out.cols;
   const T g2 = T(2) * scale / static_cast<T>(k);
+  sim::Kernel kernel("mse", out.rows, k);
   double total = 0;
   for (std::size_t r = 0; r < out.rows; ++r) {
     double s = 0;

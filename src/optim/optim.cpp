@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "bpt/core/error.hpp"
 #include "bpt/core/names.hpp"
+#include "bpt/core/sim_cost.hpp"
 
 namespace bpt {
 
@@ -75,6 +77,7 @@ void Optimizer::step(std::span<float> params, std::span<const float> grads, floa
 
 void Optimizer::update(float* __restrict p, const float* __restrict g, float* __restrict m, float* __restrict v,
                        std::size_t n, float lr, float gs) const {
+  sim::Kernel kernel("opt_update", n, 1 + static_cast<std::size_t>(cfg_.kind));
   const float wd = cfg_.weight_decay;
   switch (cfg_.kind) {
     case OptKind::Sgd:
@@ -159,6 +162,7 @@ void Optimizer::step_layerwise(std::span<float> params, std::span<const float> g
   const double td = static_cast<double>(t_);
   const float bc1 = static_cast<float>(1.0 - std::pow(static_cast<double>(b1), td));
   const float bc2 = static_cast<float>(1.0 - std::pow(static_cast<double>(b2), td));
+  std::optional<sim::Kernel> kernel(std::in_place, "opt_layerwise_1", total_size(ranges), 1 + static_cast<std::size_t>(cfg_.kind));
   pieces([&](std::size_t l, bool weight, std::size_t first, std::size_t n, std::size_t s) {
     const float* p = params.data() + first;
     const float* g = grads.data() + first;
@@ -188,6 +192,7 @@ void Optimizer::step_layerwise(std::span<float> params, std::span<const float> g
     fig[l] += ww;
     fig[nl + l] += xx;
   });
+  kernel.reset();
   complete(fig);
   std::vector<float> ratio(nl, 1.0f);
   for (std::size_t l = 0; l < nl; ++l) {
@@ -196,6 +201,7 @@ void Optimizer::step_layerwise(std::span<float> params, std::span<const float> g
       ratio[l] = static_cast<float>(lamb ? wn / xn : double(cfg_.trust_coef) * wn / (xn + double(wd) * wn));
   }
   const float mu = cfg_.momentum;
+  kernel.emplace("opt_layerwise_2", total_size(ranges), 1 + static_cast<std::size_t>(cfg_.kind));
   pieces([&](std::size_t l, bool weight, std::size_t first, std::size_t n, std::size_t s) {
     float* p = params.data() + first;
     const float r = weight ? ratio[l] : 1.0f;
@@ -216,6 +222,7 @@ void Optimizer::step_layerwise(std::span<float> params, std::span<const float> g
 
 void pack(const Ranges& ranges, std::span<const float> full, std::span<float> packed) {
   require(packed.size() == total_size(ranges), "pack: the packed buffer does not fit the ranges");
+  sim::Kernel kernel("copy", packed.size());
   float* out = packed.data();
   for (const Range& r : ranges) {
     require(r.begin <= r.end && r.end <= full.size(), "pack: a range outside the full layout");
@@ -225,6 +232,7 @@ void pack(const Ranges& ranges, std::span<const float> full, std::span<float> pa
 
 void unpack(const Ranges& ranges, std::span<const float> packed, std::span<float> full) {
   require(packed.size() == total_size(ranges), "unpack: the packed buffer does not fit the ranges");
+  sim::Kernel kernel("copy", packed.size());
   const float* in = packed.data();
   for (const Range& r : ranges) {
     require(r.begin <= r.end && r.end <= full.size(), "unpack: a range outside the full layout");
@@ -234,6 +242,7 @@ void unpack(const Ranges& ranges, std::span<const float> packed, std::span<float
 }
 
 double global_norm(std::span<const float> g) {
+  sim::Kernel kernel("sumsq", g.size());
   double s = 0;
   for (float x : g) s += static_cast<double>(x) * static_cast<double>(x);
   return std::sqrt(s);
@@ -242,6 +251,7 @@ double global_norm(std::span<const float> g) {
 double sum_squares(std::span<const float> g) {
   // 32 float partial sums per block of 1024 (several independent vector accumulators, so the adds
   // do not wait on each other: 6x faster than 8 on AVX-512), blocks accumulated in double.
+  sim::Kernel kernel("sumsq", g.size());
   double total = 0;
   const float* p = g.data();
   const std::size_t n = g.size();

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "bpt/comm/comm.hpp"
+#include "bpt/core/sim_cost.hpp"
 
 namespace bpt {
 
@@ -43,6 +44,7 @@ void BatchLoader::rows_of(const std::vector<std::uint32_t>& perm, std::size_t at
 
 double BatchLoader::load(const std::vector<std::uint32_t>& perm, std::size_t at, std::size_t g) {
   const double t0 = wall_time();
+  sim::Kernel kernel("data", local(g).size(), ds_.d);
   rows_of(perm, at, g, cur_);
   if (pending_.valid() && pending_at_ == at) {
     pending_.get();  // rethrows a read error from the reader thread

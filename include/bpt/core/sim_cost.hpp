@@ -1,0 +1,62 @@
+#pragma once
+// Modelled compute for simulated clusters.
+//
+// Under SMPI a rank's computation is normally timed on the machine running the simulation, one
+// simulated rank after another through one cache, so identical runs disagree (issue 26). With
+// BPT_SIM_COMPUTE=model each compute kernel (a Kernel scope: GEMMs, the elementwise passes, the
+// optimizer update, the reducer's additions, the batch assembly) is billed the time a calibrated cost
+// model gives for its shape, and the GEMMs are not run at all (their values do not matter there: the
+// losses of a model-mode run are meaningless, and the run says so). The simulation must then not time
+// the host (smpirun --cfg=smpi/simulate-computation:no, which scripts/smpi/smpirun.sh sets in model
+// mode), so no host timing enters the figures: two identical runs give identical simulated times.
+//
+// The model (BPT_SIM_MODEL, a text file; scripts/smpi/compute-model.txt) is fitted on a real machine
+// by BPT_SIM_COMPUTE=record at one rank (scripts/smpi/calibrate.sh): every kernel's host time by its
+// shape, a median per shape. A shape the file lacks is interpolated along the one dimension in which it
+// differs from recorded shapes of its kind (the batch, mostly), else scaled from the kind's median rate.
+// A simulated core computes as the calibration machine's core did: the platform's speed is not used.
+// Record mode works in every build (calibrate with the real binary under the real MPI); model mode
+// only in the SMPI build.
+#include <cstddef>
+#include <string>
+
+namespace bpt::sim {
+
+enum class Mode { Measured, Model, Record };
+
+// BPT_SIM_COMPUTE: measured (unset), model (the SMPI build only) or record (any build).
+Mode mode();
+// The model's file, read (and checked) on first use: BPT_SIM_MODEL, default scripts/smpi/compute-model.txt.
+const std::string& model_file();
+// The modelled seconds of a kernel of this kind and shape (throws if no model applies).
+double modelled_seconds(const char* kind, std::size_t d0, std::size_t d1 = 0, std::size_t d2 = 0);
+// Writes what record mode measured (BPT_SIM_RECORD, default sim-record.txt: "kind d0 d1 d2 seconds
+// calls", the median of the calls past the first); no-op in other modes. Every rank appends its lines.
+void finish();
+
+// One kernel call's scope. Model mode: billed on construction, and skip() says the kernel's own work
+// may be left out (kinds whose outputs only feed figures that model mode does not report: the GEMMs,
+// the reducer's additions). Record mode: timed on the host from construction to destruction.
+class Kernel {
+ public:
+  Kernel(const char* kind, std::size_t d0, std::size_t d1 = 0, std::size_t d2 = 0, bool skippable = false)
+      : kind_(kind), d_{d0, d1, d2} {
+    if (mode() != Mode::Measured) begin(skippable);
+  }
+  ~Kernel() {
+    if (start_ >= 0) end();
+  }
+  bool skip() const { return skip_; }
+  Kernel(const Kernel&) = delete;
+  Kernel& operator=(const Kernel&) = delete;
+
+ private:
+  void begin(bool skippable);
+  void end();
+  const char* kind_;
+  std::size_t d_[3];
+  double start_ = -1;
+  bool skip_ = false;
+};
+
+}  // namespace bpt::sim

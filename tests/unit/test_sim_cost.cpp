@@ -1,0 +1,44 @@
+// The simulated-compute model's lookups (bpt/core/sim_cost.hpp): a recorded shape as recorded, a shape
+// between two recorded ones linear between them, beyond them along the line of the nearest two (below
+// the smallest never under proportional scaling), a shape unlike any other the kind's median rate, a kind the file lacks
+// an error that names it. One test: the model is read once per process.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "bpt/core/error.hpp"
+#include "bpt/core/sim_cost.hpp"
+
+TEST(SimCost, LooksUpInterpolatesExtrapolatesAndRefuses) {
+  const std::string file = (std::filesystem::temp_directory_path() / "bpt_sim_cost_test_model.txt").string();
+  {
+    std::ofstream out(file);
+    out << "# a comment\n"
+           "sgemm_NT 64 512 784 1.0e-3\n"   // batch 64
+           "sgemm_NT 256 512 784 3.0e-3\n"  // batch 256: 1 ms + 1/96 ms a row
+           "sgemm_NT 256 10 256 4.0e-5 40\n"  // a record line's call count is ignored
+           "add 1000 0 0 1.0e-6\n";
+  }
+  ASSERT_EQ(setenv("BPT_SIM_MODEL", file.c_str(), 1), 0);
+  EXPECT_EQ(bpt::sim::model_file(), file);
+  EXPECT_DOUBLE_EQ(bpt::sim::modelled_seconds("sgemm_NT", 256, 512, 784), 3.0e-3);
+  EXPECT_NEAR(bpt::sim::modelled_seconds("sgemm_NT", 160, 512, 784), 2.0e-3, 1e-12);  // halfway
+  EXPECT_NEAR(bpt::sim::modelled_seconds("sgemm_NT", 448, 512, 784), 5.0e-3, 1e-12);  // on the line beyond
+  // Below the smallest: the line gives 1e-3 - 48/96 ms = 0.5 ms at batch 16; proportional scaling from
+  // batch 64 gives 0.25 ms: the larger (the fixed cost is kept).
+  EXPECT_NEAR(bpt::sim::modelled_seconds("sgemm_NT", 16, 512, 784), 0.5e-3, 1e-12);
+  EXPECT_NEAR(bpt::sim::modelled_seconds("add", 3000), 3.0e-6, 1e-15);  // one point: proportional
+  // Unlike any recorded shape (two dimensions differ): the kind's median seconds per m*n*k.
+  const double rate = 1.0e-3 / (64.0 * 512 * 784);  // the median of the four entries' rates
+  EXPECT_NEAR(bpt::sim::modelled_seconds("sgemm_NT", 32, 64, 128), rate * 32 * 64 * 128, 1e-15);
+  try {
+    bpt::sim::modelled_seconds("conv_bias_act", 4, 6272, 64);
+    FAIL() << "a kind the model lacks was accepted";
+  } catch (const bpt::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("has no 'conv_bias_act' kernels"), std::string::npos) << e.what();
+  }
+  std::filesystem::remove(file);
+}
