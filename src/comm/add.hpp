@@ -37,9 +37,8 @@ inline void add_and_bill(float* d, const float* in, std::size_t n) {
 #endif
 
 inline void add_into(float* d, const float* in, std::size_t n) {
-  // Simulated compute (bpt/core/sim_cost.hpp): billed by the model, and skipped (the gradients' values
-  // do not matter there), or timed for the model.
-  sim::Kernel kernel("add", n, 0, 0, /*skippable=*/true);
+  // Simulated compute (bpt/core/sim_cost.hpp): billed by the model and skipped, or timed for the model.
+  sim::Kernel kernel("add", n);
   if (kernel.skip()) return;
 #ifdef BPT_SIMULATED
   if (simulated_add_seconds() > 0) {

@@ -11,6 +11,7 @@
 #include <climits>
 #include <utility>
 
+#include "bpt/core/buffer.hpp"
 #include "bpt/core/error.hpp"
 
 namespace bpt {
@@ -35,7 +36,7 @@ struct GradReducer::Requests {
   };
   std::vector<Active> active;
   std::vector<MPI_Request> req;  // two per active bucket, in the same order: the receive, the send
-  std::vector<float> scratch;           // receive space for reductions, per bucket
+  Buffer<float> scratch;                // receive space for reductions, per bucket (shared in model mode)
   std::vector<std::size_t> scratch_at;  // offset of each bucket's space
 };
 

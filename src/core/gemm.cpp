@@ -46,7 +46,7 @@ void gemm(Trans ta, Trans tb, float alpha, ConstMatView<float> a, ConstMatView<f
           MatView<float> c) {
   Shape s = check_shapes(ta, tb, a, b, c);
   if (s.m == 0 || s.n == 0) return;
-  sim::Kernel kernel(kernel_name(true, ta, tb), s.m, s.n, s.k, /*skippable=*/true);
+  sim::Kernel kernel(kernel_name(true, ta, tb), s.m, s.n, s.k);
   if (kernel.skip()) return;
   cblas_sgemm(CblasRowMajor, cb(ta), cb(tb), static_cast<int>(s.m), static_cast<int>(s.n), static_cast<int>(s.k),
               alpha, a.data, ld_of(a.ld, a.cols), b.data, ld_of(b.ld, b.cols), beta, c.data, ld_of(c.ld, c.cols));
@@ -56,7 +56,7 @@ void gemm(Trans ta, Trans tb, double alpha, ConstMatView<double> a, ConstMatView
           MatView<double> c) {
   Shape s = check_shapes(ta, tb, a, b, c);
   if (s.m == 0 || s.n == 0) return;
-  sim::Kernel kernel(kernel_name(false, ta, tb), s.m, s.n, s.k, /*skippable=*/true);
+  sim::Kernel kernel(kernel_name(false, ta, tb), s.m, s.n, s.k);
   if (kernel.skip()) return;
   cblas_dgemm(CblasRowMajor, cb(ta), cb(tb), static_cast<int>(s.m), static_cast<int>(s.n), static_cast<int>(s.k),
               alpha, a.data, ld_of(a.ld, a.cols), b.data, ld_of(b.ld, b.cols), beta, c.data, ld_of(c.ld, c.cols));

@@ -191,7 +191,7 @@ void finish() {
   r.times.clear();
 }
 
-void Kernel::begin(bool skippable) {
+void Kernel::begin() {
   if (mode() == Mode::Record) {
     start_ = host_now();
     return;
@@ -201,7 +201,23 @@ void Kernel::begin(bool skippable) {
   const double s = modelled_seconds(kind_, d_[0], d_[1], d_[2]);
   if (s > 0) smpi_execute_flops(s * sg_host_get_speed(sg_host_self()));
 #endif
-  skip_ = skippable;
+  skip_ = true;
+}
+
+void* shared_alloc(std::size_t bytes) {
+#ifdef BPT_SIMULATED
+  if (mode() == Mode::Model) return smpi_shared_malloc(bytes, "bptrain-buffer", 0);
+#endif
+  (void)bytes;
+  return nullptr;
+}
+
+void shared_free(void* p) {
+#ifdef BPT_SIMULATED
+  smpi_shared_free(p);
+#else
+  (void)p;
+#endif
 }
 
 void Kernel::end() { recorder().times[Key{kind_, Dims{d_[0], d_[1], d_[2]}}].push_back(host_now() - start_); }

@@ -19,6 +19,7 @@ void activation_backward(Activation f, ConstMatView<T> z, ConstMatView<T> a, Mat
   if (f == Activation::Identity) return;
   const std::size_t n = delta.cols;
   sim::Kernel kernel("act_back", delta.rows, n, 1 + static_cast<std::size_t>(f));
+  if (kernel.skip()) return;
   for (std::size_t r = 0; r < delta.rows; ++r) {
     T* dr = delta.row(r);
     const T* zr = z.row(r);

@@ -78,11 +78,11 @@ void conv_forward(const ConvGeom& g, ConstMatView<T> x, const T* w, const T* b, 
     T* stage = scratch + rows * ld;
     {
       sim::Kernel kernel("im2col", s, g.in_size(), g.cout);
-      for (std::size_t i = 0; i < s; ++i) im2col(g, x.row(n0 + i), col + i * p, ld);
+      for (std::size_t i = 0; i < s && !kernel.skip(); ++i) im2col(g, x.row(n0 + i), col + i * p, ld);
     }
     gemm(Trans::No, Trans::No, T(1), wv, ConstMatView<T>(col, rows, ld), T(0), MatView<T>(stage, g.cout, ld));
     sim::Kernel kernel("conv_bias_act", s, g.in_size(), g.cout);
-    for (std::size_t i = 0; i < s; ++i)  // each sample's channels into its row, with bias and activation
+    for (std::size_t i = 0; i < s && !kernel.skip(); ++i)  // each sample's channels into its row, with bias and activation
       for (std::size_t c = 0; c < g.cout; ++c) {
         const T* from = stage + c * ld + i * p;
         T* zc = z.row(n0 + i) + c * p;
@@ -117,7 +117,7 @@ void conv_backward(const ConvGeom& g, ConstMatView<T> x, const T* w, ConstMatVie
     T* col = scratch;
     T* stage = scratch + rows * ld;
     std::optional<sim::Kernel> kernel(std::in_place, "conv_back_stage", s, g.in_size(), g.cout);
-    for (std::size_t i = 0; i < s; ++i) {  // δ of the chunk as [C_out, S·P]
+    for (std::size_t i = 0; i < s && !kernel->skip(); ++i) {  // δ of the chunk as [C_out, S·P]
       const T* d = delta.row(n0 + i);
       for (std::size_t c = 0; c < g.cout; ++c)
         for (std::size_t q = 0; q < p; ++q) stage[c * ld + i * p + q] = d[c * p + q];
@@ -127,7 +127,7 @@ void conv_backward(const ConvGeom& g, ConstMatView<T> x, const T* w, ConstMatVie
     ConstMatView<T> dv(stage, g.cout, ld);
     gemm(Trans::No, Trans::Yes, T(1), dv, ConstMatView<T>(col, rows, ld), T(1), dwv);
     kernel.emplace("conv_bias_grad", s, g.in_size(), g.cout);
-    for (std::size_t c = 0; c < g.cout; ++c) {
+    for (std::size_t c = 0; c < g.cout && !kernel->skip(); ++c) {
       const T* d = stage + c * ld;
       T sum = T(0);
       for (std::size_t q = 0; q < ld; ++q) sum += d[q];
@@ -137,7 +137,7 @@ void conv_backward(const ConvGeom& g, ConstMatView<T> x, const T* w, ConstMatVie
     if (dx.data) {
       gemm(Trans::Yes, Trans::No, T(1), wv, dv, T(0), MatView<T>(col, rows, ld));
       sim::Kernel k2("col2im", s, g.in_size(), g.cout);
-      for (std::size_t i = 0; i < s; ++i) col2im(g, col + i * p, ld, dx.row(n0 + i));
+      for (std::size_t i = 0; i < s && !k2.skip(); ++i) col2im(g, col + i * p, ld, dx.row(n0 + i));
     }
   }
 }
@@ -146,6 +146,7 @@ template <class T>
 void maxpool_forward(const PoolGeom& g, ConstMatView<T> x, MatView<T> y, std::int32_t* argmax) {
   const std::size_t oh = g.oh(), ow = g.ow(), out = g.out_size();
   sim::Kernel kernel("maxpool_forward", x.rows, g.in_size(), g.c);
+  if (kernel.skip()) return;
   for (std::size_t n = 0; n < x.rows; ++n) {
     const T* xn = x.row(n);
     T* yn = y.row(n);
@@ -181,6 +182,7 @@ template <class T>
 void maxpool_backward(const PoolGeom& g, ConstMatView<T> dy, const std::int32_t* argmax, MatView<T> dx) {
   const std::size_t out = g.out_size(), in = g.in_size();
   sim::Kernel kernel("maxpool_backward", dy.rows, g.in_size(), g.c);
+  if (kernel.skip()) return;
   for (std::size_t n = 0; n < dy.rows; ++n) {
     T* dn = dx.row(n);
     std::fill(dn, dn + in, T(0));  // one vectorised pass, then a scatter of a quarter (K = 2) of it
@@ -195,6 +197,7 @@ void avgpool_forward(const PoolGeom& g, ConstMatView<T> x, MatView<T> y) {
   const std::size_t oh = g.oh(), ow = g.ow();
   const T inv = T(1) / static_cast<T>(g.k * g.k);
   sim::Kernel kernel("avgpool_forward", x.rows, g.in_size(), g.c);
+  if (kernel.skip()) return;
   for (std::size_t n = 0; n < x.rows; ++n) {
     const T* xn = x.row(n);
     T* yn = y.row(n);
@@ -214,6 +217,7 @@ void avgpool_backward(const PoolGeom& g, ConstMatView<T> dy, MatView<T> dx) {
   const std::size_t oh = g.oh(), ow = g.ow(), in = g.in_size();
   const T inv = T(1) / static_cast<T>(g.k * g.k);
   sim::Kernel kernel("avgpool_backward", dy.rows, g.in_size(), g.c);
+  if (kernel.skip()) return;
   for (std::size_t n = 0; n < dy.rows; ++n) {
     T* dn = dx.row(n);
     for (std::size_t i = 0; i < in; ++i) dn[i] = T(0);  // the cut-off remainder gets no gradient

@@ -10,6 +10,7 @@ template <class T>
 void bias_activation(MatView<T> z, const T* b, Activation f, MatView<T> a) {
   const std::size_t n = z.cols;
   sim::Kernel kernel("bias_act", z.rows, n, 1 + static_cast<std::size_t>(f));
+  if (kernel.skip()) return;
   for (std::size_t r = 0; r < z.rows; ++r) {
     T* zr = z.row(r);
     T* ar = a.row(r);
@@ -49,9 +50,9 @@ void dense_backward(ConstMatView<T> x, const T* w, ConstMatView<T> z, ConstMatVi
   gemm(Trans::Yes, Trans::No, T(1), ConstMatView<T>(delta), x, accumulate ? T(1) : T(0), MatView<T>(dw, out, in));
   {
     sim::Kernel kernel("bias_grad", delta.rows, out);
-    if (!accumulate)
+    if (!accumulate && !kernel.skip())
       for (std::size_t c = 0; c < out; ++c) db[c] = T(0);
-    for (std::size_t r = 0; r < delta.rows; ++r) {
+    for (std::size_t r = 0; r < delta.rows && !kernel.skip(); ++r) {
       const T* dr = delta.row(r);
       for (std::size_t c = 0; c < out; ++c) db[c] += dr[c];
     }

@@ -49,7 +49,7 @@ double BatchLoader::load(const std::vector<std::uint32_t>& perm, std::size_t at,
   if (pending_.valid() && pending_at_ == at) {
     pending_.get();  // rethrows a read error from the reader thread
     std::swap(x_, next_x_);
-  } else {
+  } else if (!kernel.skip()) {  // (model mode: the rows' values do not matter)
     ds_.gather(cur_.data(), cur_.size(), x_.data());
   }
   for (std::size_t i = 0; i < cur_.size(); ++i) {

@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # Modelled compute on simulated clusters (BPT_SIM_COMPUTE=model, scripts/smpi/compute-model.txt): a
 # 64-rank run twice gives the same simulated times to the last digit (no host timing enters them), and
-# a 256-rank run of 3 steps finishes (about 6 s and 21 s of real time here; 1,024 ranks took 165 s, most
-# of it each rank allocating and zero-filling its buffers: docs/simulated.md); the run says its figures
-# are modelled. --normalize unit: the standard scaling's statistics are a pass over the whole training
+# a 256-rank run of 3 steps finishes (about 3 s and 8 s of real time here with the ranks' buffers
+# shared; 1,024 ranks take 92 s, docs/simulated.md); the run says its figures are modelled. --normalize unit: the standard scaling's statistics are a pass over the whole training
 # set that every rank makes at start-up, which on one simulating host is one pass per simulated rank
 # (64 ranks: 28 s instead of 5 s), outside the profiled steps either way.
 # Usage: simulate_model.sh BPTRAIN (the SMPI build's)

@@ -5,8 +5,9 @@
 // simulated rank after another through one cache, so identical runs disagree (issue 26). With
 // BPT_SIM_COMPUTE=model each compute kernel (a Kernel scope: GEMMs, the elementwise passes, the
 // optimizer update, the reducer's additions, the batch assembly) is billed the time a calibrated cost
-// model gives for its shape, and the GEMMs are not run at all (their values do not matter there: the
-// losses of a model-mode run are meaningless, and the run says so). The simulation must then not time
+// model gives for its shape and not run at all (values do not matter there: the losses of a model-mode
+// run are meaningless, and the run says so), and the floating-point Buffers of every simulated rank
+// share one block of memory (SMPI's shared malloc: see shared_alloc). The simulation must then not time
 // the host (smpirun --cfg=smpi/simulate-computation:no, which scripts/smpi/smpirun.sh sets in model
 // mode), so no host timing enters the figures: two identical runs give identical simulated times.
 //
@@ -34,14 +35,19 @@ double modelled_seconds(const char* kind, std::size_t d0, std::size_t d1 = 0, st
 // calls", the median of the calls past the first); no-op in other modes. Every rank appends its lines.
 void finish();
 
-// One kernel call's scope. Model mode: billed on construction, and skip() says the kernel's own work
-// may be left out (kinds whose outputs only feed figures that model mode does not report: the GEMMs,
-// the reducer's additions). Record mode: timed on the host from construction to destruction.
+// Model mode: memory for a floating-point Buffer, shared by every simulated rank (SMPI's shared
+// malloc: its pages fold onto one block, so a thousand ranks' weights, gradients, optimizer state and
+// activations take no memory and no zero-filling), or nullptr in other modes; freed by shared_free.
+void* shared_alloc(std::size_t bytes);
+void shared_free(void* p);
+
+// One kernel call's scope. Model mode: billed on construction, and skip() is true: the caller leaves
+// the kernel's work out (a value it returns is 0). Record mode: timed on the host from construction to
+// destruction. Measured mode: nothing.
 class Kernel {
  public:
-  Kernel(const char* kind, std::size_t d0, std::size_t d1 = 0, std::size_t d2 = 0, bool skippable = false)
-      : kind_(kind), d_{d0, d1, d2} {
-    if (mode() != Mode::Measured) begin(skippable);
+  Kernel(const char* kind, std::size_t d0, std::size_t d1 = 0, std::size_t d2 = 0) : kind_(kind), d_{d0, d1, d2} {
+    if (mode() != Mode::Measured) begin();
   }
   ~Kernel() {
     if (start_ >= 0) end();
@@ -51,7 +57,7 @@ class Kernel {
   Kernel& operator=(const Kernel&) = delete;
 
  private:
-  void begin(bool skippable);
+  void begin();
   void end();
   const char* kind_;
   std::size_t d_[3];
