@@ -42,7 +42,8 @@ PY
 sim=()
 if [ "${BPT_SIM_COMPUTE:-measured}" = model ]; then
   export BPT_SIM_MODEL=${BPT_SIM_MODEL:-$here/compute-model.txt}
-  sim=(--cfg=smpi/simulate-computation:no)
+  # (shared-malloc:global, SMPI's default, said: the ranks' buffers fold onto one block of memory)
+  sim=(--cfg=smpi/simulate-computation:no --cfg=smpi/shared-malloc:global)
 fi
 # shellcheck disable=SC2086
 smpirun -np "$n" -platform "$platform" -hostfile "$hosts" --cfg=smpi/host-speed:"${HOST_SPEED:-220Gf}" \

@@ -39,8 +39,9 @@ std::string env_or(const char* name, const char* fallback) {
   return v && *v ? v : fallback;
 }
 
-// Every simulated rank is an actor of one process, run one at a time: these tables are shared, read
-// after their first use (the model) or written by the only rank (record mode runs at one rank).
+// Under SMPI every simulated rank is an actor of one process, run one at a time: the model is shared,
+// read once. Record mode runs under a real MPI (a process per rank, each its own recorder) or SMPI
+// (one recorder for all ranks; their calls of one shape pooled).
 struct Model {
   std::string file;
   std::map<std::string, std::vector<Entry>> by_kind;
@@ -86,6 +87,16 @@ double work(const Dims& d) {
 // never less than its time. A single point: proportional.
 double along(std::vector<std::pair<double, double>> pts, double q) {
   std::sort(pts.begin(), pts.end());
+  // One point per x (a file of several ranks' records has a line per rank): their mean.
+  std::vector<std::pair<double, double>> merged;
+  for (std::size_t a = 0; a < pts.size();) {
+    std::size_t b = a;
+    double sum = 0;
+    for (; b < pts.size() && pts[b].first == pts[a].first; ++b) sum += pts[b].second;
+    merged.emplace_back(pts[a].first, sum / static_cast<double>(b - a));
+    a = b;
+  }
+  pts = std::move(merged);
   if (pts.size() == 1) return pts[0].second * q / pts[0].first;
   auto hi = std::lower_bound(pts.begin(), pts.end(), std::make_pair(q, -1.0));
   std::size_t i = hi == pts.begin() ? 0 : hi == pts.end() ? pts.size() - 2 : static_cast<std::size_t>(hi - pts.begin()) - 1;
@@ -104,8 +115,11 @@ double lookup(const std::string& kind, const Dims& q) {
     throw Error("compute model " + m.file + " has no '" + kind +
                 "' kernels: recalibrate it for this model (scripts/smpi/calibrate.sh)");
   const std::vector<Entry>& es = it->second;
+  double exact = 0;  // several lines of one shape (several ranks' records): their mean
+  int n_exact = 0;
   for (const Entry& e : es)
-    if (e.d == q) return e.seconds;
+    if (e.d == q) exact += e.seconds, ++n_exact;
+  if (n_exact) return exact / n_exact;
   std::size_t best_j = 3, best_n = 0;
   std::vector<std::pair<double, double>> best;
   for (std::size_t j = 0; j < 3; ++j) {

@@ -37,4 +37,21 @@ if c=$(run c 256 3); then
 else
   echo "FAIL the 256-rank model-mode run"; tail -5 "$tmp/c.log"; fail=1
 fi
+# The calibration end to end, small: calibrate.sh with the Open MPI build (build/, as the test command
+# builds it) writes a model and its np2 twin with their headers; a 16-rank model-mode run uses it.
+if [ -x "$root/build/bptrain" ]; then
+  if MODELS="--hidden 32" BATCHES="4 16" OPTIMIZERS=momentum bash "$root/scripts/smpi/calibrate.sh" "$tmp/m.txt" \
+       > "$tmp/cal.log" 2>&1 && grep -q "^# measured 20" "$tmp/m.txt" && grep -q "^sgemm_NT 16 32 784 " "$tmp/m.txt" \
+     && grep -q "^add " "$tmp/m.txt" && grep -q "two ranks sharing the machine" "$tmp/m-np2.txt" \
+     && BPT_SIM_MODEL=$tmp/m.txt bash "$root/scripts/smpi/smpirun.sh" -n 16 "$bptrain" --train synthetic:1024,784,10 \
+          --test synthetic:16,784,10 --eval-batch 1 --hidden 32 --batch-size 256 --epochs 1 --max-steps 3 --quiet \
+          --grad-warn-steps 0 --normalize unit --optimizer momentum > "$tmp/cal16.log" 2>&1 \
+     && grep -q "billed by the model $tmp/m.txt" "$tmp/cal16.log"; then
+    echo "ok   calibrate.sh (one model, batches 4 and 16): $(grep -vc '^#' "$tmp/m.txt") shapes; a 16-rank run on them"
+  else
+    echo "FAIL calibrate.sh"; tail -5 "$tmp/cal.log" "$tmp/cal16.log" 2>/dev/null; head -3 "$tmp/m.txt" 2>/dev/null; fail=1
+  fi
+else
+  echo "SKIP calibrate.sh: no Open MPI build at $root/build"
+fi
 exit $fail

@@ -20,7 +20,8 @@ TEST(SimCost, LooksUpInterpolatesExtrapolatesAndRefuses) {
            "sgemm_NT 64 512 784 1.0e-3\n"   // batch 64
            "sgemm_NT 256 512 784 3.0e-3\n"  // batch 256: 1 ms + 1/96 ms a row
            "sgemm_NT 256 10 256 4.0e-5 40\n"  // a record line's call count is ignored
-           "add 1000 0 0 1.0e-6\n";
+           "add 1000 0 0 1.0e-6\n"
+           "add 1000 0 0 3.0e-6\n";  // a second rank's line of the same shape: the mean counts
   }
   ASSERT_EQ(setenv("BPT_SIM_MODEL", file.c_str(), 1), 0);
   EXPECT_EQ(bpt::sim::model_file(), file);
@@ -30,9 +31,10 @@ TEST(SimCost, LooksUpInterpolatesExtrapolatesAndRefuses) {
   // Below the smallest: the line gives 1e-3 - 48/96 ms = 0.5 ms at batch 16; proportional scaling from
   // batch 64 gives 0.25 ms: the larger (the fixed cost is kept).
   EXPECT_NEAR(bpt::sim::modelled_seconds("sgemm_NT", 16, 512, 784), 0.5e-3, 1e-12);
-  EXPECT_NEAR(bpt::sim::modelled_seconds("add", 3000), 3.0e-6, 1e-15);  // one point: proportional
+  EXPECT_NEAR(bpt::sim::modelled_seconds("add", 1000), 2.0e-6, 1e-15);
+  EXPECT_NEAR(bpt::sim::modelled_seconds("add", 3000), 6.0e-6, 1e-15);  // one point: proportional
   // Unlike any recorded shape (two dimensions differ): the kind's median seconds per m*n*k.
-  const double rate = 1.0e-3 / (64.0 * 512 * 784);  // the median of the four entries' rates
+  const double rate = 1.0e-3 / (64.0 * 512 * 784);  // the median of the three sgemm_NT entries' rates
   EXPECT_NEAR(bpt::sim::modelled_seconds("sgemm_NT", 32, 64, 128), rate * 32 * 64 * 128, 1e-15);
   try {
     bpt::sim::modelled_seconds("conv_bias_act", 4, 6272, 64);

@@ -12,9 +12,10 @@
 // mode), so no host timing enters the figures: two identical runs give identical simulated times.
 //
 // The model (BPT_SIM_MODEL, a text file; scripts/smpi/compute-model.txt) is fitted on a real machine
-// by BPT_SIM_COMPUTE=record at one rank (scripts/smpi/calibrate.sh): every kernel's host time by its
-// shape, a median per shape. A shape the file lacks is interpolated along the one dimension in which it
-// differs from recorded shapes of its kind (the batch, mostly), else scaled from the kind's median rate.
+// by BPT_SIM_COMPUTE=record at 1 and 2 ranks (scripts/smpi/calibrate.sh): every kernel's host time by
+// its shape, a median per shape (lines of one shape from several ranks: their mean). A shape the file
+// lacks is interpolated along the one dimension in which it differs from recorded shapes of its kind
+// (the batch, mostly), else scaled from the kind's median rate.
 // A simulated core computes as the calibration machine's core did: the platform's speed is not used.
 // Record mode works in every build (calibrate with the real binary under the real MPI); model mode
 // only in the SMPI build.
