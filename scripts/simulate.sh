@@ -20,8 +20,8 @@
 # the development VM: bench_floor's 1-thread sgemm); SMPI times each stretch of computation for real and
 # scales it by HOST_SPEED / 220 Gflop/s, so HOST_SPEED is this machine's own 1-thread sgemm rate,
 # measured here with bench_floor (noise-bound: a thousand ranks through one cache, one after another).
-# SMPI_TEST is what one MPI_Test costs with Open MPI here (bench_mpi_test; in model mode the model file's
-# "# smpi_test" line, else 1.7e-8 s).
+# SMPI_TEST is what one MPI_Test costs with Open MPI here (bench_mpi_test; in model mode smpirun.sh's
+# 1.7e-8 s, the development VM's, so that nothing is measured).
 # Each rank draws its synthetic rows and labels as it needs them (TRAIN=synthetic:{rows},784,10: one epoch
 # of STEPS steps), so memory grows with ranks x dataset only by each rank's epoch permutation (4 bytes a
 # row); the test set, evaluated once at the end, is one sample per rank. Samples/s: the global batch
@@ -34,9 +34,12 @@ cd "$(dirname "$0")/.."
 if [ "${1:-}" = validate ]; then mode=validate; out=${2:-simulated/validation}; else mode=scale; ranks=${1:-16,64,256,1024}; out=${2:-simulated}; fi
 unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 export OPENBLAS_NUM_THREADS=1
+# The compute: modelled (default: every kernel billed by the calibrated model, deterministic) or
+# measured (SMPI times each rank's computation on this machine, scaled by HOST_SPEED).
+export BPT_SIM_COMPUTE=${BPT_SIM_COMPUTE:-model}
 # The Open MPI build (with the benchmarks, for measured compute's calibration; for validate, to measure
 # against) and the SMPI build, from the same sources.
-if [ "${BPT_SIM_COMPUTE:-model}" != model ]; then
+if [ "$BPT_SIM_COMPUTE" != model ]; then
   [ -x build/bench/bench_floor ] && [ -x build/bench/bench_mpi_test ] || bash scripts/setup.sh -DBPT_BUILD_BENCH=ON
 elif [ $mode = validate ]; then
   [ -x build/bptrain ] || bash scripts/setup.sh
@@ -47,17 +50,12 @@ if [ ! -x "$smpi_build/bptrain" ]; then
   cmake --build "$smpi_build" -j"$(nproc)" --target bptrain >/dev/null
 fi
 source scripts/mpi_env.sh
-# The compute: modelled (default: every kernel billed by the calibrated model, deterministic) or
-# measured (SMPI times each rank's computation on this machine, scaled by HOST_SPEED).
-export BPT_SIM_COMPUTE=${BPT_SIM_COMPUTE:-model}
 if [ "$BPT_SIM_COMPUTE" = model ]; then
   export BPT_SIM_MODEL=${BPT_SIM_MODEL:-$PWD/scripts/smpi/compute-model.txt}
   [ -f "$BPT_SIM_MODEL" ] || { echo "simulate.sh: no compute model $BPT_SIM_MODEL (scripts/smpi/calibrate.sh)" >&2; exit 2; }
-  # Nothing measured here: MPI_Test's cost as calibrated with the model (its file's "# smpi_test" line).
-  HOST_SPEED=${HOST_SPEED:-220Gf}
-  SMPI_TEST=${SMPI_TEST:-$(sed -n 's/^# smpi_test: *\([0-9.e+-]*\).*/\1/p' "$BPT_SIM_MODEL" | head -1)}
-  SMPI_TEST=${SMPI_TEST:-1.7e-8}
-  BPT_ARGS="--grad-warn-steps 0 ${BPT_ARGS:-}"  # the GEMMs are not run: gradients are zero
+  # Nothing measured here (HOST_SPEED is not used in model mode).
+  HOST_SPEED=${HOST_SPEED:-220Gf} SMPI_TEST=${SMPI_TEST:-1.7e-8}
+  BPT_ARGS="--grad-warn-steps 0 ${BPT_ARGS:-}"  # no kernel runs: the gradients do not move
 fi
 if [ -z "${HOST_SPEED:-}" ]; then  # the best of three 1-second measurements (the machine is shared)
   gf=$(for _ in 1 2 3; do mpirun -np 1 build/bench/bench_floor 784,512,256,10 256 1; done |

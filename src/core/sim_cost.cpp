@@ -8,14 +8,12 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
-#include <tuple>
 #include <vector>
 
 #include <fcntl.h>
@@ -58,6 +56,7 @@ Model& model() {
                   " (BPT_SIM_MODEL; scripts/smpi/calibrate.sh writes one)");
     std::string line;
     int n = 0;
+    std::map<Key, std::vector<double>> sums;
     while (std::getline(in, line)) {
       if (line.empty() || line[0] == '#') continue;
       std::istringstream ls(line);
@@ -65,10 +64,16 @@ Model& model() {
       Entry e{};
       if (!(ls >> kind >> e.d[0] >> e.d[1] >> e.d[2] >> e.seconds) || !(e.seconds >= 0))
         throw Error("compute model " + out.file + ": a line is not 'kind d0 d1 d2 seconds': " + line);
-      out.by_kind[kind].push_back(e);
+      sums[{kind, e.d}].push_back(e.seconds);
       ++n;
     }
     if (n == 0) throw Error("compute model " + out.file + " has no entries");
+    // Several lines of one shape (a record of several ranks, one line each): their mean.
+    for (const auto& [key, ts] : sums) {
+      double sum = 0;
+      for (double t : ts) sum += t;
+      out.by_kind[key.first].push_back({key.second, sum / static_cast<double>(ts.size())});
+    }
     return out;
   }();
   return m;
@@ -86,17 +91,7 @@ double work(const Dims& d) {
 // less than proportional scaling from it (a fixed cost is not extrapolated away), above the largest
 // never less than its time. A single point: proportional.
 double along(std::vector<std::pair<double, double>> pts, double q) {
-  std::sort(pts.begin(), pts.end());
-  // One point per x (a file of several ranks' records has a line per rank): their mean.
-  std::vector<std::pair<double, double>> merged;
-  for (std::size_t a = 0; a < pts.size();) {
-    std::size_t b = a;
-    double sum = 0;
-    for (; b < pts.size() && pts[b].first == pts[a].first; ++b) sum += pts[b].second;
-    merged.emplace_back(pts[a].first, sum / static_cast<double>(b - a));
-    a = b;
-  }
-  pts = std::move(merged);
+  std::sort(pts.begin(), pts.end());  // one point per x: the model holds one entry per shape
   if (pts.size() == 1) return pts[0].second * q / pts[0].first;
   auto hi = std::lower_bound(pts.begin(), pts.end(), std::make_pair(q, -1.0));
   std::size_t i = hi == pts.begin() ? 0 : hi == pts.end() ? pts.size() - 2 : static_cast<std::size_t>(hi - pts.begin()) - 1;
@@ -115,11 +110,8 @@ double lookup(const std::string& kind, const Dims& q) {
     throw Error("compute model " + m.file + " has no '" + kind +
                 "' kernels: recalibrate it for this model (scripts/smpi/calibrate.sh)");
   const std::vector<Entry>& es = it->second;
-  double exact = 0;  // several lines of one shape (several ranks' records): their mean
-  int n_exact = 0;
   for (const Entry& e : es)
-    if (e.d == q) exact += e.seconds, ++n_exact;
-  if (n_exact) return exact / n_exact;
+    if (e.d == q) return e.seconds;
   std::size_t best_j = 3, best_n = 0;
   std::vector<std::pair<double, double>> best;
   for (std::size_t j = 0; j < 3; ++j) {
@@ -138,9 +130,29 @@ double lookup(const std::string& kind, const Dims& q) {
   return rates[rates.size() / 2] * work(q);
 }
 
+// Record mode: every kernel call's host time by shape, written at exit (BPT_SIM_RECORD, default
+// sim-record.txt: "kind d0 d1 d2 seconds calls", the median of the calls past the first).
 struct Recorder {
   std::map<Key, std::vector<double>> times;
-  ~Recorder() { finish(); }
+  ~Recorder() {
+    if (times.empty()) return;
+    const std::string file = env_or("BPT_SIM_RECORD", "sim-record.txt");
+    std::string text;
+    for (auto& [key, ts] : times) {
+      // The median of the calls past the first (a first call pays for cold caches and page faults).
+      std::vector<double> v(ts.size() > 1 ? ts.begin() + 1 : ts.begin(), ts.end());
+      std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
+      char line[256];
+      std::snprintf(line, sizeof line, "%s %zu %zu %zu %.6e %zu\n", key.first.c_str(), key.second[0], key.second[1],
+                    key.second[2], v[v.size() / 2], ts.size());
+      text += line;
+    }
+    // One append per rank, so ranks writing the same file do not interleave their lines.
+    const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd < 0 || ::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size()))
+      std::fprintf(stderr, "bptrain: BPT_SIM_COMPUTE=record: cannot write %s\n", file.c_str());
+    if (fd >= 0) ::close(fd);
+  }
 };
 Recorder& recorder() {
   static Recorder r;
@@ -180,29 +192,6 @@ double modelled_seconds(const char* kind, std::size_t d0, std::size_t d1, std::s
   const double s = lookup(key.first, key.second);
   m.cache.emplace(std::move(key), s);
   return s;
-}
-
-void finish() {
-  if (mode() != Mode::Record) return;
-  Recorder& r = recorder();
-  if (r.times.empty()) return;
-  const std::string file = env_or("BPT_SIM_RECORD", "sim-record.txt");
-  std::string text;
-  for (auto& [key, ts] : r.times) {
-    // The median of the calls past the first (a first call pays for cold caches and page faults).
-    std::vector<double> v(ts.size() > 1 ? ts.begin() + 1 : ts.begin(), ts.end());
-    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
-    char line[256];
-    std::snprintf(line, sizeof line, "%s %zu %zu %zu %.6e %zu\n", key.first.c_str(), key.second[0], key.second[1],
-                  key.second[2], v[v.size() / 2], ts.size());
-    text += line;
-  }
-  // One append per rank, so ranks writing the same file do not interleave their lines.
-  const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  if (fd < 0 || ::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size()))
-    std::fprintf(stderr, "bptrain: BPT_SIM_COMPUTE=record: cannot write %s\n", file.c_str());
-  if (fd >= 0) ::close(fd);
-  r.times.clear();
 }
 
 void Kernel::begin() {

@@ -304,8 +304,7 @@ else
   ls -la "$w/runs"; for f in "$w"/runs/*.out "$w"/runs/*.log "$w"/runs/*.csv; do [ -f "$f" ] && { echo "--- $f"; tail -n 6 "$f"; }; done; fail=1
 fi
 wait $reference || { echo "FAIL the reference run"; fail=1; }
-same() { h5diff -q "$1" "$tmp/reference.h5" /model /model >/dev/null && h5diff -q "$1" "$tmp/reference.h5" /optimizer /optimizer >/dev/null; }
-if same "$final"; then
+if h5diff -q "$final" "$tmp/reference.h5" /model /model >/dev/null && h5diff -q "$final" "$tmp/reference.h5" /optimizer /optimizer >/dev/null; then
   echo "ok   the requeued job's final weights and optimizer state equal the uninterrupted run's bit for bit"
 else
   echo "FAIL the requeued job's final checkpoint differs from the uninterrupted run's"; fail=1

@@ -32,9 +32,8 @@ Mode mode();
 const std::string& model_file();
 // The modelled seconds of a kernel of this kind and shape (throws if no model applies).
 double modelled_seconds(const char* kind, std::size_t d0, std::size_t d1 = 0, std::size_t d2 = 0);
-// Writes what record mode measured (BPT_SIM_RECORD, default sim-record.txt: "kind d0 d1 d2 seconds
-// calls", the median of the calls past the first); no-op in other modes. Every rank appends its lines.
-void finish();
+// Record mode writes what it measured at exit: BPT_SIM_RECORD (default sim-record.txt), "kind d0 d1 d2
+// seconds calls", the median of the calls past the first; every rank appends its lines.
 
 // Model mode: memory for a floating-point Buffer, shared by every simulated rank (SMPI's shared
 // malloc: its pages fold onto one block, so a thousand ranks' weights, gradients, optimizer state and
