@@ -24,7 +24,7 @@
 # 1.7e-8 s, the development VM's, so that nothing is measured).
 # Each rank draws its synthetic rows and labels as it needs them (TRAIN=synthetic:{rows},784,10: one epoch
 # of STEPS steps), so memory grows with ranks x dataset only by each rank's epoch permutation (4 bytes a
-# row); the test set, evaluated once at the end, is one sample per rank. Samples/s: the global batch
+# row; none in model mode, where the rows go in order: bpt/data/dataset.hpp's EpochOrder); the test set, evaluated once at the end, is one sample per rank. Samples/s: the global batch
 # over the median time of a step past the warm-up (a step lasts as long as its slowest rank; SMPI
 # times each rank's computation for real, one rank after another, so a stall of this machine during
 # one of a thousand bursts stalls a whole simulated step: the median keeps such steps out). OpenBLAS picks its own kernels here, as in the

@@ -16,7 +16,13 @@
 #     cluster with TCP, not the HPC networks these platforms describe;
 #   smpi/coll-selector:ompi  the collectives bptrain calls itself (the vote, the small sums, the checks,
 #     the initial broadcast) pick their algorithms by Open MPI's rules, as on a cluster running Open
-#     MPI; SMPI's default allgather waits on p requests at a time, which takes minutes per call at 1,024.
+#     MPI; SMPI's default allgather waits on p requests at a time, which takes minutes per call at 1,024;
+#   smpi/bcast:binomial_tree  except the broadcast: for small messages at many ranks the ompi rules pick
+#     SMPI's split binary tree, whose first call on a communicator takes real time growing as p^3 (a
+#     16-byte MPI_Bcast: 0.74, 4.2 and 34 s at 256, 512 and 1,024 ranks; 39 hours projected at 16,384),
+#     and the small allreduces (reduce, then broadcast) call it too; binomial, Open MPI's choice for
+#     small messages, takes 0.04 s at 1,024. Only start-up broadcasts (the initial weights, rank 0's
+#     verdicts) and the small sums' second half use it, never the gradient sums (point to point).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 if [ "${1:-}" != -n ] && [ "${1:-}" != -np ]; then echo "usage: smpirun.sh -n N PROGRAM [ARGS]" >&2; exit 2; fi
@@ -42,11 +48,30 @@ PY
 sim=()
 if [ "${BPT_SIM_COMPUTE:-measured}" = model ]; then
   export BPT_SIM_MODEL=${BPT_SIM_MODEL:-$here/compute-model.txt}
-  # (shared-malloc:global, SMPI's default, said: the ranks' buffers fold onto one block of memory)
-  sim=(--cfg=smpi/simulate-computation:no --cfg=smpi/shared-malloc:global)
+  # shared-malloc:global (SMPI's default, said): the ranks' buffers fold onto one block of memory, a
+  #   mapping of it per allocation and per block: blocks of 64 MiB, not 1 MiB, so that even the wide
+  #   model's buffers take one mapping each (about 17 a simulated rank);
+  # privatization:no: every simulated rank runs the one loaded bptrain, its globals shared (a signal
+  #   flag, rank 0's output locks and crash note, the compute model read once, cxxopts' patterns, the
+  #   batch gather's scratch, used between two MPI calls only: nothing a rank keeps for itself). SMPI's
+  #   default writes a copy of the 1.7 MB binary to /tmp and loads it for each rank: at 4,096 ranks
+  #   7 GB written, the loader and the copies a third of the run (perf), 186 s against 126 s.
+  #   Measured mode keeps the copies.
+  sim=(--cfg=smpi/simulate-computation:no --cfg=smpi/shared-malloc:global --cfg=smpi/shared-malloc-blocksize:67108864
+       --cfg=smpi/privatization:no)
+  # Linux allows 65,530 mappings a process by default: about 3,800 simulated ranks.
+  need=$(( n * 24 + 65536 )) have=$(cat /proc/sys/vm/max_map_count)
+  if [ "$have" -lt "$need" ]; then
+    if [ -w /proc/sys/vm/max_map_count ] && echo "$need" > /proc/sys/vm/max_map_count 2>/dev/null; then
+      echo "smpirun.sh: vm.max_map_count raised from $have to $need for $n simulated ranks' shared buffers" >&2
+    else
+      echo "smpirun.sh: $n simulated ranks need vm.max_map_count >= $need (it is $have): sysctl -w vm.max_map_count=$need as root" >&2
+      exit 2
+    fi
+  fi
 fi
 # shellcheck disable=SC2086
 smpirun -np "$n" -platform "$platform" -hostfile "$hosts" --cfg=smpi/host-speed:"${HOST_SPEED:-220Gf}" \
   --cfg=smpi/test:"${SMPI_TEST:-1.7e-8}" --cfg=smpi/grow-injected-times:no --cfg=smpi/send-is-detached-thresh:0 \
-  --cfg=smpi/coll-selector:ompi --cfg=smpi/lat-factor:0:1 --cfg=smpi/bw-factor:0:1 \
+  --cfg=smpi/coll-selector:ompi --cfg=smpi/bcast:binomial_tree --cfg=smpi/lat-factor:0:1 --cfg=smpi/bw-factor:0:1 \
   --log=root.thres:warning "${sim[@]}" ${SMPI_EXTRA:-} "$@"

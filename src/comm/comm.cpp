@@ -229,13 +229,14 @@ NodeLayout node_layout(const Comm& comm) {
   const std::uint64_t word = (static_cast<std::uint64_t>(l.node_group.front()) << 32) |
                              (static_cast<std::uint64_t>(l.local) << 16) | static_cast<std::uint64_t>(l.per_node);
   const std::vector<std::uint64_t> all = comm.allgather(word);
+  // The nodes' leaders, ascending: each node's lowest rank is its own leader. (One pass: every rank
+  // does this over all ranks, which on a simulator's one host is ranks^2 in all; a sort made it
+  // ranks^2 log ranks.)
   std::vector<int> leaders;
-  for (std::uint64_t w : all) {
-    leaders.push_back(static_cast<int>(w >> 32));
-    if (static_cast<int>(w & 0xffff) != l.per_node) l.uniform = false;
+  for (std::size_t r = 0; r < all.size(); ++r) {
+    if (static_cast<std::size_t>(all[r] >> 32) == r) leaders.push_back(static_cast<int>(r));
+    if (static_cast<int>(all[r] & 0xffff) != l.per_node) l.uniform = false;
   }
-  std::sort(leaders.begin(), leaders.end());
-  leaders.erase(std::unique(leaders.begin(), leaders.end()), leaders.end());
   l.nodes = static_cast<int>(leaders.size());
   l.node = static_cast<int>(std::lower_bound(leaders.begin(), leaders.end(), l.node_group.front()) - leaders.begin());
   if (!l.uniform) return l;

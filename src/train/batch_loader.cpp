@@ -35,14 +35,14 @@ Range BatchLoader::local(std::size_t g) const {
   return {micro_shard(g, first_micro_).begin, micro_shard(g, first_micro_ + per_rank_ - 1).end};
 }
 
-void BatchLoader::rows_of(const std::vector<std::uint32_t>& perm, std::size_t at, std::size_t g,
+void BatchLoader::rows_of(const EpochOrder& perm, std::size_t at, std::size_t g,
                           std::vector<std::uint32_t>& out) const {
   const Range r = local(g);
   out.resize(r.size());
   for (std::size_t i = 0; i < r.size(); ++i) out[i] = rows_.empty() ? perm[at + r.begin + i] : rows_[perm[at + r.begin + i]];
 }
 
-double BatchLoader::load(const std::vector<std::uint32_t>& perm, std::size_t at, std::size_t g) {
+double BatchLoader::load(const EpochOrder& perm, std::size_t at, std::size_t g) {
   const double t0 = wall_time();
   sim::Kernel kernel("data", local(g).size(), ds_.d);
   rows_of(perm, at, g, cur_);
@@ -63,7 +63,7 @@ double BatchLoader::load(const std::vector<std::uint32_t>& perm, std::size_t at,
   return wall_time() - t0;
 }
 
-void BatchLoader::prefetch(const std::vector<std::uint32_t>& perm, std::size_t at, std::size_t g) {
+void BatchLoader::prefetch(const EpochOrder& perm, std::size_t at, std::size_t g) {
   rows_of(perm, at, g, next_);
   pending_at_ = at;
   pending_ = std::async(std::launch::async, [this] { ds_.gather(next_.data(), next_.size(), next_x_.data()); });

@@ -34,6 +34,7 @@
 #include <sys/resource.h>
 
 #include "bpt/core/error.hpp"
+#include "bpt/core/sim_cost.hpp"
 #include "bpt/core/text.hpp"
 #include "bpt/train/trainer.hpp"
 
@@ -79,7 +80,7 @@ TrainResult Trainer::run() {
              ", from the training set; --normalize-targets none keeps them as they are); predictions and RMSE in "
              "their own units");
   }
-  if (!train_.regression()) {  // the output layer is as wide as the largest label + 1: say when that surprises
+  if (!train_.regression() && out.talks()) {  // the output layer is as wide as the largest label + 1: say when that surprises
     std::vector<char> seen(train_.classes, 0);
     for (std::size_t i = 0; i < train_.n; ++i) seen[static_cast<std::size_t>(train_.label(i))] = 1;
     const auto present = static_cast<std::size_t>(std::count(seen.begin(), seen.end(), 1));
@@ -167,15 +168,15 @@ TrainResult Trainer::run() {
 }
 
 bool Trainer::run_epoch(Reporter& out, Tally& t, TrainResult& res, double start) {
-  const std::size_t parts = cfg_.deterministic ? cfg_.micro_shards : static_cast<std::size_t>(comm_.size());
+  const std::size_t parts = cfg_.deterministic ? loader_->micro_shards_per_rank() : 1;  // this rank's (Tally)
   t = Tally{};
   t.loss.assign(parts, 0.0);
   t.window.assign(parts, 0.0);
-  t.loss[0] = st_.epoch_loss_sum;  // a resumed epoch's loss so far (rank 0 carries it; part 0 is rank 0's)
+  t.loss[0] = st_.epoch_loss_sum;  // a resumed epoch's loss so far (rank 0 carries it; part 0 is rank 0's first)
   st_.epoch_loss_sum = 0;
   t.start = wall_time();
   health_.begin_epoch();
-  const auto perm = epoch_permutation(ntrain_, cfg_.seed, st_.epoch);
+  const EpochOrder perm(ntrain_, cfg_.seed, st_.epoch, sim::mode() == sim::Mode::Model);
   const std::size_t print_every = std::max<std::size_t>(1, (steps_per_epoch_ + 9) / 10);
   for (std::size_t s = st_.position; s < steps_per_epoch_; ++s) {
     if (cfg_.max_steps && st_.step >= cfg_.max_steps) {
@@ -212,7 +213,7 @@ bool Trainer::run_epoch(Reporter& out, Tally& t, TrainResult& res, double start)
   return true;
 }
 
-bool Trainer::step(const std::vector<std::uint32_t>& perm, std::size_t s, Reporter& out, Tally& t) {
+bool Trainer::step(const EpochOrder& perm, std::size_t s, Reporter& out, Tally& t) {
   const std::size_t ntrain = ntrain_, at = s * cfg_.batch_size, g = std::min(cfg_.batch_size, ntrain - at);
   // Data: this rank's rows (and, streamed, the next step's read ahead).
   comm_.phase(Phase::Data, -1, static_cast<std::int64_t>(st_.step));
@@ -266,9 +267,8 @@ double Trainer::compute_gradients(std::size_t g, Tally& t) {
       const std::size_t a = rows * m / k, b = rows * (m + 1) / k;
       loss += forward_backward(a, b - a, st_.step, m + 1 == k, m > 0);
     }
-    const auto me = static_cast<std::size_t>(comm_.rank());
-    t.loss[me] += loss;
-    t.window[me] += loss;
+    t.loss[0] += loss;
+    t.window[0] += loss;
     const double tf = wall_time();
     t.times.compute += tf - t0;
     t.times.comm += reducer_->finish();
@@ -281,8 +281,8 @@ double Trainer::compute_gradients(std::size_t g, Tally& t) {
   for (std::size_t m = first; m < first + loader_->micro_shards_per_rank(); ++m) {
     const Range r = loader_->micro_shard(g, m);
     const double l = forward_backward(r.begin - base, r.size(), st_.step, false, false);
-    t.loss[m] += l;
-    t.window[m] += l;
+    t.loss[m - first] += l;
+    t.window[m - first] += l;
     loss += l;
     tree_->add(model_.grads());
   }

@@ -14,6 +14,7 @@
 #include "bpt/core/error.hpp"
 #include "bpt/core/gemm.hpp"
 #include "bpt/core/hash.hpp"
+#include "bpt/core/sim_cost.hpp"
 #include "bpt/train/validate.hpp"
 
 namespace bpt {
@@ -165,7 +166,10 @@ void Trainer::check_agreement() {
 
 void Trainer::verify_replicas(std::uint64_t step) {
   comm_.phase(Phase::Check);
-  std::string bad = ranks_differing(comm_.allgather(checksum(model_.params())));
+  // The simulator's model mode: the weights are every rank's one shared block of meaningless values;
+  // the checksums are not worked out (a pass over every rank's weights on one host), still exchanged.
+  const bool model = sim::mode() == sim::Mode::Model;
+  std::string bad = ranks_differing(comm_.allgather(model ? 0 : checksum(model_.params())));
   if (!bad.empty())
     throw CollectiveError("weights of rank(s) " + bad + " differ from rank 0's after step " + std::to_string(step) +
                           ": replicas diverged")
@@ -173,6 +177,7 @@ void Trainer::verify_replicas(std::uint64_t step) {
 }
 
 void Trainer::throw_if_weights_nonfinite() const {
+  if (sim::mode() == sim::Mode::Model) return;  // meaningless values (verify_replicas)
   for (std::size_t l = 0; l < model_.num_layers(); ++l) {
     const std::size_t lo = model_.offset(l), hi = l + 1 < model_.num_layers() ? model_.offset(l + 1) : model_.num_params();
     for (std::size_t i = lo; i < hi; ++i)
@@ -232,11 +237,15 @@ void Trainer::resume(const Checkpoint& c) {
   resumed_ = true;
 }
 
-double Trainer::agreed_sum(const std::vector<double>& parts) const {
-  std::vector<double> all(parts);
-  comm_.allreduce_sum(std::span<double>(all));  // exact: each part is non-zero on one rank only
+double Trainer::agreed_sum(const std::vector<double>& mine) const {
+  // Every rank's parts on rank 0, in rank order, which is the parts' order (rank r holds parts
+  // [r k, (r + 1) k)); added there one by one, so the same bits at any rank count; then broadcast.
+  // (An allreduce of all the parts, each rank's zero but its own, added the same values: memory
+  // per rank grew with the ranks, ranks^2 on a simulator's one host.)
+  const std::vector<double> all = comm_.gather(mine, 0);
   double s = 0;
   for (double v : all) s += v;
+  comm_.broadcast(std::span<std::uint8_t>(reinterpret_cast<std::uint8_t*>(&s), sizeof s), 0);
   return s;
 }
 

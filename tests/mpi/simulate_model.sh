@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Modelled compute on simulated clusters (BPT_SIM_COMPUTE=model, scripts/smpi/compute-model.txt): a
 # 64-rank run twice gives the same simulated times to the last digit (no host timing enters them), and
-# a 256-rank run of 3 steps finishes (about 3 s and 8 s of real time here with the ranks' buffers
-# shared; 1,024 ranks take 92 s, docs/simulated.md); the run says its figures are modelled. --normalize unit: the standard scaling's statistics are a pass over the whole training
-# set that every rank makes at start-up, which on one simulating host is one pass per simulated rank
-# (64 ranks: 28 s instead of 5 s), outside the profiled steps either way.
+# a 1,024-rank run of 3 steps finishes (about 1.3 s and 10 s of real time here; docs/simulated.md,
+# "Deterministic and its cost"); the run says its figures are modelled. --normalize unit: the standard
+# scaling's statistics are a pass over the whole training set that every rank makes at start-up, which
+# on one simulating host is one pass per simulated rank (64 ranks: 28 s instead of 5 s), outside the
+# profiled steps either way.
 # Usage: simulate_model.sh BPTRAIN (the SMPI build's)
 set -u
 bptrain=$1
@@ -32,10 +33,10 @@ fi
 grep -q "simulated compute (BPT_SIM_COMPUTE=model).*losses and accuracies meaningless" "$tmp/a.log" \
   && echo "ok   the run says its figures are modelled" || { echo "FAIL no model-mode line"; cat "$tmp/a.log"; fail=1; }
 python3 "$root/scripts/smpi/step_time.py" "$tmp/a.csv" 1 | sed 's/^/     64 ranks: /'
-if c=$(run c 256 3); then
-  echo "ok   256 ranks, model mode, 3 steps: $c s real; $(python3 "$root/scripts/smpi/step_time.py" "$tmp/c.csv" 1)"
+if c=$(run c 1024 3) && [ "$(wc -l < "$tmp/c.csv")" = $((1024 * 3 + 1)) ]; then
+  echo "ok   1,024 ranks, model mode, 3 steps: $c s real; $(python3 "$root/scripts/smpi/step_time.py" "$tmp/c.csv" 1)"
 else
-  echo "FAIL the 256-rank model-mode run"; tail -5 "$tmp/c.log"; fail=1
+  echo "FAIL the 1,024-rank model-mode run"; tail -5 "$tmp/c.log"; fail=1
 fi
 # The calibration end to end, small: calibrate.sh with the Open MPI build (build/, as the test command
 # builds it) writes a model and its np2 twin with their headers; a 16-rank model-mode run uses it.

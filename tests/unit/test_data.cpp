@@ -163,6 +163,15 @@ TEST(Data, PermutationIsAPureFunctionOfSeedAndEpoch) {
   EXPECT_EQ(*s.rbegin(), 999u);
 }
 
+TEST(Data, EpochOrderIsThePermutationOrInOrder) {
+  const auto p = epoch_permutation(1000, 7, 3);
+  const EpochOrder shuffled(1000, 7, 3), in_order(1000, 7, 3, true);
+  for (std::size_t i = 0; i < 1000; ++i) {
+    EXPECT_EQ(shuffled[i], p[i]);
+    EXPECT_EQ(in_order[i], i);
+  }
+}
+
 TEST(Data, SyntheticIsSeededAndLabelled) {
   LoadOptions o;
   o.seed = 1;

@@ -98,7 +98,10 @@ struct Dataset {
   template <class F>
   void for_each_raw_block(F&& f) const;
   // A cheap fingerprint: the sizes, every label or target, and 64 feature rows spread over the set,
-  // read alike in memory or streamed (so a run checkpointed with --stream resumes without it).
+  // read alike in memory or streamed (so a run checkpointed with --stream resumes without it). In the
+  // simulator's model mode (bpt/core/sim_cost.hpp) a streamed set's is its sizes alone: every simulated
+  // rank would draw its labels and rows one rank after another on one host, ranks x rows in all (1,024
+  // ranks of a 786,432-row set: 48 s of a run's 90), for figures no label or value enters.
   std::uint64_t fingerprint() const;
   // Every feature value as stored (0 when streamed: the rows are not in memory to hash).
   std::uint64_t content_hash() const;
@@ -157,6 +160,20 @@ void write_hdf5(const Dataset& ds, const std::string& path, int deflate = 4);
 
 // The same permutation of [0, n) on every rank: a pure function of (seed, epoch).
 std::vector<std::uint32_t> epoch_permutation(std::size_t n, std::uint64_t seed, std::uint64_t epoch);
+
+// The order of an epoch's rows: epoch_permutation(n, seed, epoch), or, with in_order, [0, n) itself and no
+// table: the simulator's model mode (bpt/core/sim_cost.hpp), where the rows' values do not matter and a
+// table per simulated rank would take ranks x rows x 4 bytes (1,024 ranks of 3 weak-scaling steps:
+// 3.2 GB; 16,384 ranks of 10 steps: 2.7 TB).
+class EpochOrder {
+ public:
+  EpochOrder(std::size_t n, std::uint64_t seed, std::uint64_t epoch, bool in_order = false)
+      : p_(in_order ? std::vector<std::uint32_t>() : epoch_permutation(n, seed, epoch)) {}
+  std::uint32_t operator[](std::size_t i) const { return p_.empty() ? static_cast<std::uint32_t>(i) : p_[i]; }
+
+ private:
+  std::vector<std::uint32_t> p_;
+};
 
 // Seeded hold-out split of [0, n): `val` gets round(fraction * n) rows, `train` the rest (both ascending).
 void split_rows(std::size_t n, double fraction, std::uint64_t seed, std::vector<std::uint32_t>& train,

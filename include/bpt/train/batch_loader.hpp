@@ -32,11 +32,11 @@ class BatchLoader {
   std::size_t micro_shards_per_rank() const { return per_rank_; }
 
   // Assembles this rank's rows of the batch at position `at` of perm (g samples). Returns the seconds.
-  double load(const std::vector<std::uint32_t>& perm, std::size_t at, std::size_t g);
+  double load(const EpochOrder& perm, std::size_t at, std::size_t g);
   // The rows come from a file (--stream): worth reading a batch ahead.
   bool reads_ahead() const { return ds_.stream && ds_.stream->from_file(); }
   // --stream: starts reading the batch at `at` on the reader thread.
-  void prefetch(const std::vector<std::uint32_t>& perm, std::size_t at, std::size_t g);
+  void prefetch(const EpochOrder& perm, std::size_t at, std::size_t g);
   // Joins the reader thread, if one runs (before anything else reads the dataset's file).
   void wait();
 
@@ -47,7 +47,7 @@ class BatchLoader {
   const std::uint64_t* ids(std::size_t first) const { return ids_.data() + first; }
 
  private:
-  void rows_of(const std::vector<std::uint32_t>& perm, std::size_t at, std::size_t g, std::vector<std::uint32_t>& out) const;
+  void rows_of(const EpochOrder& perm, std::size_t at, std::size_t g, std::vector<std::uint32_t>& out) const;
 
   const Dataset& ds_;
   const std::vector<std::uint32_t>& rows_;

@@ -43,6 +43,8 @@ class Reporter {
               std::uint64_t step);
   // One line of information, from rank 0 ("bptrain: " + what), unless --quiet.
   void note(const std::string& what);
+  // Whether note() prints (rank 0, without --quiet): what a note costs to work out is spent only then.
+  bool talks() const { return talk_; }
   void progress(std::uint64_t epoch, std::size_t step, std::size_t steps_per_epoch, double loss, double samples_per_s,
                 double eta_s);
   void epoch(const EpochFigures& f);

@@ -68,7 +68,9 @@ class Trainer {
   // with --deterministic), each filled by one rank, so their sum over ranks is exact and, added up in
   // part order, the same bits whatever the rank count.
   struct Tally {
-    std::vector<double> loss, window;  // the epoch's, and since the last progress line
+    // The epoch's loss, and since the last progress line, by part: this rank's parts only (its own
+    // part, or with --deterministic its micro-shards), in order; agreed_sum adds every rank's.
+    std::vector<double> loss, window;
     std::size_t window_samples = 0, steps = 0, skipped = 0;
     StepTimes times, profiled;  // running totals; profiled: at the last profile row
     double start = 0;
@@ -81,7 +83,7 @@ class Trainer {
 
   // step_loop.cpp
   bool run_epoch(Reporter& out, Tally& t, TrainResult& res, double start);
-  bool step(const std::vector<std::uint32_t>& perm, std::size_t s, Reporter& out, Tally& t);
+  bool step(const EpochOrder& perm, std::size_t s, Reporter& out, Tally& t);
   double compute_gradients(std::size_t g, Tally& t);
   // One micro-batch: rows [first, first + rows) of this rank's share. notify: tell the reducer as each
   // layer's gradients are final (the step's last micro-batch); accumulate: add to the gradients
