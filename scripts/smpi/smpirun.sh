@@ -59,8 +59,8 @@ if [ "${BPT_SIM_COMPUTE:-measured}" = model ]; then
   #   Measured mode keeps the copies.
   sim=(--cfg=smpi/simulate-computation:no --cfg=smpi/shared-malloc:global --cfg=smpi/shared-malloc-blocksize:67108864
        --cfg=smpi/privatization:no)
-  # Linux allows 65,530 mappings a process by default: about 3,800 simulated ranks.
-  need=$(( n * 24 + 65536 )) have=$(cat /proc/sys/vm/max_map_count)
+  # Linux allows 65,530 mappings a process by default: some 3,800 simulated ranks (24 a rank asked, for margin).
+  need=$(( n * 24 + 4096 )) have=$(cat /proc/sys/vm/max_map_count)
   if [ "$have" -lt "$need" ]; then
     if [ -w /proc/sys/vm/max_map_count ] && echo "$need" > /proc/sys/vm/max_map_count 2>/dev/null; then
       echo "smpirun.sh: vm.max_map_count raised from $have to $need for $n simulated ranks' shared buffers" >&2
