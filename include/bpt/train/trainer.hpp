@@ -65,12 +65,10 @@ class Trainer {
 
  private:
   // An epoch's running figures. loss: per-sample loss sums by part (a part per rank, or per micro-shard
-  // with --deterministic), each filled by one rank, so their sum over ranks is exact and, added up in
-  // part order, the same bits whatever the rank count.
+  // with --deterministic), each rank holding its own parts only, in order; agreed_sum adds every
+  // rank's in part order, so the same bits whatever the rank count.
   struct Tally {
-    // The epoch's loss, and since the last progress line, by part: this rank's parts only (its own
-    // part, or with --deterministic its micro-shards), in order; agreed_sum adds every rank's.
-    std::vector<double> loss, window;
+    std::vector<double> loss, window;  // the epoch's, and since the last progress line
     std::size_t window_samples = 0, steps = 0, skipped = 0;
     StepTimes times, profiled;  // running totals; profiled: at the last profile row
     double start = 0;
@@ -91,7 +89,7 @@ class Trainer {
   double forward_backward(std::size_t first, std::size_t rows, std::uint64_t step, bool notify, bool accumulate);
   bool end_epoch(Reporter& out, Tally& t, TrainResult& res, double start);
   // The sum over ranks of parts, added up in part order (collective).
-  double agreed_sum(const std::vector<double>& parts) const;
+  double agreed_sum(const std::vector<double>& mine) const;  // collective: every rank's Tally parts added
 
   // --timeline: an event of this step from t0 to now (nothing when off).
   void mark(const char* name, int track, double t0, int layer = -1) {
