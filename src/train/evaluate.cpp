@@ -12,8 +12,8 @@ EvalResult evaluate_model(Model& model, const Dataset& ds, const std::vector<std
                           std::size_t batch, EvalExtras* ex) {
   // The samples are cut into blocks of `batch` by position, the same blocks whatever the rank count;
   // each rank evaluates a contiguous run of blocks. A block's figures are the same bits on any rank,
-  // each block's entry is filled by one rank (so the sums over ranks are exact), and the blocks are
-  // added up in order: the metrics do not depend on the rank count.
+  // each block is one rank's, and the blocks are added up in order (on rank 0): the metrics do not
+  // depend on the rank count.
   const std::size_t total = rows ? rows->size() : ds.n;
   // A block larger than the set is the set in one block (the same blocks, so the same figures).
   batch = std::max<std::size_t>(1, std::min(batch, total));
@@ -28,11 +28,14 @@ EvalResult evaluate_model(Model& model, const Dataset& ds, const std::vector<std
   const bool scaled = ds.regression() && !ds.target_tf.offset.empty();  // --normalize-targets
   if (ex && ex->want_predictions) ex->predictions.assign(total * pw, 0.0f);
   if (ex && ex->want_probabilities) ex->probabilities.assign(ds.regression() ? 0 : total * outs, 0.0f);
-  std::vector<double> fig(2 * nblocks, 0.0);  // per block: loss sum, then (after nblocks) hits
+  // This rank's blocks' figures, padded to the longest share: loss sums, then (after `share`) hits.
+  const auto ranks = static_cast<std::size_t>(comm.size());
+  const std::size_t share = (nblocks + ranks - 1) / ranks;
+  std::vector<double> fig(2 * share, 0.0);
   double* loss = fig.data();
-  double* correct = fig.data() + nblocks;
+  double* correct = fig.data() + share;
   for (std::size_t b = mine.begin; b < mine.end; ++b) {
-    const std::size_t at = b * batch, count = std::min(batch, total - at);
+    const std::size_t at = b * batch, count = std::min(batch, total - at), i = b - mine.begin;
     for (std::size_t r = 0; r < count; ++r) {
       idx[r] = rows ? (*rows)[at + r] : static_cast<std::uint32_t>(at + r);
       if (ds.unlabeled) continue;  // predictions only
@@ -44,8 +47,8 @@ EvalResult evaluate_model(Model& model, const Dataset& ds, const std::vector<std
     ds.gather(idx.data(), count, x.data());
     ConstMatView<float> y = model.forward(ConstMatView<float>(x.data(), count, ds.d));
     if (!ds.unlabeled)
-      loss[b] = model.loss_of_last(ds.regression() ? Targets<float>{nullptr, t.data()} : Targets<float>{labels.data(), nullptr});
-    if (!ds.regression() && !ds.unlabeled) correct[b] = static_cast<double>(count_correct(y, labels.data()));
+      loss[i] = model.loss_of_last(ds.regression() ? Targets<float>{nullptr, t.data()} : Targets<float>{labels.data(), nullptr});
+    if (!ds.regression() && !ds.unlabeled) correct[i] = static_cast<double>(count_correct(y, labels.data()));
     // Regression: the outputs in the targets' units (as they are without --normalize-targets), for the
     // predictions and, with the targets scaled for the model, the squared error in their units.
     if (ds.regression() && (scaled || (ex && ex->want_predictions))) {
@@ -56,7 +59,7 @@ EvalResult evaluate_model(Model& model, const Dataset& ds, const std::vector<std
         if (scaled && !ds.unlabeled)
           for (std::size_t j = 0; j < k; ++j) {
             const double e = double(p[j]) - double(ds.targets[std::size_t(idx[r]) * k + j]);
-            correct[b] += e * e;
+            correct[i] += e * e;
           }
         if (ex && ex->want_predictions) std::copy_n(p.data(), k, ex->predictions.data() + (at + r) * k);
       }
@@ -75,17 +78,25 @@ EvalResult evaluate_model(Model& model, const Dataset& ds, const std::vector<std
       }
     }
   }
-  comm.allreduce_sum(std::span<double>(fig));
+  // Every rank's blocks on rank 0, added there in block order (rank by rank, each rank's blocks in
+  // order), then broadcast: the same bits at any rank count. (An allreduce of every block's figures,
+  // each block filled by one rank, added the same values; memory per rank grew with the blocks, which
+  // a simulation of thousands of ranks with a block each made ranks^2 on one host.)
+  const std::vector<double> all = comm.gather(fig, 0);
+  double sums[2] = {0, 0};  // loss, hits
+  for (std::size_t r = 0; share > 0 && r < all.size() / (2 * share); ++r) {
+    const std::size_t blocks = shard(nblocks, r, ranks).size();
+    const double* from = all.data() + r * 2 * share;
+    for (std::size_t j = 0; j < blocks; ++j) sums[0] += from[j];
+    for (std::size_t j = 0; j < blocks; ++j) sums[1] += from[share + j];
+  }
+  comm.broadcast(std::span<std::uint8_t>(reinterpret_cast<std::uint8_t*>(sums), sizeof sums), 0);
   if (ex) {  // each entry was filled by exactly one rank, so the sums are exact
     comm.allreduce_sum(std::span<double>(ex->confusion));
     comm.allreduce_sum(std::span<float>(ex->predictions));
     comm.allreduce_sum(std::span<float>(ex->probabilities));
   }
-  double loss_sum = 0, hits = 0;
-  for (std::size_t b = 0; b < nblocks; ++b) {
-    loss_sum += loss[b];
-    hits += correct[b];
-  }
+  const double loss_sum = sums[0], hits = sums[1];
   EvalResult e;
   e.samples = total;
   e.loss = total ? loss_sum / double(total) : 0;
