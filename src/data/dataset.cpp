@@ -170,7 +170,7 @@ std::uint64_t Dataset::fingerprint() const {
   add(d);
   add(classes);
   add(target_dim);
-  if (stream && sim::mode() == sim::Mode::Model) return h;  // (dataset.hpp: the simulator's model mode)
+  if (stream && sim::values_meaningless()) return h;  // (dataset.hpp: the simulator's model mode)
   // Up to 64 rows spread over the set, read the same way in memory or streamed.
   const std::size_t step = std::max<std::size_t>(1, n / 64);
   std::vector<std::uint32_t> rows;

@@ -176,7 +176,7 @@ bool Trainer::run_epoch(Reporter& out, Tally& t, TrainResult& res, double start)
   st_.epoch_loss_sum = 0;
   t.start = wall_time();
   health_.begin_epoch();
-  const EpochOrder perm(ntrain_, cfg_.seed, st_.epoch, sim::mode() == sim::Mode::Model);
+  const EpochOrder perm(ntrain_, cfg_.seed, st_.epoch, sim::values_meaningless());
   const std::size_t print_every = std::max<std::size_t>(1, (steps_per_epoch_ + 9) / 10);
   for (std::size_t s = st_.position; s < steps_per_epoch_; ++s) {
     if (cfg_.max_steps && st_.step >= cfg_.max_steps) {

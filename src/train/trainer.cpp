@@ -168,8 +168,7 @@ void Trainer::verify_replicas(std::uint64_t step) {
   comm_.phase(Phase::Check);
   // The simulator's model mode: the weights are every rank's one shared block of meaningless values;
   // the checksums are not worked out (a pass over every rank's weights on one host), still exchanged.
-  const bool model = sim::mode() == sim::Mode::Model;
-  std::string bad = ranks_differing(comm_.allgather(model ? 0 : checksum(model_.params())));
+  std::string bad = ranks_differing(comm_.allgather(sim::values_meaningless() ? 0 : checksum(model_.params())));
   if (!bad.empty())
     throw CollectiveError("weights of rank(s) " + bad + " differ from rank 0's after step " + std::to_string(step) +
                           ": replicas diverged")
@@ -177,7 +176,7 @@ void Trainer::verify_replicas(std::uint64_t step) {
 }
 
 void Trainer::throw_if_weights_nonfinite() const {
-  if (sim::mode() == sim::Mode::Model) return;  // meaningless values (verify_replicas)
+  if (sim::values_meaningless()) return;
   for (std::size_t l = 0; l < model_.num_layers(); ++l) {
     const std::size_t lo = model_.offset(l), hi = l + 1 < model_.num_layers() ? model_.offset(l + 1) : model_.num_params();
     for (std::size_t i = lo; i < hi; ++i)

@@ -28,6 +28,10 @@ enum class Mode { Measured, Model, Record };
 
 // BPT_SIM_COMPUTE: measured (unset), model (the SMPI build only) or record (any build).
 Mode mode();
+// Whether the run's floating-point values mean nothing: model mode, where no kernel runs and every
+// simulated rank's buffers are one shared block. Work that only looks at values (replica checksums,
+// the finite-weights check, a streamed set's fingerprint, the epoch's permutation) is skipped then.
+inline bool values_meaningless() { return mode() == Mode::Model; }
 // The model's file, read (and checked) on first use: BPT_SIM_MODEL, default scripts/smpi/compute-model.txt.
 const std::string& model_file();
 // The modelled seconds of a kernel of this kind and shape (throws if no model applies).
