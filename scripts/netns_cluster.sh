@@ -13,7 +13,7 @@
 #   scripts/netns_cluster.sh down          deletes the namespaces (and with them every veth and qdisc)
 #   scripts/netns_cluster.sh status        what is up
 # The state (hostfile, agent, N, RATE) is in BPT_NETNS_DIR (default /tmp/bpt-netns). Environment for run:
-# MPIRUN_ARGS (more mpirun options), and each of OPENBLAS_NUM_THREADS and BPT_* is passed to the ranks.
+# MPIRUN_ARGS (more mpirun options); PATH, OPENBLAS_NUM_THREADS, LD_LIBRARY_PATH and BPT_* reach the ranks.
 # Open MPI is given 4 TCP connections a pair of ranks (btl_tcp_links 4): with one, both directions of an
 # exchange share one socket, and a 2 MB allreduce of 2 ranks at 1 Gb/s took 25.3 ms (0.66 of the rate);
 # with 4 it takes 17.5 ms, the link's TCP payload rate (1,448 bytes of every 1,514-byte frame: 0.956).
@@ -35,7 +35,7 @@ up)
   [[ $rate =~ ^[0-9.]+[kmg]?bit$ ]] || die "RATE as tc takes it (e.g. 1gbit, 10gbit), not '$rate'"
   [ -z "$(ours)" ] || die "namespaces of an earlier cluster exist ($(ours | xargs)): scripts/netns_cluster.sh down first"
   ip netns add $sw 2>/dev/null || die "cannot make a network namespace here (ip netns add refused: a container without CAP_SYS_ADMIN?)"
-  trap 'echo "netns_cluster.sh: setting up failed; removing what was made" >&2; "$0" down >/dev/null 2>&1 || true' ERR
+  trap 'echo "netns_cluster.sh: setting up failed; removing what was made" >&2; bash "$0" down >/dev/null 2>&1 || true' ERR
   ip -n $sw link add br0 type bridge
   ip -n $sw link set br0 up
   ip -n $sw link set lo up
@@ -77,8 +77,8 @@ run)
   [ -f "$dir/cluster" ] && [ -n "$(ours)" ] || die "no cluster is up (scripts/netns_cluster.sh up N RATE)"
   read -r n _ < "$dir/cluster"
   export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
-  pass=(-x PATH -x LD_LIBRARY_PATH -x OPENBLAS_NUM_THREADS)
-  for v in $(compgen -e | grep '^BPT_' || true); do pass+=(-x "$v"); done
+  pass=(-x PATH -x OPENBLAS_NUM_THREADS)
+  for v in $(compgen -e | grep -E '^(BPT_|LD_LIBRARY_PATH$)' || true); do pass+=(-x "$v"); done
   # shellcheck disable=SC2086
   exec ip netns exec bptnet0 mpirun -np "$n" --hostfile "$dir/hosts" --mca plm_rsh_agent "$dir/agent" \
     --mca btl tcp,self --mca btl_tcp_if_include 10.77.0.0/24 --mca oob_tcp_if_include 10.77.0.0/24 \

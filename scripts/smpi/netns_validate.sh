@@ -20,6 +20,7 @@ if [ ! -x build-smpi/bptrain ] || [ ! -x build-smpi/bench/bench_comm ]; then
   cmake --build build-smpi -j"$(nproc)" --target bptrain bench_comm >/dev/null
 fi
 mkdir -p "$out"
+out=$(cd "$out" && pwd)  # absolute: the ranks in the namespaces write there
 unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 export OPENBLAS_NUM_THREADS=1
 trap 'bash scripts/netns_cluster.sh down >/dev/null 2>&1 || true' EXIT
@@ -33,8 +34,8 @@ for rate in $RATES; do
   for rep in $(seq "$REPS"); do
     bash scripts/netns_cluster.sh run build/bench/bench_comm $sizes 2 0 2>/dev/null | grep '^comm ' > "$out/comm_measured_${rate}_$rep.txt"
     # shellcheck disable=SC2086
-    BPT_SIM_COMPUTE=record BPT_SIM_RECORD="$PWD/$out/record_${rate}_$rep.txt" bash scripts/netns_cluster.sh run \
-      build/bptrain $flags --profile "$PWD/$out/measured_${rate}_$rep.csv" > /dev/null 2>&1
+    BPT_SIM_COMPUTE=record BPT_SIM_RECORD="$out/record_${rate}_$rep.txt" bash scripts/netns_cluster.sh run \
+      build/bptrain $flags --profile "$out/measured_${rate}_$rep.csv" > /dev/null 2>&1
   done
   bash scripts/netns_cluster.sh down > /dev/null
   # The latency of one message: the tiny allreduce at 2 ranks is one exchange (each rank sends and
@@ -56,10 +57,10 @@ for rate in $RATES; do
 </platform>
 EOF
   for rep in $(seq "$REPS"); do
-    BPT_SIM_COMPUTE=model BPT_SIM_MODEL="$PWD/$out/record_${rate}_$rep.txt" PLATFORM="$platform" \
+    BPT_SIM_COMPUTE=model BPT_SIM_MODEL="$out/record_${rate}_$rep.txt" PLATFORM="$platform" \
       scripts/smpi/smpirun.sh -n "$N" build-smpi/bench/bench_comm $sizes 2 5 2>/dev/null | grep '^comm ' > "$out/comm_simulated_${rate}_$rep.txt"
     # shellcheck disable=SC2086
-    BPT_SIM_COMPUTE=model BPT_SIM_MODEL="$PWD/$out/record_${rate}_$rep.txt" PLATFORM="$platform" \
+    BPT_SIM_COMPUTE=model BPT_SIM_MODEL="$out/record_${rate}_$rep.txt" PLATFORM="$platform" \
       scripts/smpi/smpirun.sh -n "$N" build-smpi/bptrain $flags --profile "$out/simulated_${rate}_$rep.csv" > /dev/null 2>&1
   done
   python3 - "$out" "$rate" "$REPS" >> "$out/netns.csv" <<'PY'
