@@ -10,8 +10,9 @@
 #   RANKS_<hidden with _ for ,> overrides it for one model, e.g. RANKS_2048_2048=16,64,256,1024),
 #   MODES ("weak strong"), LOCAL (weak: samples per rank, 256), BATCH (strong: global batch, 16384).
 # Each point is a scripts/simulate.sh run into OUT/<model>/<platform>/ (a study that stops resumes: a
-# point already in that folder's scaling.csv is kept). Real time here (2-core VM): 784-512-256-10 at
-# 16-4,096 ranks about 3 minutes a platform; 16,384 ranks about 9 minutes a point (docs/simulated.md).
+# point already in that folder's scaling.csv is kept). Real time here (2-core VM, two studies side by
+# side): 784-512-256-10 at 16-4,096 ranks about 4 minutes a platform, a 16,384-rank point 10-15 minutes,
+# 784-2048-2048-10 at 16-1,024 ranks about 9 minutes a platform (docs/simulated.md).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=${1:?usage: scripts/smpi/study.sh OUT}
