@@ -2,12 +2,14 @@
 # The simulated scaling study (issue 26, item 7): weak and strong scaling of each model on each platform,
 # model-mode compute (scripts/smpi/compute-model.txt: deterministic, so one run of each point and STEPS=3
 # with one step of warm-up suffice: every simulated step of a model-mode run is alike), then one CSV of
-# every point (OUT/study.csv: scripts/scaling.sh's columns with model and platform) and one efficiency
+# every point (OUT/study.csv: scripts/scaling.sh's columns, model named 784-H1-H2-10 or NAME) and one efficiency
 # plot per model and mode (OUT/<model>_<mode>.png, a line per platform).
 # Usage: scripts/smpi/study.sh OUT
-# Environment: MODELS (hidden sizes, default "512,256 2048,2048"), PLATFORMS (names of scripts/smpi/*.xml,
-#   default the flat 16,384-node clusters and the four fat-trees), RANKS (default 16,64,256,1024,4096;
-#   RANKS_<hidden with _ for ,> overrides it for one model, e.g. RANKS_2048_2048=16,64,256,1024),
+# Environment: MODELS (hidden sizes of an MLP, or NAME=LAYERS for bptrain's --layers on 1x28x28 inputs,
+#   e.g. cnn=conv3:32,conv3:32,maxpool2,conv3:64,maxpool2,dense:256; default "512,256 2048,2048"),
+#   PLATFORMS (names of scripts/smpi/*.xml, default the flat 16,384-node clusters and the four fat-trees),
+#   RANKS (default 16,64,256,1024,4096; RANKS_<hidden sizes with _ for , or NAME> overrides it for one
+#   model, e.g. RANKS_2048_2048=16,64,256,1024 or RANKS_cnn=16,64),
 #   MODES ("weak strong"), LOCAL (weak: samples per rank, 256), BATCH (strong: global batch, 16384).
 # Each point is a scripts/simulate.sh run into OUT/<model>/<platform>/ (a study that stops resumes: a
 # point already in that folder's scaling.csv is kept). Real time here (2-core VM, two studies side by
@@ -19,15 +21,18 @@ out=${1:?usage: scripts/smpi/study.sh OUT}
 MODELS=${MODELS:-512,256 2048,2048}
 PLATFORMS=${PLATFORMS:-cluster-16k-25g cluster-16k-100g fattree-25g fattree-25g-4to1 fattree-100g fattree-100g-4to1}
 mkdir -p "$out"
-for hidden in $MODELS; do
-  model=784-${hidden//,/-}-10
-  var=RANKS_${hidden//,/_}
+for spec in $MODELS; do
+  case $spec in
+    *=*) model=${spec%%=*} layers=${spec#*=} hidden='' ;;  # NAME=LAYERS: a CNN, 1x28x28 inputs
+    *) model=784-${spec//,/-}-10 layers='' hidden=$spec ;;
+  esac
+  var=RANKS_${spec%%=*}; var=${var//,/_}
   ranks=${!var:-${RANKS:-16,64,256,1024,4096}}
   mkdir -p "$out/$model"
   for p in $PLATFORMS; do
     [ -f "scripts/smpi/$p.xml" ] || { echo "study.sh: no platform scripts/smpi/$p.xml" >&2; exit 2; }
     echo "study.sh: $model on $p at $ranks ranks"
-    BPT_SIM_COMPUTE=model STEPS=3 WARMUP=1 PLATFORM="scripts/smpi/$p.xml" HIDDEN="$hidden" \
+    BPT_SIM_COMPUTE=model STEPS=3 WARMUP=1 PLATFORM="scripts/smpi/$p.xml" HIDDEN="${hidden:-512,256}" LAYERS="$layers" \
       MODES="${MODES:-weak strong}" bash scripts/simulate.sh "$ranks" "$out/$model/$p" > "$out/$model/$p.log" 2>&1 ||
       { echo "study.sh: $model on $p failed: $out/$model/$p.log" >&2; tail -5 "$out/$model/$p.log" >&2; exit 1; }
   done
