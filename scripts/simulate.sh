@@ -112,12 +112,8 @@ if [ $mode = validate ]; then
       python3 - "784-${hidden//,/-}-10" "$np" "$out" "$hidden" "${REPS:-3}" >> "$out/validation.csv" <<'PY'
 import statistics, sys
 sys.path.insert(0, "scripts/smpi")
-from step_time import PHASES, steps, total
-def fig(path):  # medians past 5 warm-up steps: a shared machine's slow moments are outliers, not the model's to fit
-    by_step = steps(path, 5)
-    f = {"step_ms": statistics.median(max(total(r) for r in rs) for rs in by_step.values())}
-    f.update({p: statistics.median(float(r[p]) for rs in by_step.values() for r in rs) for p in PHASES})
-    return f
+from step_time import medians
+fig = lambda path: medians(path, 5)  # past 5 warm-up steps
 model, np_, out, hidden, reps = sys.argv[1:]
 runs = [(fig(f"{out}/measured_{hidden}_{np_}_{r}.csv"), fig(f"{out}/simulated_same_{hidden}_{np_}_{r}.csv"),
          fig(f"{out}/simulated_committed_{hidden}_{np_}_{r}.csv")) for r in range(1, int(reps) + 1)]

@@ -66,7 +66,7 @@ EOF
   python3 - "$out" "$rate" "$REPS" >> "$out/netns.csv" <<'PY'
 import statistics, sys
 sys.path.insert(0, "scripts/smpi")
-from step_time import steps, total
+from step_time import medians
 out, rate, reps = sys.argv[1], sys.argv[2], int(sys.argv[3])
 def comm(path):
     figs = {}
@@ -76,10 +76,8 @@ def comm(path):
         figs[f"reducer {d['mb']} MB"] = float(d["reducer_ms"])
     return figs
 def train(path):  # medians past 5 warm-up steps, as scripts/simulate.sh validate
-    by_step = steps(path, 5)
-    return {"bptrain step": statistics.median(max(total(r) for r in rs) for rs in by_step.values()),
-            "bptrain comm wait": statistics.median(float(r["comm_wait_ms"]) for rs in by_step.values() for r in rs),
-            "bptrain compute": statistics.median(float(r["compute_ms"]) for rs in by_step.values() for r in rs)}
+    f = medians(path, 5)
+    return {"bptrain step": f["step_ms"], "bptrain comm wait": f["comm_wait_ms"], "bptrain compute": f["compute_ms"]}
 runs = [({**comm(f"{out}/comm_measured_{rate}_{r}.txt"), **train(f"{out}/measured_{rate}_{r}.csv")},
          {**comm(f"{out}/comm_simulated_{rate}_{r}.txt"), **train(f"{out}/simulated_{rate}_{r}.csv")}) for r in range(1, reps + 1)]
 for fig in runs[0][0]:

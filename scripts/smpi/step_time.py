@@ -3,8 +3,9 @@
 total (compute + communication wait + optimizer + data), averaged; and the mean of each phase over
 ranks and steps. Usage: step_time.py PROFILE.csv [WARMUP_STEPS=10]
 Prints: step_ms=... compute_ms=... comm_wait_ms=... optimizer_ms=... data_ms=... steps=...
-Also imported (scripts/scaling.sh, step_spread.py) for steps() and total()."""
+Also imported (scripts/scaling.sh, step_spread.py, the validations) for steps(), total() and medians()."""
 import csv
+import statistics
 import sys
 from collections import defaultdict
 
@@ -23,6 +24,16 @@ def steps(path, warm):
         if int(float(r["step"])) >= warm:
             out[int(float(r["step"]))].append(r)
     return out
+
+
+def medians(path, warm):
+    """The median step (the slowest rank's total) and each phase's median over ranks and steps, past
+    the first `warm` steps: {"step_ms": ..., "compute_ms": ..., ...}. A shared machine's slow moments
+    are outliers here, not something a model should fit (the validations use it)."""
+    by_step = steps(path, warm)
+    f = {"step_ms": statistics.median(max(total(r) for r in rs) for rs in by_step.values())}
+    f.update({p: statistics.median(float(r[p]) for rs in by_step.values() for r in rs) for p in PHASES})
+    return f
 
 
 if __name__ == "__main__":
