@@ -133,9 +133,10 @@ PY
   exit 0
 fi
 
-# --normalize unit: the standard scaling's statistics are a pass over the whole training set that every
-# rank makes at start-up, one pass per simulated rank on this one host (64 ranks: 28 s instead of 5 s);
-# it is outside the profiled steps, and the model bills each step's batch assembly as calibrated.
+# --normalize unit: in measured mode the standard scaling's statistics are a pass over the whole training
+# set that every rank makes at start-up, one pass per simulated rank on this one host (64 ranks: 28 s
+# instead of 5 s; model mode skips it: its values mean nothing); it is outside the profiled steps, and
+# the model bills each step's batch assembly as calibrated.
 BPT_ARGS="--normalize unit ${BPT_ARGS:-}"
 label=${PLATFORM_LABEL:-$(basename "$PLATFORM" .xml)}
 case ",$ranks," in *,1,*) ;; *) ranks=1,$ranks ;; esac  # efficiency is relative to one simulated rank

@@ -201,7 +201,8 @@ Transform compute_transform(const Dataset& ds, Normalize how) {
   const std::size_t d = ds.d;
   t.offset.assign(d, 0.0f);
   t.scale.assign(d, 1.0f);
-  if (how == Normalize::None) return t;
+  // (model mode: no pass over the set, a thousand ranks' worth of it; the values mean nothing there)
+  if (how == Normalize::None || sim::values_meaningless()) return t;
   if (how == Normalize::Unit && ds.raw_bytes) {
     t.scale.assign(d, 1.0f / 255.0f);
     return t;

@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "bpt/core/error.hpp"
+#include "bpt/core/sim_cost.hpp"
 #include "bpt/nn/dense.hpp"
 #include "bpt/nn/dropout.hpp"
 
@@ -240,7 +241,8 @@ void BasicModel<T>::reserve(std::size_t batch) {
     if (kind(l) == LayerKind::Dense || kind(l) == LayerKind::Conv) z_[l].resize(batch * out(l));
     if (activation(l) != Activation::Identity || kind(l) == LayerKind::MaxPool || kind(l) == LayerKind::AvgPool)
       a_[l].resize(batch * out(l));
-    if (kind(l) == LayerKind::MaxPool) argmax_[l].resize(batch * out(l));
+    // (none in model mode, where pooling is billed, not run: an index buffer is not shared memory)
+    if (kind(l) == LayerKind::MaxPool) argmax_[l].resize(sim::values_meaningless() ? 0 : batch * out(l));
   }
   delta_[0].resize(batch * widest);
   delta_[1].resize(batch * widest);
