@@ -62,6 +62,37 @@ Fold fold_of(Group g) {
 }
 int world_of_new(Group g, const Fold& f, int k) { return g.world(k < f.rem ? 2 * k + 1 : k + f.rem); }
 
+// The halving levels of the p' ranks left after the fold, in reduce-scatter order: at each, this rank
+// and its partner split the range they share, this rank keeping one half (keep) and summing the other
+// (give) into the partner's. Nearest partner first (masks 1, 2, 4, ...): the largest exchange, half the
+// range, is with the neighbouring rank (the same node, or the same leaf switch of a fat-tree, where ranks
+// are placed in order), and each level further out moves half as much as the one before, so the
+// oversubscribed upper links of a tree carry 1/p' of the bucket per rank rather than half of it.
+// (The classic order, masks p'/2 down to 1, sends the largest half the farthest.) The allgather replays
+// the levels in reverse. Each rank ends owning one chunk of p' (its index: newme's bits reversed).
+struct Level {
+  int partner;
+  Range keep, give;
+};
+std::vector<Level> halving(Group g, const Fold& f, Range r) {
+  std::vector<Level> levels;
+  const auto k = static_cast<std::size_t>(f.pow2);
+  std::size_t a = 0, cnt = k;
+  for (int mask = 1; mask < f.pow2; mask *= 2) {
+    const int partner = world_of_new(g, f, f.newme ^ mask);
+    const std::size_t half = cnt / 2;
+    const Range lower = chunks(r, a, a + half, k), upper = chunks(r, a + half, a + cnt, k);
+    if ((f.newme & mask) == 0) {
+      levels.push_back({partner, lower, upper});
+    } else {
+      levels.push_back({partner, upper, lower});
+      a += half;
+    }
+    cnt = half;
+  }
+  return levels;
+}
+
 Range rs_rhd(Group g, Range r, std::vector<Exchange>& out) {
   if (g.size() == 1 || r.empty()) return r;
   const Fold f = fold_of(g);
@@ -72,21 +103,12 @@ Range rs_rhd(Group g, Range r, std::vector<Exchange>& out) {
     }
     out.push_back({-1, g.world(g.me - 1), {}, r, true});
   }
-  const auto k = static_cast<std::size_t>(f.pow2);
-  std::size_t a = 0, cnt = k;
-  for (int mask = f.pow2 / 2; mask >= 1; mask /= 2) {
-    const int partner = world_of_new(g, f, f.newme ^ mask);
-    const std::size_t half = cnt / 2;
-    const Range lower = chunks(r, a, a + half, k), upper = chunks(r, a + half, a + cnt, k);
-    if ((f.newme & mask) == 0) {
-      out.push_back({partner, partner, upper, lower, true});
-    } else {
-      out.push_back({partner, partner, lower, upper, true});
-      a += half;
-    }
-    cnt = half;
+  Range owned = r;
+  for (const Level& l : halving(g, f, r)) {
+    out.push_back({l.partner, l.partner, l.give, l.keep, true});
+    owned = l.keep;
   }
-  return chunk(r, static_cast<std::size_t>(f.newme), k);
+  return owned;
 }
 void ag_rhd(Group g, Range r, std::vector<Exchange>& out) {
   if (g.size() == 1 || r.empty()) return;
@@ -95,18 +117,8 @@ void ag_rhd(Group g, Range r, std::vector<Exchange>& out) {
     out.push_back({-1, g.world(g.me + 1), {}, r, false});
     return;
   }
-  const auto k = static_cast<std::size_t>(f.pow2);
-  auto me = static_cast<std::size_t>(f.newme);
-  std::size_t a = me, cnt = 1;
-  for (int mask = 1; mask < f.pow2; mask *= 2) {
-    const int partner = world_of_new(g, f, f.newme ^ mask);
-    const Range mine = chunks(r, a, a + cnt, k);
-    const bool low = (me & static_cast<std::size_t>(mask)) == 0;
-    const Range theirs = low ? chunks(r, a + cnt, a + 2 * cnt, k) : chunks(r, a - cnt, a, k);
-    out.push_back({partner, partner, mine, theirs, false});
-    if (!low) a -= cnt;
-    cnt *= 2;
-  }
+  const std::vector<Level> levels = halving(g, f, r);
+  for (auto l = levels.rbegin(); l != levels.rend(); ++l) out.push_back({l->partner, l->partner, l->keep, l->give, false});
   if (g.me < 2 * f.rem) out.push_back({g.world(g.me - 1), -1, r, {}, false});
 }
 

@@ -127,6 +127,26 @@ TEST(Schedule, RhdTakesTwoLogPStepsPlusTheFold) {
   EXPECT_TRUE(out.owned.empty());
 }
 
+TEST(Schedule, RhdSendsTheLargestHalfToTheNearestRank) {
+  // 1,024 ranks, 32 to a leaf switch: the reduce-scatter pairs r with r ^ 1, r ^ 2, ... in that order,
+  // each level moving half of the one before, so a step leaving the 32 (partner r ^ 32 and beyond)
+  // moves at most 1/64 of the bucket; the allgather retraces the levels in reverse.
+  const std::size_t n = 1 << 20;
+  for (int rank : {0, 5, 777, 1023}) {
+    const Schedule s = rhd_schedule(n, rank, 1024);
+    ASSERT_EQ(s.reduce_steps, 10u);
+    for (std::size_t i = 0; i < 10; ++i) {
+      const Exchange& e = s.steps[i];
+      EXPECT_EQ(e.send_to, rank ^ (1 << i)) << rank << " step " << i;
+      EXPECT_EQ(e.send.size(), n >> (i + 1)) << rank << " step " << i;
+      const Exchange& back = s.steps[19 - i];
+      EXPECT_EQ(back.send_to, e.send_to);
+      EXPECT_EQ(back.send, e.recv);  // the half this rank kept, now summed everywhere in it
+      EXPECT_EQ(back.recv, e.send);
+    }
+  }
+}
+
 TEST(Schedule, AutoPicksByTheModel) {
   const std::size_t mb2 = 2u << 20, mb24 = 24u << 20;
   EXPECT_EQ(choose_algorithm(mb2, 2, 1), Algorithm::Ring);  // a tie at p = 2: the ring, as before

@@ -35,7 +35,9 @@ Schedule ring_schedule(std::size_t n, int rank, int p);
 // Rabenseifner (Thakur, Rabenseifner and Gropp 2005): reduce-scatter by recursive halving, allgather by
 // recursive doubling, 2 log2 p latencies and the ring's bandwidth term. At a p that is not a power of
 // two, the first 2 (p - p') ranks (p' the largest power of two below p) fold in pairs first: the even
-// one hands its bucket to the odd one, owns nothing, and gets the result back at the end.
+// one hands its bucket to the odd one, owns nothing, and gets the result back at the end. The halving
+// pairs the nearest ranks first (rank r with r ^ 1, then r ^ 2, ...): the largest exchange, half the
+// bucket, stays between neighbours, and a fat-tree's oversubscribed upper links carry the small ones.
 Schedule rhd_schedule(std::size_t n, int rank, int p);
 
 // Two levels, for several ranks per node: a reduce-scatter inside the node (halving for a power of
