@@ -2,7 +2,11 @@
 
 #include <cblas.h>
 
+#include <algorithm>
+#include <cctype>
 #include <climits>
+#include <cstdlib>
+#include <iterator>
 #include <string>
 
 #include "bpt/core/error.hpp"
@@ -85,5 +89,29 @@ template void gemm_naive<double>(Trans, Trans, double, ConstMatView<double>, Con
                                  MatView<double>);
 
 void set_blas_threads(int n) { openblas_set_num_threads(n < 1 ? 1 : n); }
+
+std::string blas_kernel_warning(const std::string& core, bool avx2, bool avx512, bool coretype_set) {
+  if (coretype_set || !avx2) return {};
+  std::string c;
+  for (char ch : core) c += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  // OpenBLAS's x86-64 cores without AVX kernels (its fallbacks for a CPU it does not know).
+  static const char* const pre_avx[] = {"prescott", "core2",   "penryn", "dunnington", "nehalem", "atom",
+                                        "opteron",  "barcelona", "bobcat", "nano",      "unknown"};
+  if (std::find(std::begin(pre_avx), std::end(pre_avx), c) == std::end(pre_avx)) return {};
+  const char* fit = avx512 ? "SkylakeX" : "Haswell";
+  return "warning: OpenBLAS runs its " + core + " kernels (no AVX) on this CPU, which has " +
+         (avx512 ? "AVX-512" : "AVX2") + ": its GEMMs may run several times slower than they could; set "
+         "OPENBLAS_CORETYPE=" + fit + " in every rank's environment (e.g. mpirun -x OPENBLAS_CORETYPE=" + fit + ")";
+}
+
+std::string blas_kernel_warning() {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  const char* core = openblas_get_corename();
+  return blas_kernel_warning(core ? core : "unknown", __builtin_cpu_supports("avx2"), __builtin_cpu_supports("avx512f"),
+                             std::getenv("OPENBLAS_CORETYPE") != nullptr);
+#else
+  return {};
+#endif
+}
 
 }  // namespace bpt

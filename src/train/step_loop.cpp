@@ -34,6 +34,7 @@
 #include <sys/resource.h>
 
 #include "bpt/core/error.hpp"
+#include "bpt/core/gemm.hpp"
 #include "bpt/core/sim_cost.hpp"
 #include "bpt/core/text.hpp"
 #include "bpt/train/trainer.hpp"
@@ -89,6 +90,8 @@ TrainResult Trainer::run() {
                std::to_string(present) + " of them in " + train_.source + "): one output each" +
                (train_.classes > 1000 ? "; numeric targets? --loss mse reads them as regression" : ""));
   }
+  if (out.talks())
+    if (const std::string w = blas_kernel_warning(); !w.empty()) out.note(w);
   if (comm_.size() > 1)
     out.note(cfg_.deterministic ? "gradient sums: the deterministic tree"
              : !cfg_.overlap    ? "gradient sums: MPI_Allreduce per bucket after backward"

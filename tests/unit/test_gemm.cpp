@@ -67,3 +67,17 @@ TEST(Gemm, ShapeMismatchThrows) {
                     0.0f, MatView<float>(c.data(), 2, 2)),
                Error);
 }
+
+// OpenBLAS's fallback kernels on a CPU it did not recognise: warned about, with the OPENBLAS_CORETYPE
+// that fits; nothing when the kernels fit the CPU or the user chose them.
+TEST(Gemm, WarnsOfKernelsOlderThanTheCpu) {
+  const std::string w = blas_kernel_warning("Prescott", true, true, false);
+  EXPECT_NE(w.find("OPENBLAS_CORETYPE=SkylakeX"), std::string::npos) << w;
+  EXPECT_NE(w.find("Prescott"), std::string::npos) << w;
+  EXPECT_NE(blas_kernel_warning("Nehalem", true, false, false).find("OPENBLAS_CORETYPE=Haswell"), std::string::npos);
+  EXPECT_EQ(blas_kernel_warning("Prescott", true, true, true), "");   // OPENBLAS_CORETYPE already set
+  EXPECT_EQ(blas_kernel_warning("Prescott", false, false, false), "");  // an old CPU: the kernels fit
+  EXPECT_EQ(blas_kernel_warning("SkylakeX", true, true, false), "");
+  EXPECT_EQ(blas_kernel_warning("Haswell", true, true, false), "");  // (AMD's Zen 4 runs these too)
+  EXPECT_EQ(blas_kernel_warning("Zen", true, false, false), "");
+}

@@ -1,4 +1,5 @@
 #pragma once
+#include <string>
 // The one GEMM wrapper over CBLAS, and the naive loop it is tested against.
 #include "bpt/core/matrix.hpp"
 
@@ -19,5 +20,13 @@ void gemm_naive(Trans ta, Trans tb, T alpha, ConstMatView<T> a, ConstMatView<T> 
 
 // Sets the number of OpenBLAS threads for this process.
 void set_blas_threads(int n);
+
+// A warning when OpenBLAS runs kernels from before AVX on a CPU with AVX2 or AVX-512: its CPU detection
+// did not know the CPU (seen: a Xeon behind a hypervisor, "Intel(R) Xeon(R) Processor", given the
+// Prescott kernels), and its GEMMs run several times slower than they could. OPENBLAS_CORETYPE, read
+// when the library loads, fixes it; the warning names the value. Empty when the kernels fit, when
+// OPENBLAS_CORETYPE is set, and off x86-64. The second form is the rule alone (tests).
+std::string blas_kernel_warning();
+std::string blas_kernel_warning(const std::string& core, bool avx2, bool avx512, bool coretype_set);
 
 }  // namespace bpt
