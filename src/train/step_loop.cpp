@@ -90,7 +90,7 @@ TrainResult Trainer::run() {
                std::to_string(present) + " of them in " + train_.source + "): one output each" +
                (train_.classes > 1000 ? "; numeric targets? --loss mse reads them as regression" : ""));
   }
-  if (out.talks())
+  if (out.talks() && !sim::values_meaningless())  // (model mode runs no GEMM)
     if (const std::string w = blas_kernel_warning(); !w.empty()) out.note(w);
   if (comm_.size() > 1)
     out.note(cfg_.deterministic ? "gradient sums: the deterministic tree"
