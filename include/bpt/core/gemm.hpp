@@ -1,6 +1,7 @@
 #pragma once
-#include <string>
 // The one GEMM wrapper over CBLAS, and the naive loop it is tested against.
+#include <string>
+
 #include "bpt/core/matrix.hpp"
 
 namespace bpt {
