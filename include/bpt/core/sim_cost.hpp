@@ -30,7 +30,8 @@ enum class Mode { Measured, Model, Record };
 Mode mode();
 // Whether the run's floating-point values mean nothing: model mode, where no kernel runs and every
 // simulated rank's buffers are one shared block. Work that only looks at values (replica checksums,
-// the finite-weights check, a streamed set's fingerprint, the epoch's permutation) is skipped then.
+// the finite-weights check, a streamed set's fingerprint, the epoch's permutation, the input scaling's
+// statistics, max pooling's index buffers) is skipped then.
 inline bool values_meaningless() { return mode() == Mode::Model; }
 // The model's file, read (and checked) on first use: BPT_SIM_MODEL, default scripts/smpi/compute-model.txt.
 const std::string& model_file();
