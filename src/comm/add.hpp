@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdlib>
 
+#include "bpt/core/bf16.hpp"
 #include "bpt/core/sim_cost.hpp"
 
 #ifdef BPT_SIMULATED
@@ -49,6 +50,17 @@ inline void add_into(float* d, const float* in, std::size_t n) {
   }
 #endif
   for (std::size_t j = 0; j < n; ++j) d[j] += in[j];
+}
+
+// --grad-compression bf16: a reduce-scatter message packed before it is sent, and one received added.
+inline void pack_for_wire(std::uint16_t* out, const float* in, std::size_t n) {
+  sim::Kernel kernel("bf16_pack", n);
+  if (!kernel.skip()) pack_bf16(out, in, n);
+}
+
+inline void add_from_wire(float* d, const std::uint16_t* in, std::size_t n) {
+  sim::Kernel kernel("bf16_add", n);
+  if (!kernel.skip()) add_bf16(d, in, n);
 }
 
 }  // namespace bpt

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdint>
 #include <utility>
 
 #include "bpt/core/buffer.hpp"
@@ -38,11 +39,19 @@ struct GradReducer::Requests {
   std::vector<MPI_Request> req;  // two per active bucket, in the same order: the receive, the send
   Buffer<float> scratch;                // receive space for reductions, per bucket (shared in model mode)
   std::vector<std::size_t> scratch_at;  // offset of each bucket's space
+  Buffer<float> packed;                 // bf16: each bucket's packed send space (bfloat16s in float storage)
+  std::vector<std::size_t> packed_at;   // offset of each bucket's space, in floats
 };
 
 GradReducer::GradReducer(const Comm& comm, std::span<float> grads, std::vector<std::size_t> off,
                          const ReducerOptions& o)
-    : comm_(comm), grads_(grads), overlap_(o.overlap), shard_(o.shard), reqs_(std::make_unique<Requests>()) {
+    : comm_(comm),
+      grads_(grads),
+      overlap_(o.overlap),
+      shard_(o.shard),
+      bf16_(o.bf16),
+      scheduled_(o.overlap || o.shard || o.bf16),
+      reqs_(std::make_unique<Requests>()) {
   const Algorithm algorithm = o.algorithm;
   const NodeLayout* layout = o.layout;
   std::size_t max_count = o.max_count;
@@ -70,14 +79,14 @@ GradReducer::GradReducer(const Comm& comm, std::span<float> grads, std::vector<s
   if (hi > lo) buckets_.push_back({lo, hi, 0, Algorithm::Ring, {}});
   const int p = comm_.size();
   NodeLayout found;
-  if (p > 1 && (overlap_ || shard_) && !layout) {
+  if (p > 1 && scheduled_ && !layout) {
     found = node_layout(comm_);  // collective: every rank builds its reducer at the same point
     layout = &found;
   }
   if (algorithm == Algorithm::Hier && layout && !layout->uniform)
     throw CollectiveError("--reducer hier needs the same number of ranks on every node")
         .agreed_by_all(comm_.rank(), comm_.size());  // every rank holds the same layout
-  std::size_t at = 0;
+  std::size_t at = 0, packed_at = 0;
   for (Bucket& k : buckets_) {
     const std::size_t n = k.hi - k.lo;
     k.algorithm = algorithm != Algorithm::Auto ? algorithm
@@ -93,10 +102,16 @@ GradReducer::GradReducer(const Comm& comm, std::span<float> grads, std::vector<s
     }
     reqs_->scratch_at.push_back(at);
     at += k.plan.scratch;
+    std::size_t most = 0;  // the largest reduce-scatter send (bf16: packed before it goes)
+    for (std::size_t s = 0; s < k.plan.reduce_steps; ++s)
+      if (k.plan.steps[s].send_to >= 0) most = std::max(most, k.plan.steps[s].send.size());
+    reqs_->packed_at.push_back(packed_at);
+    if (bf16_) packed_at += (most + 1) / 2;
     const Range c = shard_ ? k.plan.owned : Range{0, k.hi - k.lo};
     owned_.push_back({k.lo + c.begin, k.lo + c.end});
   }
-  if (comm_.size() > 1 && (overlap_ || shard_)) reqs_->scratch.resize(at);
+  if (comm_.size() > 1 && scheduled_) reqs_->scratch.resize(at);
+  if (comm_.size() > 1 && bf16_) reqs_->packed.resize(packed_at);
 }
 
 std::string GradReducer::describe() const {
@@ -130,13 +145,23 @@ void GradReducer::post(std::size_t i) {
   const MPI_Comm c = to_comm(comm_.handle());
   const int tag = bucket_tag(a.bucket);
   float* data = a.base + k.lo;
+  // bf16: every message of the reduce-scatter (each one its receiver adds: comm/schedule.hpp) as bfloat16.
+  const bool packed = bf16_ && a.step < k.plan.reduce_steps;
+  const MPI_Datatype type = packed ? MPI_UINT16_T : MPI_FLOAT;
   int rc = MPI_SUCCESS;
   if (e.recv_from >= 0) {
-    float* into = e.add ? reqs_->scratch.data() + reqs_->scratch_at[a.bucket] : data + e.recv.begin;
-    rc = MPI_Irecv(into, static_cast<int>(e.recv.size()), MPI_FLOAT, e.recv_from, tag, c, &rq[0]);
+    void* into = e.add ? reqs_->scratch.data() + reqs_->scratch_at[a.bucket] : data + e.recv.begin;
+    rc = MPI_Irecv(into, static_cast<int>(e.recv.size()), type, e.recv_from, tag, c, &rq[0]);
   }
-  if (rc == MPI_SUCCESS && e.send_to >= 0)
-    rc = MPI_Isend(data + e.send.begin, static_cast<int>(e.send.size()), MPI_FLOAT, e.send_to, tag, c, &rq[1]);
+  if (rc == MPI_SUCCESS && e.send_to >= 0) {
+    const void* from = data + e.send.begin;
+    if (packed) {
+      auto* out = reinterpret_cast<std::uint16_t*>(reqs_->packed.data() + reqs_->packed_at[a.bucket]);
+      pack_for_wire(out, data + e.send.begin, e.send.size());
+      from = out;
+    }
+    rc = MPI_Isend(from, static_cast<int>(e.send.size()), type, e.send_to, tag, c, &rq[1]);
+  }
   if (rc != MPI_SUCCESS) throw Error("gradient sum: MPI_Isend/MPI_Irecv failed");
 }
 
@@ -163,7 +188,10 @@ bool GradReducer::advance() {
     const Exchange& e = k.plan.steps[a.step];
     if (e.add && e.recv_from >= 0) {  // add what arrived into ours
       const float* in = reqs_->scratch.data() + reqs_->scratch_at[a.bucket];
-      add_into(a.base + k.lo + e.recv.begin, in, e.recv.size());
+      if (bf16_ && a.step < k.plan.reduce_steps)
+        add_from_wire(a.base + k.lo + e.recv.begin, reinterpret_cast<const std::uint16_t*>(in), e.recv.size());
+      else
+        add_into(a.base + k.lo + e.recv.begin, in, e.recv.size());
     }
     if (++a.step < a.end) {
       post(i);
@@ -212,7 +240,7 @@ void GradReducer::layer_ready(std::size_t l) {
 double GradReducer::finish() {
   const double t0 = wall_time();
   if (comm_.size() > 1) {
-    if (overlap_ || shard_) {
+    if (scheduled_) {
       for (; next_ < buckets_.size(); ++next_)
         start(next_, grads_.data(), 0, shard_ ? buckets_[next_].plan.reduce_steps : buckets_[next_].plan.steps.size());
       progress(true);

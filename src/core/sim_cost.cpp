@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -103,9 +104,25 @@ double along(std::vector<std::pair<double, double>> pts, double q) {
   return std::max(lin, t1);                         // above: never less than the largest recorded shape
 }
 
+// Kernels a model calibrated before they existed lacks: billed as a calibrated kind of the same
+// memory-bound sort at the element count that moves as many bytes, until a calibration records them
+// (record mode writes them under their own names). The reducer's additions ("add", n) move 12 bytes an
+// element (two floats read, one written); packing to bfloat16 moves 6 (a float read, a bfloat16 written),
+// adding a received bfloat16 10.
+struct Proxy {
+  const char* kind;
+  const char* as;
+  double elements;  // the stand-in's elements per element
+};
+constexpr Proxy kProxies[] = {{"bf16_pack", "add", 6.0 / 12.0}, {"bf16_add", "add", 10.0 / 12.0}};
+
 double lookup(const std::string& kind, const Dims& q) {
   Model& m = model();
   auto it = m.by_kind.find(kind);
+  if (it == m.by_kind.end())
+    for (const Proxy& p : kProxies)
+      if (kind == p.kind && m.by_kind.count(p.as))
+        return lookup(p.as, Dims{static_cast<std::size_t>(std::llround(static_cast<double>(q[0]) * p.elements)), q[1], q[2]});
   if (it == m.by_kind.end())
     throw Error("compute model " + m.file + " has no '" + kind +
                 "' kernels: recalibrate it for this model (scripts/smpi/calibrate.sh)");

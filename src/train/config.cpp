@@ -50,6 +50,7 @@ Settings trajectory_settings(const Config& c) {
   if (c.label_smoothing > 0) s.emplace_back("label-smoothing", g(c.label_smoothing));
   if (c.augment_shift > 0) s.emplace_back("augment-shift", std::to_string(c.augment_shift));
   if (c.augment_flip) s.emplace_back("augment-flip", "on");
+  if (c.grad_bf16) s.emplace_back("grad-compression", "bf16");
   if (c.targets_scaled) s.emplace_back("normalize-targets", "standard");
   if (c.input_shape.size() > 0)
     s.emplace_back("input-shape", std::to_string(c.input_shape.c) + "," + std::to_string(c.input_shape.h) + "," +

@@ -94,8 +94,9 @@ TrainResult Trainer::run() {
     if (const std::string w = blas_kernel_warning(); !w.empty()) out.note(w);
   if (comm_.size() > 1)
     out.note(cfg_.deterministic ? "gradient sums: the deterministic tree"
-             : !cfg_.overlap    ? "gradient sums: MPI_Allreduce per bucket after backward"
-                                : "gradient sums: " + reducer_->describe() + ", optimizer sharded");
+             : !cfg_.overlap && !cfg_.grad_bf16 ? "gradient sums: MPI_Allreduce per bucket after backward"
+             : "gradient sums: " + reducer_->describe() + (cfg_.overlap ? ", optimizer sharded" : " after backward") +
+                   (cfg_.grad_bf16 ? ", reduce-scatter in bfloat16" : ""));
   if (!cfg_.timeline.empty()) {  // every rank's clock starts at the same barrier
     timeline_ = std::make_unique<Timeline>();
     reducer_->set_timeline(timeline_.get());

@@ -90,6 +90,7 @@ Trainer::Trainer(const Config& cfg, const Comm& comm, Dataset train, Dataset tes
   ro.overlap = cfg_.overlap;
   ro.shard = sharded;
   ro.algorithm = cfg_.reducer;
+  ro.bf16 = cfg_.grad_bf16;
   reducer_ = std::make_unique<GradReducer>(comm_, model_.grads(), off, ro);
   std::vector<LayerSpan> layers;
   for (std::size_t l = 0; l < model_.num_layers(); ++l) {

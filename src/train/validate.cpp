@@ -86,6 +86,9 @@ void validate_config(const Config& c, int ranks, unsigned cores) {
     fail("--accumulate " + std::to_string(c.accumulate) + ": must be in [1, --batch-size " + std::to_string(c.batch_size) + "]");
   if (c.accumulate > 1 && c.deterministic)
     fail("--accumulate with --deterministic: its micro-shards already split each rank's batch (use --micro-shards)");
+  if (c.grad_bf16 && c.deterministic)
+    fail("--grad-compression bf16 with --deterministic: the deterministic tree sums in float, independent of the rank "
+         "count; bfloat16 messages would round at rank-count-dependent points");
   if (c.deterministic) {
     const auto world = static_cast<std::size_t>(ranks);
     if (!is_pow2(c.micro_shards)) fail("--micro-shards must be a power of two");

@@ -36,6 +36,16 @@ for o in "lars --lr 2 --weight-decay 1e-4" "lamb --lr 0.005 --weight-decay 0.01"
   same_model "${n}full.h5" "${n}part.h5" && say "ok   resume-$n-bitwise" || bad "$n resume differs from the uninterrupted run"
 done
 
+# --grad-compression bf16 (np 3: the halving's fold sends whole partial sums too): resumed mid-epoch
+# bitwise at the same N, and not the float run's weights.
+B="$A --grad-compression bf16"
+$mpiexec -n 3 $bptrain $B --checkpoint bfull.h5 >/dev/null || bad "bf16 run"
+$mpiexec -n 3 $bptrain $B --checkpoint bpart.h5 --max-steps 70 >/dev/null || bad "bf16 partial run"
+$mpiexec -n 3 $bptrain $B --checkpoint bpart.h5 --resume bpart.h5 >/dev/null || bad "bf16 resume"
+$mpiexec -n 3 $bptrain $A --checkpoint f3.h5 >/dev/null || bad "float np 3 run"
+if same_model bfull.h5 bpart.h5 && ! same_model bfull.h5 f3.h5; then say "ok   resume-bf16-bitwise"
+else bad "bf16: the resume differs from the uninterrupted run, or bf16 changed nothing"; fi
+
 # 2. Written at np 4, continued at np 2, --deterministic: bitwise equal to an uninterrupted np 2 run
 # (input dropout too: its masks follow the samples, not the ranks).
 D="$A --deterministic --micro-shards 8 --input-dropout 0.2"
@@ -76,6 +86,8 @@ out=$($mpiexec -n 2 $bptrain $A --lr 0.01 --resume full.h5 2>&1); rc=$?
 { [ $rc -eq 2 ] && grep -q -- "--lr 0.00100000005 in the checkpoint, 0.00999999978 now" <<<"$out"; } && say "ok   resume-settings-named" || { bad "resume with another --lr: exit $rc"; echo "$out" | tail -2; }
 out=$($mpiexec -n 2 $bptrain $A --deterministic --micro-shards 8 --resume d2.h5 2>&1); rc=$?
 { [ $rc -eq 2 ] && grep -q -- "--input-dropout 0.200000003 in the checkpoint, (absent) now" <<<"$out"; } && say "ok   resume-setting-dropped-named" || { bad "resume without --input-dropout: exit $rc"; echo "$out" | tail -2; }
+out=$($mpiexec -n 3 $bptrain $A --resume bpart.h5 2>&1); rc=$?
+{ [ $rc -eq 2 ] && grep -q -- "--grad-compression bf16 in the checkpoint, (absent) now" <<<"$out"; } && say "ok   resume-bf16-named" || { bad "resume of a bf16 run without it: exit $rc"; echo "$out" | tail -2; }
 out=$($bptrain ${A/synthetic:3000/synthetic:3001} --resume full.h5 2>&1); rc=$?
 { [ $rc -eq 2 ] && grep -q "not the training set" <<<"$out"; } && say "ok   resume-other-data" || bad "resume on other data: exit $rc: $out"
 

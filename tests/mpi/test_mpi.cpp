@@ -25,10 +25,10 @@ const Comm& world() {
 }
 
 // Fills a rank-dependent pattern whose sum over ranks is exact in float.
-void fill(std::span<float> g, int rank) {
-  for (std::size_t i = 0; i < g.size(); ++i) g[i] = static_cast<float>((rank + 1) * static_cast<int>(i % 13));
+void fill(std::span<float> g, int rank, int mod = 13) {
+  for (std::size_t i = 0; i < g.size(); ++i) g[i] = static_cast<float>((rank + 1) * static_cast<int>(i % mod));
 }
-float expected_sum(std::size_t i, int n) { return static_cast<float>(n * (n + 1) / 2 * static_cast<int>(i % 13)); }
+float expected_sum(std::size_t i, int n, int mod = 13) { return static_cast<float>(n * (n + 1) / 2 * static_cast<int>(i % mod)); }
 
 // Every algorithm, each under the layouts it is for: hier with 2 or 3 ranks to a "node" (a block layout
 // on this one machine) wherever that divides the ranks, else 1.
@@ -45,19 +45,22 @@ std::vector<Variant> variants() {
 }
 std::string name(const Variant& v) { return std::string(to_string(v.algorithm)) + "/" + std::to_string(v.per_node); }
 
+// bf16: the pattern (modulo 5) has partial sums of at most 36 x 4 at 8 ranks, integers below 256, exact
+// in bfloat16, so the compressed sum must equal the plain one too.
 void run_reducer(std::size_t n, std::vector<std::size_t> off, std::size_t bucket_bytes, bool overlap,
-                 std::size_t max_count) {
+                 std::size_t max_count, bool bf16 = false) {
   for (const Variant& v : variants()) {
-    SCOPED_TRACE(name(v));
+    SCOPED_TRACE(name(v) + (bf16 ? " bf16" : ""));
     std::vector<float> g(n);
     const NodeLayout layout = block_layout(world().rank(), world().size(), v.per_node);
-    GradReducer red(world(), g, off, {bucket_bytes, overlap, false, v.algorithm, max_count, &layout});
+    GradReducer red(world(), g, off, {bucket_bytes, overlap, false, v.algorithm, max_count, &layout, bf16});
     for (int rep = 0; rep < 3; ++rep) {  // the same reducer serves step after step
-      fill(g, world().rank());
+      const int mod = bf16 ? 5 : 13;
+      fill(g, world().rank(), mod);
       red.begin_step();
       for (std::size_t l = off.size() - 1; l-- > 0;) red.layer_ready(l);
       red.finish();
-      for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(g[i], expected_sum(i, world().size())) << "element " << i;
+      for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(g[i], expected_sum(i, world().size(), mod)) << "element " << i;
       // Identical bits on every rank, not only equal values.
       const std::vector<std::uint64_t> sums = world().allgather(checksum(g));
       for (std::uint64_t h : sums) ASSERT_EQ(h, sums[0]);
@@ -114,6 +117,55 @@ TEST(GradReducer, ChunksAboveTheCountLimit) {
 }
 
 TEST(GradReducer, BlockingPathEqualsPlainSum) { run_reducer(1001, {0, 3, 500, 1001}, 400, false, 0); }
+
+TEST(GradReducer, Bf16OnTheWireSumsExactlyWhatBf16HoldsExactly) {
+  run_reducer(1001, {0, 3, 500, 1001}, 100 * sizeof(float), true, 0, true);
+  run_reducer(7, {0, 2, 7}, 3 * sizeof(float), true, 0, true);
+  run_reducer(1001, {0, 3, 500, 1001}, 400, false, 0, true);  // overlap off: the schedules still run
+}
+
+TEST(GradReducer, Bf16OnTheWireRoundsPartialSumsAndEveryRankEndsWithTheSameBits) {
+  // Values bfloat16 cannot hold: each sum is off the float sum by at most a rounding of each partial
+  // sum sent (2^-9 relative, at most p - 1 of them), and the allgather (float) leaves identical bits.
+  const int p = world().size();
+  for (const Variant& v : variants())
+    for (bool shard : {false, true}) {
+      SCOPED_TRACE(name(v) + (shard ? " sharded" : ""));
+      const std::size_t n = 1001;
+      const std::vector<std::size_t> off = {0, 300, n};
+      std::vector<float> g(n), w(n);
+      const NodeLayout layout = block_layout(world().rank(), p, v.per_node);
+      GradReducer red(world(), g, off,
+                      {.bucket_bytes = 128 * sizeof(float), .shard = shard, .algorithm = v.algorithm, .layout = &layout,
+                       .bf16 = true});
+      auto value = [](int r, std::size_t i) { return 1.0f + 0.0123f * static_cast<float>(r) + 1e-4f * static_cast<float>(i); };
+      for (std::size_t i = 0; i < n; ++i) g[i] = value(world().rank(), i);
+      red.begin_step();
+      for (std::size_t l = off.size() - 1; l-- > 0;) red.layer_ready(l);
+      red.finish();
+      bool any_rounded = false;
+      auto check = [&](std::size_t i, float got) {
+        double exact = 0;
+        for (int r = 0; r < p; ++r) exact += value(r, i);
+        ASSERT_NEAR(got, exact, exact * (p - 1) * std::ldexp(1.0, -8)) << "element " << i;
+        any_rounded = any_rounded || static_cast<double>(got) != static_cast<double>(static_cast<float>(exact));
+      };
+      if (shard) {
+        for (std::size_t i = 0; i < n; ++i) w[i] = -1;
+        for (auto [lo, hi] : red.owned())
+          for (std::size_t i = lo; i < hi; ++i) check(i, w[i] = g[i]);
+        red.gather(w);
+      } else {
+        w = g;
+      }
+      for (std::size_t i = 0; i < n; ++i) check(i, w[i]);
+      if (p > 1) {
+        EXPECT_TRUE(any_rounded) << "no sum differs from float's: the messages were not bfloat16";
+      }
+      const std::vector<std::uint64_t> sums = world().allgather(checksum(w));
+      for (std::uint64_t h : sums) ASSERT_EQ(h, sums[0]);
+    }
+}
 
 TEST(GradReducer, ShardedOwnersHoldTheSumAndGatherCopiesTheirChunksToAll) {
   // Odd sizes and more buckets than elements per rank, so some ranks own empty chunks.

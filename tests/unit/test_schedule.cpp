@@ -50,6 +50,9 @@ void run_phase(std::vector<Schedule>& s, std::vector<std::vector<float>>& buf, b
         moved = true;
       }
       if (e.recv_from >= 0) {
+        // Every reduce-scatter message is added by its receiver, every allgather message copied: what
+        // --grad-compression bf16 relies on to send the reduce-scatter alone as bfloat16.
+        ASSERT_EQ(e.add, reduce) << "rank " << r << " step " << pc[r];
         auto& q = wire[{e.recv_from, r}];
         if (q.empty()) continue;
         std::vector<float> m = std::move(q.front());

@@ -61,6 +61,7 @@ TEST(Validate, EveryRangeNamesItsFlag) {
       {[](Config& c) { c.accumulate = 0; }, "--accumulate 0: must be in [1, --batch-size 128]"},
       {[](Config& c) { c.accumulate = 129; }, "--accumulate 129: must be in [1, --batch-size 128]"},
       {[](Config& c) { c.accumulate = 2, c.deterministic = true; }, "--accumulate with --deterministic"},
+      {[](Config& c) { c.grad_bf16 = true, c.deterministic = true; }, "--grad-compression bf16 with --deterministic"},
       {[](Config& c) { c.stall_timeout = 0.5; }, "--stall-timeout 0.5: must be 0 (off) or in [1, 1000000] seconds"},
   };
   for (const Case& k : cases) {

@@ -32,6 +32,11 @@ struct ReducerOptions {
   Algorithm algorithm = Algorithm::Auto;  // each bucket's sum; Auto picks per bucket (choose_algorithm)
   std::size_t max_count = 0;  // the most elements of one MPI call (0: INT_MAX; smaller in tests of the chunking)
   const NodeLayout* layout = nullptr;  // where the ranks sit (nullptr: node_layout(comm), collective)
+  // --grad-compression bf16: the reduce-scatter's messages carry bfloat16 (bpt/core/bf16.hpp), half the
+  // bytes; each receiver adds them into its float partial sums, so every owner's sum is a float sum of
+  // rounded partial sums. The allgather (of gradients, or gather()'s weights) stays float, so every rank
+  // still ends with the same bits. Runs the schedules even with overlap off.
+  bool bf16 = false;
 };
 
 class GradReducer {
@@ -85,7 +90,8 @@ class GradReducer {
   const Comm& comm_;
   std::span<float> grads_;
   std::vector<Bucket> buckets_;  // in reverse layer order
-  bool overlap_, shard_;
+  bool overlap_, shard_, bf16_;
+  bool scheduled_;  // the sums run this class's schedules (else finish() calls MPI_Allreduce per bucket)
   Ranges owned_;
   std::size_t next_ = 0;  // first bucket not yet started
   bool gathering_ = false;  // in gather(): its waits are the weight gather, not a bucket's sum

@@ -54,6 +54,7 @@ struct Config {
   double bucket_mb = 2;  // MiB
   Algorithm reducer = Algorithm::Auto;  // each bucket's sum (comm/schedule.hpp)
   bool overlap = true;
+  bool grad_bf16 = false;  // --grad-compression bf16: the reduce-scatter's messages as bfloat16
   std::uint64_t check_every = 100;
   bool scale_lr_linear = false;
   double warmup_epochs = 0;  // gradual warm-up for --scale-lr linear
