@@ -53,3 +53,26 @@ TEST(Bf16, PackAndAddMatchTheOneValueFunctions) {
     EXPECT_NEAR(from_bf16(packed[j]), in[j], std::fabs(in[j]) * std::ldexp(1.0, -8));
   }
 }
+
+TEST(Bf16, VectorPackMatchesTheOneValueFunctionOnEveryKindOfBitPattern) {
+  // pack_bf16 runs eight at a time where it can (SSE2): the same bits as to_bf16 for random patterns
+  // (every sign, exponent and NaN payload) and the edges, at lengths that leave every tail length.
+  std::vector<std::uint32_t> bits = {0x00000000u, 0x80000000u, 0x7f800000u, 0xff800000u, 0x7f800001u, 0xffffffffu,
+                                     0x7fffffffu, 0xffff8000u, 0x7f7fffffu, 0xff7fffffu, 0x3f808000u, 0x3f818000u,
+                                     0x3f807fffu, 0x00008000u, 0x00018000u, 0x807fffffu};
+  std::uint64_t x = 0x9e3779b97f4a7c15ull;
+  while (bits.size() < 4099) {  // splitmix64
+    x += 0x9e3779b97f4a7c15ull;
+    std::uint64_t z = x;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    bits.push_back(static_cast<std::uint32_t>(z ^ (z >> 31)));
+  }
+  std::vector<float> in(bits.size());
+  std::memcpy(in.data(), bits.data(), bits.size() * sizeof(float));
+  for (std::size_t n : {bits.size(), std::size_t{4096}, std::size_t{15}, std::size_t{8}, std::size_t{3}}) {
+    std::vector<std::uint16_t> out(n);
+    pack_bf16(out.data(), in.data(), n);
+    for (std::size_t j = 0; j < n; ++j) ASSERT_EQ(out[j], to_bf16(in[j])) << "bits " << std::hex << bits[j] << ", n " << std::dec << n;
+  }
+}
