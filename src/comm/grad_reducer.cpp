@@ -132,7 +132,7 @@ GradReducer::~GradReducer() {
 }
 
 void GradReducer::begin_step(std::int64_t step) {
-  require(reqs_->active.empty(), "grad reducer: begin_step() before the previous step's finish()");
+  require(reqs_->active.empty() && !gathering_, "grad reducer: begin_step() before the previous step's finish() or gather_end()");
   next_ = 0;
   step_ = step;
 }
@@ -257,14 +257,26 @@ double GradReducer::finish() {
 }
 
 double GradReducer::gather(std::span<float> buf) {
+  const double t0 = wall_time();
+  gather_begin(buf);
+  gather_end();
+  return wall_time() - t0;
+}
+
+void GradReducer::gather_begin(std::span<float> buf) {
   require(shard_, "grad reducer: gather() needs the sharded mode");
   require(buf.size() == grads_.size(), "grad reducer: gather() of a buffer laid out unlike the gradients");
-  require(reqs_->active.empty(), "grad reducer: gather() while sums are still outstanding");
+  require(reqs_->active.empty() && !gathering_, "grad reducer: gather() while sums or a gather are still outstanding");
+  if (comm_.size() == 1) return;
+  gathering_ = true;
+  for (std::size_t b = 0; b < buckets_.size(); ++b)
+    start(b, buf.data(), buckets_[b].plan.reduce_steps, buckets_[b].plan.steps.size());
+  progress(false);
+}
+
+double GradReducer::gather_end() {
   const double t0 = wall_time();
-  if (comm_.size() > 1) {
-    for (std::size_t b = 0; b < buckets_.size(); ++b)
-      start(b, buf.data(), buckets_[b].plan.reduce_steps, buckets_[b].plan.steps.size());
-    gathering_ = true;
+  if (gathering_) {
     progress(true);
     gathering_ = false;
   }

@@ -42,15 +42,26 @@ void BatchLoader::rows_of(const EpochOrder& perm, std::size_t at, std::size_t g,
   for (std::size_t i = 0; i < r.size(); ++i) out[i] = rows_.empty() ? perm[at + r.begin + i] : rows_[perm[at + r.begin + i]];
 }
 
-double BatchLoader::load(const EpochOrder& perm, std::size_t at, std::size_t g) {
+double BatchLoader::load(const EpochOrder& perm, std::size_t at, std::size_t g, const std::function<void()>& poll) {
   const double t0 = wall_time();
-  sim::Kernel kernel("data", local(g).size(), ds_.d);
   rows_of(perm, at, g, cur_);
   if (pending_.valid() && pending_at_ == at) {
+    sim::Kernel kernel("data", cur_.size(), ds_.d);
     pending_.get();  // rethrows a read error from the reader thread
     std::swap(x_, next_x_);
-  } else if (!kernel.skip()) {  // (model mode: the rows' values do not matter)
-    ds_.gather(cur_.data(), cur_.size(), x_.data());
+  } else if (!poll) {
+    sim::Kernel kernel("data", cur_.size(), ds_.d);
+    if (!kernel.skip()) ds_.gather(cur_.data(), cur_.size(), x_.data());  // (model mode: the values do not matter)
+  } else {  // in pieces, polling between them (each piece its own kernel: the model bills it by its rows)
+    const std::size_t n = cur_.size(), pieces = std::min(n, kLoadChunks);
+    for (std::size_t p = 0; p < pieces; ++p) {
+      const std::size_t lo = n * p / pieces, hi = n * (p + 1) / pieces;
+      {
+        sim::Kernel kernel("data", hi - lo, ds_.d);
+        if (!kernel.skip()) ds_.gather(cur_.data() + lo, hi - lo, x_.data() + lo * ds_.d);
+      }
+      poll();
+    }
   }
   for (std::size_t i = 0; i < cur_.size(); ++i) {
     const std::uint32_t row = cur_[i];

@@ -32,6 +32,16 @@ void ShardedOptimizer::step(std::span<float> params, std::span<const float> grad
 
 double ShardedOptimizer::gather(std::span<float> params) { return sharded_ ? reducer_.gather(params) : 0.0; }
 
+void ShardedOptimizer::gather_begin(std::span<float> params) {
+  if (sharded_) reducer_.gather_begin(params);
+}
+
+double ShardedOptimizer::gather_end() { return sharded_ ? reducer_.gather_end() : 0.0; }
+
+void ShardedOptimizer::poll() {
+  if (sharded_) reducer_.poll();
+}
+
 void ShardedOptimizer::with_whole_state(const std::function<void(Optimizer&)>& use) {
   if (!split_) {
     use(opt_);

@@ -13,7 +13,9 @@
 //  3. Collectives in one order. Each step every rank reaches, in this order: the gradient sums (the
 //     reducer's buckets in their fixed order, or the tree sum), one small sum carrying the vote and
 //     (split optimizer) the per-layer squares, a second one only if something is not finite, the
-//     per-layer norms of LARS and LAMB (split optimizer), the weight gather (sharded), the replica checksum
+//     per-layer norms of LARS and LAMB (split optimizer), the weight gather (sharded; with
+//     --gather-overlap its point-to-point messages stay in flight, past the progress line's sum, until
+//     complete_gather() after the next step's data or before whatever reads the weights first), the replica checksum
 //     (every --check-every steps), the checkpoint's sums and gathers (when due, or signalled), the
 //     progress line's loss sum (unless --quiet). At an epoch's end: the loss sum, then evaluation.
 //     --timeline adds a barrier before the first step and, at the end (or after a signal's
@@ -24,7 +26,8 @@
 //  5. Partial sums. Between finish() and the next step, the gradient buffer is complete only on the
 //     ranges this rank owns (ShardedOptimizer::owned()); elsewhere it holds partial sums (sharded
 //     mode). Only the gradient check and the optimizer step read it, and only there. The weights
-//     are identical on every rank after gather(), and nowhere between the update and gather().
+//     are identical on every rank after the gather (complete_gather(), with --gather-overlap), and
+//     nowhere between the update and then: nothing reads them in between.
 //  6. Buffer ownership. From begin_step() until finish() returns the reducer owns the gradient
 //     buffer: backward writes a layer's gradients before layer_ready(l), and nothing else touches a
 //     started bucket.
@@ -131,7 +134,9 @@ TrainResult Trainer::run() {
   Tally t;
   std::vector<double> carry;  // the loss parts of an epoch cut short by --max-steps
   while (st_.epoch < cfg_.epochs) {
-    if (!run_epoch(out, t, res, start)) {  // a signal: the checkpoint is written
+    const bool go_on = run_epoch(out, t, res, start);
+    complete_gather();  // the epoch's last weights, for what follows
+    if (!go_on) {  // a signal: the checkpoint is written
       res.steps = st_.step;
       res.seconds = wall_time() - start;
       write_timeline();
@@ -191,6 +196,7 @@ bool Trainer::run_epoch(Reporter& out, Tally& t, TrainResult& res, double start)
       throw Error("injected failure at step " + std::to_string(st_.step) + " (--fail-rank)");
     const bool signalled = step(perm, s, out, t);
     if (cfg_.check_every && st_.step % cfg_.check_every == 0) {
+      complete_gather();  // (its own event on the timeline, before the check's)
       const double t0 = wall_time();
       verify_replicas(st_.step);
       mark("replica check", Timeline::kComm, t0);
@@ -222,10 +228,13 @@ bool Trainer::step(const EpochOrder& perm, std::size_t s, Reporter& out, Tally& 
   // Data: this rank's rows (and, streamed, the next step's read ahead).
   comm_.phase(Phase::Data, -1, static_cast<std::int64_t>(st_.step));
   const double td = wall_time();
-  t.times.data += loader_->load(perm, at, g);
+  std::function<void()> poll;  // the last step's weight gather moves on while the rows are copied
+  if (gather_pending_) poll = [this] { opt_->poll(); };
+  t.times.data += loader_->load(perm, at, g, poll);
   if (loader_->reads_ahead() && s + 1 < steps_per_epoch_)
     loader_->prefetch(perm, at + cfg_.batch_size, std::min(cfg_.batch_size, ntrain - at - cfg_.batch_size));
   mark("data", Timeline::kCompute, td);
+  t.times.comm += complete_gather();
   // Forward, backward, and the gradient sum over the ranks.
   const double loss = compute_gradients(g, t);
   // The vote and the gradient check in one small sum (a stop signal on any rank, a non-finite loss or
@@ -243,7 +252,11 @@ bool Trainer::step(const EpochOrder& perm, std::size_t s, Reporter& out, Tally& 
   t.times.optim += wall_time() - t0 - (t.times.comm - comm_before);
   comm_.phase(Phase::Gather);
   const double tg = wall_time();
-  if (v.scale) {
+  if (v.scale && cfg_.gather_overlap && opt_->split()) {
+    opt_->gather_begin(model_.params());  // completed by the next step, or whatever reads the weights first
+    gather_pending_ = true;
+    t.times.comm += wall_time() - tg;
+  } else if (v.scale) {
     t.times.comm += opt_->gather(model_.params());
     mark("weight gather", Timeline::kComm, tg);
   } else {

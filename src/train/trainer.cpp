@@ -166,6 +166,7 @@ void Trainer::check_agreement() {
 }
 
 void Trainer::verify_replicas(std::uint64_t step) {
+  complete_gather();
   comm_.phase(Phase::Check);
   // The simulator's model mode: the weights are every rank's one shared block of meaningless values;
   // the checksums are not worked out (a pass over every rank's weights on one host), still exchanged.
@@ -187,11 +188,22 @@ void Trainer::throw_if_weights_nonfinite() const {
   }
 }
 
+double Trainer::complete_gather() {
+  if (!gather_pending_) return 0.0;
+  comm_.phase(Phase::Gather);
+  const double t0 = wall_time();
+  gather_pending_ = false;
+  const double waited = opt_->gather_end();
+  mark("weight gather", Timeline::kComm, t0);
+  return waited;
+}
+
 void Trainer::check_weights_finite() {
   agree_on_errors(comm_, [&] { throw_if_weights_nonfinite(); });
 }
 
 EvalResult Trainer::evaluate(const Dataset& ds, const std::vector<std::uint32_t>* rows) {
+  complete_gather();
   return evaluate_model(model_, ds, rows, comm_, cfg_.eval_batch);
 }
 
@@ -251,6 +263,7 @@ double Trainer::agreed_sum(const std::vector<double>& mine) const {
 
 void Trainer::save_checkpoint(const std::vector<double>& loss_parts, double elapsed, const std::string& path,
                               std::size_t keep) {
+  complete_gather();
   if (cfg_.checkpoint.empty()) return;
   const std::string& file = path.empty() ? cfg_.checkpoint : path;
   if (keep == 0) keep = cfg_.keep;

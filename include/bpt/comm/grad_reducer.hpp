@@ -66,6 +66,14 @@ class GradReducer {
   // Sharded: gives every rank each owner's chunks of buf (laid out like the gradients). Returns the
   // seconds it took.
   double gather(std::span<float> buf);
+  // The same in two halves, so that it runs while this rank does other work: gather_begin starts
+  // every bucket's allgather, poll() moves them on (one exchange a bucket each time), gather_end waits
+  // for the rest and returns the seconds waited. Until gather_end, buf must not be read and no step
+  // may begin.
+  void gather_begin(std::span<float> buf);
+  double gather_end();
+  void poll() { progress(false); }
+  bool gathering() const { return gathering_; }
 
   struct Bucket {
     std::size_t lo, hi;       // element range in grads

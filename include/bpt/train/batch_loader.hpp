@@ -4,6 +4,7 @@
 // while this step computes; the thread writes only next_x_ and is joined before next_x_ is read
 // (load() of that step, wait(), or the destructor).
 #include <cstdint>
+#include <functional>
 #include <future>
 #include <vector>
 
@@ -32,7 +33,10 @@ class BatchLoader {
   std::size_t micro_shards_per_rank() const { return per_rank_; }
 
   // Assembles this rank's rows of the batch at position `at` of perm (g samples). Returns the seconds.
-  double load(const EpochOrder& perm, std::size_t at, std::size_t g);
+  // poll (if given): called between kLoadChunks pieces of the rows, so that messages in flight (the
+  // weight gather) move on meanwhile.
+  double load(const EpochOrder& perm, std::size_t at, std::size_t g, const std::function<void()>& poll = {});
+  static constexpr std::size_t kLoadChunks = 16;
   // The rows come from a file (--stream): worth reading a batch ahead.
   bool reads_ahead() const { return ds_.stream && ds_.stream->from_file(); }
   // --stream: starts reading the batch at `at` on the reader thread.

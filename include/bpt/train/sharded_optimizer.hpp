@@ -45,6 +45,10 @@ class ShardedOptimizer {
   void step(std::span<float> params, std::span<const float> grads, float lr, float grad_scale);
   // Collective when sharded: every rank receives every owner's new weights. Returns the seconds taken.
   double gather(std::span<float> params);
+  // gather() in two halves (GradReducer::gather_begin, gather_end): params must not be read in between.
+  void gather_begin(std::span<float> params);
+  double gather_end();
+  void poll();  // moves a begun gather on
   std::uint64_t steps() const { return opt_.steps(); }
 
   // Collective when split: calls use(whole) on every rank with an optimizer holding the whole state

@@ -103,6 +103,10 @@ class Trainer {
   // To --checkpoint's file, or to `path` (--keep-best's), keeping `keep` older ones there.
   void save_checkpoint(const std::vector<double>& loss_parts, double elapsed, const std::string& path = "",
                        std::size_t keep = 0);
+  // --gather-overlap: a step's weight gather is begun at its end and completed here: by the next step
+  // after its data (polled between the rows' pieces), and by anything that reads the weights before
+  // that (evaluation, the replica check, a checkpoint, the end of an epoch). Returns the seconds waited.
+  double complete_gather();
 
   Config cfg_;
   const Comm& comm_;
@@ -121,6 +125,7 @@ class Trainer {
   GradHealth health_;
   TrainState st_;
   bool resumed_ = false;
+  bool gather_pending_ = false;  // complete_gather()
   const volatile int* stop_flag_ = nullptr;
   bool best_due_ = false;  // the epoch just ended is the best so far and --keep-best is on
   std::unique_ptr<Timeline> timeline_;  // --timeline
