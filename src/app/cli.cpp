@@ -156,7 +156,7 @@ cxxopts::Options flag_table(const Config& c) {
     ("bucket-mb", "gradient bucket size in MiB for the fused allreduce", cxxopts::value<std::string>()->default_value("2"))
     ("reducer", "each bucket's sum: auto (by rank count, ranks per node and bucket size), ring, rhd (recursive halving and doubling), hier (inside each node, then across nodes)", cxxopts::value<std::string>()->default_value("auto"))
     ("overlap", "on: overlap the gradient sums with backward and shard the optimizer step over the ranks; off: blocking sums after backward, every rank runs the whole step", cxxopts::value<std::string>()->default_value("on"))
-    ("gather-overlap", "on: the sharded optimizer's weight gather runs on under the next step's data assembly, polled between its pieces, and completes before the forward pass; off: completed at the end of each step. The same weights either way", cxxopts::value<std::string>()->default_value("on"))
+    ("gather-overlap", "on: the sharded optimizer's weight gather runs on under the next step's data assembly, polled between its pieces, and completes before the forward pass; off: completed at the end of each step; auto: on when the ranks span more than one node. The same weights either way", cxxopts::value<std::string>()->default_value("auto"))
     ("grad-compression", "none, or bf16: the gradients' reduce-scatter sends bfloat16 (half the bytes), summed in float; the weights gathered in float. Changes the trajectory; not with --deterministic", cxxopts::value<std::string>()->default_value("none"))
     ("check-every", "compare a checksum of every rank's weights every N steps (0: only at the end)", cxxopts::value<std::string>()->default_value("100"))
     ("scale-lr", "none, or linear: lr x ranks, ramped up over --warmup-epochs (Goyal et al. 2017)", cxxopts::value<std::string>()->default_value("none"))
@@ -272,7 +272,10 @@ void read_flags(const cxxopts::ParseResult& r, Config& c, EvalOptions& ev) {
     c.bucket_mb = f.real("bucket-mb");
     c.reducer = parse_algorithm(f.text("reducer"));
     c.overlap = parse_on_off(f.text("overlap"), "--overlap");
-    c.gather_overlap = parse_on_off(f.text("gather-overlap"), "--gather-overlap");
+    const std::string go = f.text("gather-overlap");
+    if (go != "auto" && go != "on" && go != "off")
+      throw CollectiveError("--gather-overlap: expected auto, on or off, got '" + go + "'");
+    c.gather_overlap = go == "auto" ? Config::GatherOverlap::Auto : go == "on" ? Config::GatherOverlap::On : Config::GatherOverlap::Off;
     const std::string gc = f.text("grad-compression");
     if (gc != "none" && gc != "bf16") throw CollectiveError("--grad-compression: expected none or bf16, got '" + gc + "'");
     c.grad_bf16 = gc == "bf16";

@@ -83,6 +83,7 @@ GradReducer::GradReducer(const Comm& comm, std::span<float> grads, std::vector<s
     found = node_layout(comm_);  // collective: every rank builds its reducer at the same point
     layout = &found;
   }
+  if (layout) nodes_ = layout->nodes;
   if (algorithm == Algorithm::Hier && layout && !layout->uniform)
     throw CollectiveError("--reducer hier needs the same number of ranks on every node")
         .agreed_by_all(comm_.rank(), comm_.size());  // every rank holds the same layout

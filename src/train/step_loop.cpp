@@ -14,7 +14,7 @@
 //     reducer's buckets in their fixed order, or the tree sum), one small sum carrying the vote and
 //     (split optimizer) the per-layer squares, a second one only if something is not finite, the
 //     per-layer norms of LARS and LAMB (split optimizer), the weight gather (sharded; with
-//     --gather-overlap its point-to-point messages stay in flight, past the progress line's sum, until
+//     --gather-overlap on its point-to-point messages stay in flight, past the progress line's sum, until
 //     complete_gather() after the next step's data or before whatever reads the weights first), the replica checksum
 //     (every --check-every steps), the checkpoint's sums and gathers (when due, or signalled), the
 //     progress line's loss sum (unless --quiet). At an epoch's end: the loss sum, then evaluation.
@@ -99,6 +99,7 @@ TrainResult Trainer::run() {
     out.note(cfg_.deterministic ? "gradient sums: the deterministic tree"
              : !cfg_.overlap && !cfg_.grad_bf16 ? "gradient sums: MPI_Allreduce per bucket after backward"
              : "gradient sums: " + reducer_->describe() + (cfg_.overlap ? ", optimizer sharded" : " after backward") +
+                   (gather_overlap_ ? ", weight gather under the next step's data" : "") +
                    (cfg_.grad_bf16 ? ", reduce-scatter in bfloat16" : ""));
   if (!cfg_.timeline.empty()) {  // every rank's clock starts at the same barrier
     timeline_ = std::make_unique<Timeline>();
@@ -252,7 +253,7 @@ bool Trainer::step(const EpochOrder& perm, std::size_t s, Reporter& out, Tally& 
   t.times.optim += wall_time() - t0 - (t.times.comm - comm_before);
   comm_.phase(Phase::Gather);
   const double tg = wall_time();
-  if (v.scale && cfg_.gather_overlap && opt_->split()) {
+  if (v.scale && gather_overlap_) {
     opt_->gather_begin(model_.params());  // completed by the next step, or whatever reads the weights first
     gather_pending_ = true;
     t.times.comm += wall_time() - tg;

@@ -98,6 +98,8 @@ Trainer::Trainer(const Config& cfg, const Comm& comm, Dataset train, Dataset tes
     layers.push_back({{w, b}, {b, off[l + 1]}});
   }
   opt_ = std::make_unique<ShardedOptimizer>(cfg_.optim, *reducer_, off, sharded, std::move(layers));
+  gather_overlap_ = opt_->split() && (cfg_.gather_overlap == Config::GatherOverlap::On ||
+                                      (cfg_.gather_overlap == Config::GatherOverlap::Auto && reducer_->nodes() > 1));
   if (cfg_.deterministic)
     tree_ = std::make_unique<TreeSum>(comm_, model_.num_params(), cfg_.micro_shards / static_cast<std::size_t>(comm_.size()));
   loader_ = std::make_unique<BatchLoader>(train_, train_rows_, comm_.rank(), comm_.size(), cfg_.deterministic,

@@ -84,6 +84,7 @@ class GradReducer {
   // "rhd: 2 buckets" and the like, for the banner.
   std::string describe() const;
   int ranks() const { return comm_.size(); }
+  int nodes() const { return nodes_; }  // the nodes the ranks sit on (1 without the overlapped or sharded sums)
   const Comm& comm() const { return comm_; }
   std::size_t num_buckets() const { return buckets_.size(); }
   const Bucket& bucket(std::size_t i) const { return buckets_[i]; }  // in the order they start
@@ -100,6 +101,7 @@ class GradReducer {
   std::vector<Bucket> buckets_;  // in reverse layer order
   bool overlap_, shard_, bf16_;
   bool scheduled_;  // the sums run this class's schedules (else finish() calls MPI_Allreduce per bucket)
+  int nodes_ = 1;
   Ranges owned_;
   std::size_t next_ = 0;  // first bucket not yet started
   bool gathering_ = false;  // in gather(): its waits are the weight gather, not a bucket's sum

@@ -55,7 +55,9 @@ struct Config {
   Algorithm reducer = Algorithm::Auto;  // each bucket's sum (comm/schedule.hpp)
   bool overlap = true;
   bool grad_bf16 = false;  // --grad-compression bf16: the reduce-scatter's messages as bfloat16
-  bool gather_overlap = true;  // the sharded optimizer's weight gather under the next step's data
+  // The sharded optimizer's weight gather under the next step's data: auto is on when the ranks span
+  // more than one node (on one node the gather is a memory copy with nothing to hide).
+  enum class GatherOverlap { Auto, On, Off } gather_overlap = GatherOverlap::Auto;
   std::uint64_t check_every = 100;
   bool scale_lr_linear = false;
   double warmup_epochs = 0;  // gradual warm-up for --scale-lr linear

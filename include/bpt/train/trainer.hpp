@@ -126,6 +126,7 @@ class Trainer {
   TrainState st_;
   bool resumed_ = false;
   bool gather_pending_ = false;  // complete_gather()
+  bool gather_overlap_ = false;  // --gather-overlap, as it applies to this run (sharded, and on or auto across nodes)
   const volatile int* stop_flag_ = nullptr;
   bool best_due_ = false;  // the epoch just ended is the best so far and --keep-best is on
   std::unique_ptr<Timeline> timeline_;  // --timeline
