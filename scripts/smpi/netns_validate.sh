@@ -7,17 +7,20 @@
 # namespace. The simulated bptrain bills its kernels with the model recorded in the measured run itself
 # (BPT_SIM_COMPUTE=record), so that what differs is the network, not this machine's drifting speed.
 # Usage (as root): scripts/smpi/netns_validate.sh [OUT=simulated/netns]
-# Environment: RATES ("1gbit 10gbit"), N (ranks = namespaces, 2), REPS (measured runs of each, 3), STEPS (80).
+# Environment: RATES ("1gbit 10gbit"), N (ranks = namespaces, 2), REPS (measured runs of each, 3), STEPS (80),
+# EXTRA (more bptrain flags, e.g. --grad-compression bf16), SMPI_BUILD (the SMPI build's folder, build-smpi),
+# COMM (0: bptrain alone, no bench_comm: its simulation needs the record's float additions, which a
+# --grad-compression bf16 run at 2 ranks does not make; the latency is then LATENCY_US, default 20.8).
 # Writes OUT/netns.csv (one row per rate and figure: measured, simulated, difference) and every run's files.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=${1:-simulated/netns}
-RATES=${RATES:-1gbit 10gbit} N=${N:-2} REPS=${REPS:-3} STEPS=${STEPS:-80}
+RATES=${RATES:-1gbit 10gbit} N=${N:-2} REPS=${REPS:-3} STEPS=${STEPS:-80} sb=${SMPI_BUILD:-build-smpi}
 [ "$(id -u)" = 0 ] || { echo "netns_validate.sh: needs root (scripts/netns_cluster.sh)" >&2; exit 2; }
 [ -x build/bptrain ] && [ -x build/bench/bench_comm ] || bash scripts/setup.sh -DBPT_BUILD_BENCH=ON
-if [ ! -x build-smpi/bptrain ] || [ ! -x build-smpi/bench/bench_comm ]; then
-  cmake --preset smpi -DBPT_BUILD_BENCH=ON >/dev/null
-  cmake --build build-smpi -j"$(nproc)" --target bptrain bench_comm >/dev/null
+if [ ! -x "$sb/bptrain" ] || [ ! -x "$sb/bench/bench_comm" ]; then
+  [ "$sb" = build-smpi ] && cmake --preset smpi -DBPT_BUILD_BENCH=ON >/dev/null
+  cmake --build "$sb" -j"$(nproc)" --target bptrain bench_comm >/dev/null
 fi
 mkdir -p "$out"
 out=$(cd "$out" && pwd)  # absolute: the ranks in the namespaces write there
@@ -25,14 +28,15 @@ unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 export OPENBLAS_NUM_THREADS=1
 trap 'bash scripts/netns_cluster.sh down >/dev/null 2>&1 || true' EXIT
 flags="--train synthetic:600000,784,10 --test synthetic:$N,784,10 --eval-batch 1 --hidden 512,256 --batch-size $((256 * N))
-       --optimizer momentum --lr 0.01 --epochs 1 --max-steps $STEPS --quiet --grad-warn-steps 0 --normalize unit"
+       --optimizer momentum --lr 0.01 --epochs 1 --max-steps $STEPS --quiet --grad-warn-steps 0 --normalize unit ${EXTRA:-}"
 sizes=0.0000153,2,24  # MB: 4 floats (the latency), one 2-MB bucket, the wide model's 24 MB
 echo "rate,figure,measured_ms,simulated_ms,difference" > "$out/netns.csv"
 for rate in $RATES; do
   bash scripts/netns_cluster.sh down >/dev/null 2>&1 || true
   bash scripts/netns_cluster.sh up "$N" "$rate"
   for rep in $(seq "$REPS"); do
-    bash scripts/netns_cluster.sh run build/bench/bench_comm $sizes 2 0 2>/dev/null | grep '^comm ' > "$out/comm_measured_${rate}_$rep.txt"
+    [ "${COMM:-1}" = 0 ] ||
+      bash scripts/netns_cluster.sh run build/bench/bench_comm $sizes 2 0 2>/dev/null | grep '^comm ' > "$out/comm_measured_${rate}_$rep.txt"
     # shellcheck disable=SC2086
     BPT_SIM_COMPUTE=record BPT_SIM_RECORD="$out/record_${rate}_$rep.txt" bash scripts/netns_cluster.sh run \
       build/bptrain $flags --profile "$out/measured_${rate}_$rep.csv" > /dev/null 2>&1
@@ -40,6 +44,7 @@ for rate in $RATES; do
   bash scripts/netns_cluster.sh down > /dev/null
   # The latency of one message: the tiny allreduce at 2 ranks is one exchange (each rank sends and
   # receives 16 bytes), the median over the measured runs; SMPI's message crosses two links.
+  [ "${COMM:-1}" = 0 ] && lat_us=${LATENCY_US:-20.8} ||
   lat_us=$(cat "$out"/comm_measured_"${rate}"_*.txt | awk '$3 == "mb=0.0000153" {sub("allreduce_ms=", "", $4); print $4 * 1000}' | sort -g |
            awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}')
   gbps=$(python3 -c "import re; m = re.match(r'([0-9.]+)([kmg]?)bit', '$rate'); print(float(m[1]) * {'': 1e-9, 'k': 1e-6, 'm': 1e-3, 'g': 1}[m[2]])")
@@ -57,19 +62,21 @@ for rate in $RATES; do
 </platform>
 EOF
   for rep in $(seq "$REPS"); do
-    BPT_SIM_COMPUTE=model BPT_SIM_MODEL="$out/record_${rate}_$rep.txt" PLATFORM="$platform" \
-      scripts/smpi/smpirun.sh -n "$N" build-smpi/bench/bench_comm $sizes 2 5 2>/dev/null | grep '^comm ' > "$out/comm_simulated_${rate}_$rep.txt"
+    [ "${COMM:-1}" = 0 ] || BPT_SIM_COMPUTE=model BPT_SIM_MODEL="$out/record_${rate}_$rep.txt" PLATFORM="$platform" \
+      scripts/smpi/smpirun.sh -n "$N" "$sb/bench/bench_comm" $sizes 2 5 2>/dev/null | grep '^comm ' > "$out/comm_simulated_${rate}_$rep.txt"
     # shellcheck disable=SC2086
     BPT_SIM_COMPUTE=model BPT_SIM_MODEL="$out/record_${rate}_$rep.txt" PLATFORM="$platform" \
-      scripts/smpi/smpirun.sh -n "$N" build-smpi/bptrain $flags --profile "$out/simulated_${rate}_$rep.csv" > /dev/null 2>&1
+      scripts/smpi/smpirun.sh -n "$N" "$sb/bptrain" $flags --profile "$out/simulated_${rate}_$rep.csv" > /dev/null 2>&1
   done
   python3 - "$out" "$rate" "$REPS" >> "$out/netns.csv" <<'PY'
-import statistics, sys
+import os, statistics, sys
 sys.path.insert(0, "scripts/smpi")
 from step_time import medians
 out, rate, reps = sys.argv[1], sys.argv[2], int(sys.argv[3])
 def comm(path):
     figs = {}
+    if not os.path.exists(path):  # COMM=0
+        return figs
     for line in open(path):
         d = dict(kv.split("=") for kv in line.split()[1:])
         figs[f"allreduce {d['mb']} MB"] = float(d["allreduce_ms"])
