@@ -49,6 +49,8 @@ check() {
   local want_lines=1; [ "$want" -eq 0 ] && want_lines=0
   local most=${MOST_LINES:-$want_lines}  # more than one line only where a case allows it
   local now; now=$(sums)
+  # ALSO_EXIT: other exit statuses a case accepts from the launcher at np > 1 (section 13's, below)
+  [ "$np" -gt 1 ] && [[ " ${ALSO_EXIT:-} " == *" $rc "* ]] && rc=$want
   if [ "$rc" -ne "$want" ] || [ "$lines" -lt "$want_lines" ] || [ "$lines" -gt "$most" ] || ! grep -qE -- "$pat" <<<"$out" \
      || [ "$(grep "^bptrain[-a-z]*: error" <<<"$out" | grep -cvE -- "$pat")" -ne 0 ] || [ "$now" != "$before" ]; then
     echo "FAIL $name (np $np): exit $rc (want $want), $lines error lines (want $want_lines)$([ "$now" != "$before" ] && echo ', AN INPUT FILE CHANGED')"
@@ -429,12 +431,17 @@ before=$(sums)
 # on rank 0 first, and every rank's own read guarded, so each is exit 2 with a line naming the file,
 # never a segmentation fault. Their out-of-bounds reads do not crash every time: where the child's
 # read survived and a rank's read crashes, that rank prints its own line (so up to one per rank).
+# Such a rank ends itself (exit 2); Open MPI's mpirun then returns 2, MPICH's Hydra kills the other
+# ranks and returned 9 or 1 in 3 of 55 runs here (2026-12-06: two or three ranks' own reads had
+# crashed): accepted from Hydra as the launcher's word, not bptrain's (the lines must still name the
+# file; a segmentation fault, 139, is still a failure).
+also=$("$mpiexec" --version 2>&1 | grep -qiE "open ?mpi|openrte" || echo "1 9")
 for f in "$data"/../fuzz/known-libhdf5/crash-*; do
   id=$(basename "$f" | cut -c1-14)
   pat="$(basename "$f"): (the HDF5 library crashed reading it|not a valid bptrain checkpoint)"
-  MOST_LINES=3 both "$id-evaluate" 2 "$pat" "$bptrain" --evaluate "$f" --train synthetic:100,4,2
-  MOST_LINES=3 both "$id-resume" 2 "$pat" "$bptrain" --train synthetic:100,4,2 --resume "$f"
-  MOST_LINES=3 both "$id-as-data" 2 "$(basename "$f"): " "$bptrain" --train "$f" --format hdf5 --epochs 1
+  MOST_LINES=3 ALSO_EXIT="$also" both "$id-evaluate" 2 "$pat" "$bptrain" --evaluate "$f" --train synthetic:100,4,2
+  MOST_LINES=3 ALSO_EXIT="$also" both "$id-resume" 2 "$pat" "$bptrain" --train synthetic:100,4,2 --resume "$f"
+  MOST_LINES=3 ALSO_EXIT="$also" both "$id-as-data" 2 "$(basename "$f"): " "$bptrain" --train "$f" --format hdf5 --epochs 1
 done
 
 # --predict-proba: a column per class, each row a distribution whose arg-max is the prediction (at np
