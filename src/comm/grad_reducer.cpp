@@ -103,11 +103,13 @@ GradReducer::GradReducer(const Comm& comm, std::span<float> grads, std::vector<s
     }
     reqs_->scratch_at.push_back(at);
     at += k.plan.scratch;
-    std::size_t most = 0;  // the largest reduce-scatter send (bf16: packed before it goes)
-    for (std::size_t s = 0; s < k.plan.reduce_steps; ++s)
-      if (k.plan.steps[s].send_to >= 0) most = std::max(most, k.plan.steps[s].send.size());
     reqs_->packed_at.push_back(packed_at);
-    if (bf16_) packed_at += (most + 1) / 2;
+    if (bf16_) {  // room for the largest reduce-scatter send, packed before it goes
+      std::size_t most = 0;
+      for (std::size_t s = 0; s < k.plan.reduce_steps; ++s)
+        if (k.plan.steps[s].send_to >= 0) most = std::max(most, k.plan.steps[s].send.size());
+      packed_at += (most + 1) / 2;
+    }
     const Range c = shard_ ? k.plan.owned : Range{0, k.hi - k.lo};
     owned_.push_back({k.lo + c.begin, k.lo + c.end});
   }
@@ -146,8 +148,7 @@ void GradReducer::post(std::size_t i) {
   const MPI_Comm c = to_comm(comm_.handle());
   const int tag = bucket_tag(a.bucket);
   float* data = a.base + k.lo;
-  // bf16: every message of the reduce-scatter (each one its receiver adds: comm/schedule.hpp) as bfloat16.
-  const bool packed = bf16_ && a.step < k.plan.reduce_steps;
+  const bool packed = on_wire_bf16(a.bucket, a.step);
   const MPI_Datatype type = packed ? MPI_UINT16_T : MPI_FLOAT;
   int rc = MPI_SUCCESS;
   if (e.recv_from >= 0) {
@@ -189,7 +190,7 @@ bool GradReducer::advance() {
     const Exchange& e = k.plan.steps[a.step];
     if (e.add && e.recv_from >= 0) {  // add what arrived into ours
       const float* in = reqs_->scratch.data() + reqs_->scratch_at[a.bucket];
-      if (bf16_ && a.step < k.plan.reduce_steps)
+      if (on_wire_bf16(a.bucket, a.step))
         add_from_wire(a.base + k.lo + e.recv.begin, reinterpret_cast<const std::uint16_t*>(in), e.recv.size());
       else
         add_into(a.base + k.lo + e.recv.begin, in, e.recv.size());

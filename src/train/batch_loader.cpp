@@ -49,18 +49,15 @@ double BatchLoader::load(const EpochOrder& perm, std::size_t at, std::size_t g, 
     sim::Kernel kernel("data", cur_.size(), ds_.d);
     pending_.get();  // rethrows a read error from the reader thread
     std::swap(x_, next_x_);
-  } else if (!poll) {
-    sim::Kernel kernel("data", cur_.size(), ds_.d);
-    if (!kernel.skip()) ds_.gather(cur_.data(), cur_.size(), x_.data());  // (model mode: the values do not matter)
-  } else {  // in pieces, polling between them (each piece its own kernel: the model bills it by its rows)
-    const std::size_t n = cur_.size(), pieces = std::min(n, kLoadChunks);
+  } else {  // with poll, in pieces polled between (each piece its own kernel: the model bills it by its rows)
+    const std::size_t n = cur_.size(), pieces = poll ? std::min(n, kLoadChunks) : 1;
     for (std::size_t p = 0; p < pieces; ++p) {
       const std::size_t lo = n * p / pieces, hi = n * (p + 1) / pieces;
       {
-        sim::Kernel kernel("data", hi - lo, ds_.d);
+        sim::Kernel kernel("data", hi - lo, ds_.d);  // (model mode: the values do not matter)
         if (!kernel.skip()) ds_.gather(cur_.data() + lo, hi - lo, x_.data() + lo * ds_.d);
       }
-      poll();
+      if (poll) poll();
     }
   }
   for (std::size_t i = 0; i < cur_.size(); ++i) {

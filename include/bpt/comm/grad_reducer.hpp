@@ -95,6 +95,9 @@ class GradReducer {
   void post(std::size_t active);  // posts the current step of the active bucket at that index
   bool advance();                 // completes finished steps and posts the next; false: nothing moved
   void progress(bool block);      // until nothing moves (block: until every bucket is done)
+  // bf16: this step of bucket b's schedule sends and receives bfloat16: every reduce-scatter step (each
+  // message of one its receiver adds: comm/schedule.hpp), never an allgather step.
+  bool on_wire_bf16(std::size_t b, std::size_t step) const { return bf16_ && step < buckets_[b].plan.reduce_steps; }
 
   const Comm& comm_;
   std::span<float> grads_;
