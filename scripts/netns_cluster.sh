@@ -12,8 +12,9 @@
 #   scripts/netns_cluster.sh run CMD...    mpirun -np N over the namespaces (one rank a host), from host 0
 #   scripts/netns_cluster.sh down          deletes the namespaces (and with them every veth and qdisc)
 #   scripts/netns_cluster.sh status        what is up
-# The state (hostfile, agent, N, RATE) is in BPT_NETNS_DIR (default /tmp/bpt-netns). Environment for run:
-# MPIRUN_ARGS (more mpirun options); PATH, OPENBLAS_NUM_THREADS, LD_LIBRARY_PATH and BPT_* reach the ranks.
+# The state (hostfile, agent, N, RATE) is in BPT_NETNS_DIR (default /tmp/bpt-netns). Environment: for up,
+# BURST (tbf's bucket in bytes; default below); for run, MPIRUN_ARGS (more mpirun options); PATH,
+# OPENBLAS_NUM_THREADS, LD_LIBRARY_PATH and BPT_* reach the ranks.
 # Open MPI is given 4 TCP connections a pair of ranks (btl_tcp_links 4): with one, both directions of an
 # exchange share one socket, and a 2 MB allreduce of 2 ranks at 1 Gb/s took 25.3 ms (0.66 of the rate);
 # with 4 it takes 17.5 ms, the link's TCP payload rate (1,448 bytes of every 1,514-byte frame: 0.956).
@@ -33,6 +34,17 @@ up)
   n=${2:?usage: netns_cluster.sh up N RATE} rate=${3:?usage: netns_cluster.sh up N RATE}
   [[ $n =~ ^[2-4]$ ]] || die "N must be 2, 3 or 4 (hosts), not '$n'"
   [[ $rate =~ ^[0-9.]+[kmg]?bit$ ]] || die "RATE as tc takes it (e.g. 1gbit, 10gbit), not '$rate'"
+  # Each host's link is shaped in each direction (host -> switch on eth0, switch -> host on p$i). The
+  # bucket (BURST bytes) holds 0.1 ms of traffic at RATE, at least 128 KiB (two 64-KiB GSO segments):
+  # what a message may send above the rate after an idle spell, so it must be small against the
+  # messages. At 10 Gb/s on the Xeon VM (2026-12-06) a 24-MB allreduce of 2 ranks took 47 ms with a
+  # 64-KiB bucket (half the rate), 23.1 ms with 128 KiB, 21.9 with 1.25 MB (1 ms); but 1 ms let a
+  # bptrain step's 1-MB half-gradient through at the veth's own speed after backward's idle link
+  # (measured wait 0.41 ms, simulated 1.69).
+  burst=${BURST:-$(python3 -c "
+import re; m = re.match(r'([0-9.]+)([kmg]?)bit', '$rate'); b = float(m[1]) * {'': 1, 'k': 1e3, 'm': 1e6, 'g': 1e9}[m[2]]
+print(max(131072, int(b / 8 * 1e-4)))")}
+  [[ $burst =~ ^[0-9]+$ ]] || die "BURST is a number of bytes, not '$burst'"
   [ -z "$(ours)" ] || die "namespaces of an earlier cluster exist ($(ours | xargs)): scripts/netns_cluster.sh down first"
   ip netns add $sw 2>/dev/null || die "cannot make a network namespace here (ip netns add refused: a container without CAP_SYS_ADMIN?)"
   trap 'echo "netns_cluster.sh: setting up failed; removing what was made" >&2; bash "$0" down >/dev/null 2>&1 || true' ERR
@@ -48,11 +60,7 @@ up)
     ip -n bptnet$i link set eth0 up
     ip -n $sw link set p$i master br0
     ip -n $sw link set p$i up
-    # The host's link, shaped in each direction: host -> switch on eth0, switch -> host on p$i. The
-    # bucket holds 1 ms of traffic at RATE (at least 64 KB), so that the shaping is smooth at 10 Gb/s.
-    burst=$(python3 -c "
-import re; m = re.match(r'([0-9.]+)([kmg]?)bit', '$rate'); b = float(m[1]) * {'': 1, 'k': 1e3, 'm': 1e6, 'g': 1e9}[m[2]]
-print(max(65536, int(b / 8 * 1e-3)))")
+    # The host's link, shaped in each direction.
     tc -n bptnet$i qdisc add dev eth0 root tbf rate "$rate" burst "$burst" latency 50ms
     tc -n $sw qdisc add dev p$i root tbf rate "$rate" burst "$burst" latency 50ms
   done
@@ -69,7 +77,7 @@ exec ip netns exec "bptnet$(( ${host##*.} - 1 ))" sh -c "$*"
 AGENT
   chmod +x "$dir/agent"
   echo "$n $rate" > "$dir/cluster"
-  echo "netns_cluster.sh: $n hosts (bptnet0..bptnet$((n - 1)): 10.77.0.1..10.77.0.$n) on a bridge in $sw, each link shaped to $rate both ways (tbf)"
+  echo "netns_cluster.sh: $n hosts (bptnet0..bptnet$((n - 1)): 10.77.0.1..10.77.0.$n) on a bridge in $sw, each link shaped to $rate both ways (tbf, a $burst-byte bucket)"
   ;;
 run)
   need_root

@@ -8,7 +8,7 @@
 # (BPT_SIM_COMPUTE=record), so that what differs is the network, not this machine's drifting speed.
 # Usage (as root): scripts/smpi/netns_validate.sh [OUT=simulated/netns]
 # Environment: RATES ("1gbit 10gbit"), N (ranks = namespaces, 2), REPS (measured runs of each, 3), STEPS (80),
-# EXTRA (more bptrain flags, e.g. --grad-compression bf16), SMPI_BUILD (the SMPI build's folder, build-smpi),
+# EXTRA (more bptrain flags, e.g. --grad-compression bf16; --gather-overlap off unless it names it), SMPI_BUILD (the SMPI build's folder, build-smpi),
 # COMM (0: bptrain alone, no bench_comm: its simulation needs the record's float additions, which a
 # --grad-compression bf16 run at 2 ranks does not make; the latency is then LATENCY_US, default 20.8).
 # Writes OUT/netns.csv (one row per rate and figure: measured, simulated, difference) and every run's files.
@@ -27,6 +27,9 @@ out=$(cd "$out" && pwd)  # absolute: the ranks in the namespaces write there
 unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 export OPENBLAS_NUM_THREADS=1
 trap 'bash scripts/netns_cluster.sh down >/dev/null 2>&1 || true' EXIT
+# --gather-overlap's auto asks how many hosts the ranks span: the namespaces share this machine's host
+# name (one node) while SMPI's platform has N, so each side is told outright (off unless EXTRA says).
+case " ${EXTRA:-} " in *" --gather-overlap "*) ;; *) EXTRA="${EXTRA:-} --gather-overlap off" ;; esac
 flags="--train synthetic:600000,784,10 --test synthetic:$N,784,10 --eval-batch 1 --hidden 512,256 --batch-size $((256 * N))
        --optimizer momentum --lr 0.01 --epochs 1 --max-steps $STEPS --quiet --grad-warn-steps 0 --normalize unit ${EXTRA:-}"
 sizes=0.0000153,2,24  # MB: 4 floats (the latency), one 2-MB bucket, the wide model's 24 MB
