@@ -2,7 +2,7 @@
 # scripts/netns_cluster.sh, for real: 2 namespaces at 1 Gb/s; bptrain and bench_comm's allreduce run
 # across them over TCP; the shaping holds (a 2 MB allreduce takes at least its bytes at 1 Gb/s); the
 # machine's own interfaces, addresses and qdiscs are the same before, during and after; nothing is left.
-# It refuses what it must: a second `up`, a bad N or RATE, `run` with nothing up.
+# It refuses what it must: a second `up`, a bad N, RATE or BURST, `run` with nothing up.
 # Usage: netns_cluster.sh SOURCE_DIR BPTRAIN BENCH_COMM   (exit 77, skipped: not root, or no namespaces here)
 set -uo pipefail
 src=$1 bptrain=$2 bench=$3
@@ -20,13 +20,16 @@ before=$(machine)
 
 out=$(bash "$script" up 5 1gbit 2>&1) && fail "up 5 accepted: $out"
 out=$(bash "$script" up 2 fast 2>&1) && fail "RATE 'fast' accepted: $out"
+out=$(BURST=1m bash "$script" up 2 1gbit 2>&1) && fail "BURST '1m' accepted: $out"
+grep -q "BURST is a number of bytes" <<<"$out" || fail "BURST '1m': $out"
+! ip netns list | grep -qE '^bptnet' || fail "a refused up left namespaces: $(ip netns list | xargs)"
 out=$(bash "$script" run true 2>&1) && fail "run with nothing up accepted: $out"
 grep -q "no cluster is up" <<<"$out" || fail "run with nothing up: $out"
 bash "$script" up 2 1gbit || fail "up 2 1gbit"
 out=$(bash "$script" up 2 1gbit 2>&1) && fail "a second up accepted: $out"
 grep -q "down first" <<<"$out" || fail "a second up: $out"
 [ "$(machine)" = "$before" ] || { diff <(echo "$before") <(machine); fail "the machine's own interfaces changed"; }
-tc -n bptnet0 qdisc show dev eth0 | grep -q "tbf.*rate 1Gbit" || fail "no 1 Gb/s tbf on bptnet0's link"
+tc -n bptnet0 qdisc show dev eth0 | grep -Eq "tbf.*rate 1Gbit burst 13[01][0-9]{3}b" || fail "no 1 Gb/s tbf with a 128-KiB bucket on bptnet0's link: $(tc -n bptnet0 qdisc show dev eth0)"
 
 # Each rank reports the namespace it runs in: one rank a namespace.
 where=$(bash "$script" run sh -c 'ip netns identify $$' 2>/dev/null | sort | xargs)
