@@ -4,7 +4,8 @@
 # simulated time (bptrain's clock is MPI_Wtime, which SMPI simulates).
 # Usage: scripts/simulate.sh [RANKS=16,64,256,1024] [OUT=simulated]   (1 rank is always run: the baseline)
 #        scripts/simulate.sh validate [OUT=simulated/validation]   (the simulator against this machine: each
-#          phase of 784-512-256-10 and 784-2048-2048-10 at np 1 and 2, VALIDATE_MODELS, REPS measured runs)
+#          phase of 784-512-256-10, 784-2048-2048-10 and the README's CNN at np 1 and 2; VALIDATE_MODELS
+#          as study.sh's MODELS, REPS measured runs)
 # Environment: NET (10, 25, 100, 200: scripts/smpi/cluster-<NET>g.xml; default 100) or PLATFORM (a
 #   platform file), PLATFORM_LABEL (default: the file's name), HIDDEN (512,256) or LAYERS (--layers, e.g. a
 #   CNN; the synthetic rows are then 1x28x28 images: INPUT_SHAPE), LOCAL (weak: samples per
@@ -88,9 +89,12 @@ if [ $mode = validate ]; then
   # simulated steps are all alike; a measured run's slow moments are this shared machine's), then
   # over REPS measured runs.
   echo "model,ranks,phase,measured_ms,same_run_model_ms,same_run_difference,committed_model_ms,committed_difference" > "$out/validation.csv"
-  for hidden in ${VALIDATE_MODELS:-512,256 2048,2048}; do
-    steps=$([ "$hidden" = 512,256 ] && echo 80 || echo 30)
-    flags="--train synthetic:60000,784,10 --test synthetic:2,784,10 --eval-batch 1 --hidden $hidden --batch-size 256
+  for spec in ${VALIDATE_MODELS:-512,256 2048,2048 cnn=conv3:32,conv3:32,maxpool2,conv3:64,maxpool2,dense:256}; do
+    case $spec in  # hidden sizes of an MLP, or NAME=LAYERS (a CNN on 1x28x28 rows): as scripts/smpi/study.sh
+      *=*) hidden=${spec%%=*} name=${spec%%=*} arch="--layers ${spec#*=} --input-shape 1,28,28" steps=15 ;;
+      *) hidden=$spec name=784-${spec//,/-}-10 arch="--hidden $spec" steps=$([ "$spec" = 512,256 ] && echo 80 || echo 30) ;;
+    esac
+    flags="--train synthetic:60000,784,10 --test synthetic:2,784,10 --eval-batch 1 $arch --batch-size 256
            --optimizer momentum --lr 0.01 --epochs 1 --max-steps $steps --quiet --grad-warn-steps 0"
     for np in 1 2; do
       # The committed model of np ranks sharing this machine (calibrate.sh's -np2 twin at np=2).
@@ -109,7 +113,7 @@ if [ $mode = validate ]; then
             "$smpi_build/bptrain" $flags --profile "$out/simulated_${which}_$tag.csv" > /dev/null
         done
       done
-      python3 - "784-${hidden//,/-}-10" "$np" "$out" "$hidden" "${REPS:-3}" >> "$out/validation.csv" <<'PY'
+      python3 - "$name" "$np" "$out" "$hidden" "${REPS:-3}" >> "$out/validation.csv" <<'PY'
 import statistics, sys
 sys.path.insert(0, "scripts/smpi")
 from step_time import medians
