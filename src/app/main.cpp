@@ -363,6 +363,7 @@ int main(int argc, char** argv) {
     // Stopped by a signal: 75 (resume) with a checkpoint; without one, the shell's 128 + the signal's
     // number (130 for Ctrl-C), as if it had not been caught.
     if (trainer.run().stop_reason == "signal") return cfg.checkpoint.empty() ? 128 + (g_stop ? g_stop : SIGTERM) : kExitCheckpointed;
+    if (root && sim::mode() == sim::Mode::Model) std::fprintf(stderr, "%s\n", sim::coverage_note(sim::coverage()).c_str());
   } catch (const CollectiveError& e) {
     if (e.agreed() ? e.speaks() : root) say(e.agreed() ? e.where() : all_ranks, e.what());
     return fail(world, e.exit_code(), e.agreed(), true);

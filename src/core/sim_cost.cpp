@@ -44,7 +44,8 @@ std::string env_or(const char* name, const char* fallback) {
 struct Model {
   std::string file;
   std::map<std::string, std::vector<Entry>> by_kind;
-  std::map<Key, double> cache;
+  std::map<Key, std::pair<double, bool>> cache;  // seconds, and whether the file held the shape
+  Coverage billed;
 };
 
 Model& model() {
@@ -205,11 +206,41 @@ double modelled_seconds(const char* kind, std::size_t d0, std::size_t d1, std::s
   Key key{kind, Dims{d0, d1, d2}};
   Model& m = model();
   auto it = m.cache.find(key);
-  if (it != m.cache.end()) return it->second;
-  const double s = lookup(key.first, key.second);
-  m.cache.emplace(std::move(key), s);
+  if (it == m.cache.end()) {
+    const double s = lookup(key.first, key.second);
+    const auto k = m.by_kind.find(key.first);
+    const bool held = k != m.by_kind.end() && std::any_of(k->second.begin(), k->second.end(),
+                                                          [&](const Entry& e) { return e.d == key.second; });
+    ++m.billed.shapes;
+    if (!held) ++m.billed.estimated_shapes;
+    it = m.cache.emplace(std::move(key), std::make_pair(s, held)).first;
+  }
+  const auto [s, held] = it->second;
+  m.billed.seconds += s;
+  if (!held) m.billed.estimated_seconds += s;
   return s;
 }
+
+std::string coverage_note(const Coverage& c) {
+  char line[512];
+  if (c.estimated_shapes == 0) {
+    std::snprintf(line, sizeof line, "bptrain: the compute model %s held all %zu kernel shapes this run billed",
+                  model_file().c_str(), c.shapes);
+    return line;
+  }
+  const double share = c.seconds > 0 ? 100 * c.estimated_seconds / c.seconds : 0;
+  std::snprintf(line, sizeof line,
+                "bptrain: the compute model %s held %zu of the %zu kernel shapes this run billed; the other %zu, "
+                "%.1f %% of the billed time, were estimated from other shapes",
+                model_file().c_str(), c.shapes - c.estimated_shapes, c.shapes, c.estimated_shapes, share);
+  std::string out = line;
+  if (share > 5)
+    out += ": the simulated times rest on those estimates (calibrate the model with this network: "
+           "scripts/smpi/calibrate.sh, MODELS)";
+  return out;
+}
+
+Coverage coverage() { return model().billed; }
 
 void Kernel::begin() {
   if (mode() == Mode::Record) {

@@ -2,7 +2,8 @@
 # Modelled compute on simulated clusters (BPT_SIM_COMPUTE=model, scripts/smpi/compute-model.txt): a
 # 64-rank run twice gives the same simulated times to the last digit (no host timing enters them), and
 # a 1,024-rank run of 3 steps finishes (about 1.3 s and 10 s of real time here; docs/simulated.md,
-# "Deterministic and its cost"); the run says its figures are modelled. --normalize unit: the standard
+# "Deterministic and its cost"); the run says its figures are modelled, and how much of what it billed
+# the model held. --normalize unit: the standard
 # scaling's statistics are a pass over the whole training set that every rank makes at start-up, which
 # on one simulating host is one pass per simulated rank (64 ranks: 28 s instead of 5 s), outside the
 # profiled steps either way.
@@ -32,6 +33,15 @@ else
 fi
 grep -q "simulated compute (BPT_SIM_COMPUTE=model).*losses and accuracies meaningless" "$tmp/a.log" \
   && echo "ok   the run says its figures are modelled" || { echo "FAIL no model-mode line"; cat "$tmp/a.log"; fail=1; }
+# The run says how much of what it billed the model held: the committed model was calibrated with
+# this network, so nearly all of it (the rest: the reducer's sums and the optimizer's shards at 64 ranks).
+cov=$(grep "^bptrain: the compute model .* held [0-9]* of the [0-9]* kernel shapes this run billed" "$tmp/a.log")
+share=$(sed -n 's/.* \([0-9.]*\) % of the billed time.*/\1/p' <<<"$cov")
+if [ -n "$cov" ] && python3 -c "import sys; sys.exit(0 if float('${share:-100}') < 5 else 1)" && ! grep -q calibrate <<<"$cov"; then
+  echo "ok   the model's coverage: ${cov#bptrain: }"
+else
+  echo "FAIL the coverage line (wanted one, under 5 % estimated): ${cov:-none}"; tail -3 "$tmp/a.log"; fail=1
+fi
 python3 "$root/scripts/smpi/step_time.py" "$tmp/a.csv" 1 | sed 's/^/     64 ranks: /'
 if c=$(run c 1024 3) && [ "$(wc -l < "$tmp/c.csv")" = $((1024 * 3 + 1)) ]; then
   echo "ok   1,024 ranks, model mode, 3 steps: $c s real; $(python3 "$root/scripts/smpi/step_time.py" "$tmp/c.csv" 1)"

@@ -37,6 +37,19 @@ inline bool values_meaningless() { return mode() == Mode::Model; }
 const std::string& model_file();
 // The modelled seconds of a kernel of this kind and shape (throws if no model applies).
 double modelled_seconds(const char* kind, std::size_t d0, std::size_t d1 = 0, std::size_t d2 = 0);
+// What the model held of what was billed through modelled_seconds in this process (under SMPI without
+// privatization, every simulated rank's calls; scripts/smpi/smpirun.sh runs model mode so): the kernel
+// shapes and their seconds, and of those the shapes the file lacked, whose times were estimated from
+// other shapes (interpolated, the kind's median rate, or a stand-in kind). A run that bills a network the
+// model was not calibrated with rests on those estimates (model mode's end-of-run line says how much).
+struct Coverage {
+  std::size_t shapes = 0, estimated_shapes = 0;
+  double seconds = 0, estimated_seconds = 0;
+};
+Coverage coverage();  // reads the model (BPT_SIM_MODEL): for model mode
+// One line for the end of a model-mode run: how much of what it billed the model held; past 5 % of the
+// billed time estimated, that the figures rest on estimates and how to calibrate for the network.
+std::string coverage_note(const Coverage& c);
 // Record mode writes what it measured at exit: BPT_SIM_RECORD (default sim-record.txt), "kind d0 d1 d2
 // seconds calls", the median of the calls past the first; every rank appends its lines.
 
