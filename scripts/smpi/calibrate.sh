@@ -12,8 +12,9 @@
 # Environment: MODELS (";"-separated --layers or --hidden specs; default the two MLPs of the scaling
 #   studies and the README's two CNNs: the quick-start conv5 one and the recipe's conv3 one, which the
 #   study simulates; a network calibrated without its own shapes is billed by estimates, and a
-#   model-mode run ends with a line saying how much: 10 min on the Xeon VM with both CNNs), BATCHES (per-rank batches, default 1 2 4 ... 1024), BPTRAIN
-#   (default build/bptrain), MPIEXEC (default mpirun), OPTIMIZERS (default "momentum adam").
+#   model-mode run ends with a line saying how much; 10 min on the Xeon VM with both CNNs), BATCHES
+#   (per-rank batches, default 1 2 4 ... 1024), BPTRAIN (default build/bptrain), MPIEXEC (default
+#   mpirun), OPTIMIZERS (default "momentum adam").
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=${1:-scripts/smpi/compute-model.txt}

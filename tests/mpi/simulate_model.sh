@@ -3,10 +3,9 @@
 # 64-rank run twice gives the same simulated times to the last digit (no host timing enters them), and
 # a 1,024-rank run of 3 steps finishes (about 1.3 s and 10 s of real time here; docs/simulated.md,
 # "Deterministic and its cost"); the run says its figures are modelled, and how much of what it billed
-# the model held. --normalize unit: the standard
-# scaling's statistics are a pass over the whole training set that every rank makes at start-up, which
-# on one simulating host is one pass per simulated rank (64 ranks: 28 s instead of 5 s), outside the
-# profiled steps either way.
+# the model held. --normalize unit: the standard scaling's statistics are a pass over the whole training
+# set that every rank makes at start-up, which on one simulating host is one pass per simulated rank
+# (64 ranks: 28 s instead of 5 s), outside the profiled steps either way.
 # Usage: simulate_model.sh BPTRAIN (the SMPI build's)
 set -u
 bptrain=$1
@@ -35,8 +34,9 @@ grep -q "simulated compute (BPT_SIM_COMPUTE=model).*losses and accuracies meanin
   && echo "ok   the run says its figures are modelled" || { echo "FAIL no model-mode line"; cat "$tmp/a.log"; fail=1; }
 # The run says how much of what it billed the model held: the committed model was calibrated with
 # this network, so nearly all of it (the rest: the reducer's sums and the optimizer's shards at 64 ranks).
-cov=$(grep "^bptrain: the compute model .* held [0-9]* of the [0-9]* kernel shapes this run billed" "$tmp/a.log")
+cov=$(grep -E "^bptrain: the compute model .* held (all [0-9]+|[0-9]+ of the [0-9]+) kernel shapes this run billed" "$tmp/a.log")
 share=$(sed -n 's/.* \([0-9.]*\) % of the billed time.*/\1/p' <<<"$cov")
+grep -q "held all" <<<"$cov" && share=0
 if [ -n "$cov" ] && python3 -c "import sys; sys.exit(0 if float('${share:-100}') < 5 else 1)" && ! grep -q calibrate <<<"$cov"; then
   echo "ok   the model's coverage: ${cov#bptrain: }"
 else
