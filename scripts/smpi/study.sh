@@ -10,7 +10,8 @@
 #   PLATFORMS (names of scripts/smpi/*.xml, default the flat 16,384-node clusters and the four fat-trees),
 #   RANKS (default 16,64,256,1024,4096; RANKS_<hidden sizes with _ for , or NAME> overrides it for one
 #   model, e.g. RANKS_2048_2048=16,64,256,1024 or RANKS_cnn=16,64),
-#   MODES ("weak strong"), LOCAL (weak: samples per rank, 256), BATCH (strong: global batch, 16384).
+#   MODES ("weak strong"), LOCAL (weak: samples per rank, 256), BATCH (strong: global batch, 16384),
+#   BPT_SIM_MODEL (the compute model, default scripts/smpi/compute-model.txt; the plots' titles name it).
 # Each point is a scripts/simulate.sh run into OUT/<model>/<platform>/ (a study that stops resumes: a
 # point already in that folder's scaling.csv is kept). Real time here (2-core VM, two studies side by
 # side): 784-512-256-10 at 16-4,096 ranks about 4 minutes a platform, a 16,384-rank point 10-15 minutes,
@@ -67,7 +68,7 @@ for model in $(python3 -c "import csv; print(' '.join(sorted({r['model'] for r i
     gnuplot <<GP
 set terminal pngcairo size 800,420 font ",10"
 set output "$out/${model}_$mode.png"
-set title "bptrain $mode scaling, $model, SIMULATED (SMPI, model-mode compute: scripts/smpi/compute-model.txt)"
+set title "bptrain $mode scaling, $model, SIMULATED (SMPI, model-mode compute: $(basename "${BPT_SIM_MODEL:-compute-model.txt}"))"
 set xlabel "ranks"; set ylabel "efficiency (against one simulated rank)"; set logscale x 2; set grid
 set yrange [0:1.1]; set key bottom left
 plot $(IFS=,; echo "${plots[*]}")
