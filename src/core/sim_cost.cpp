@@ -117,19 +117,27 @@ struct Proxy {
 };
 constexpr Proxy kProxies[] = {{"bf16_pack", "add", 2.44}, {"bf16_add", "add", 0.94}};
 
-double lookup(const std::string& kind, const Dims& q) {
+// held: whether the file has this very kind and shape (else the time is estimated from other shapes).
+double lookup(const std::string& kind, const Dims& q, bool& held) {
+  held = false;
   Model& m = model();
   auto it = m.by_kind.find(kind);
   if (it == m.by_kind.end())
     for (const Proxy& p : kProxies)
-      if (kind == p.kind && m.by_kind.count(p.as))
-        return lookup(p.as, Dims{static_cast<std::size_t>(std::llround(static_cast<double>(q[0]) * p.elements)), q[1], q[2]});
+      if (kind == p.kind && m.by_kind.count(p.as)) {
+        bool stand_in_held;  // a stand-in kind's time is an estimate whatever the stand-in holds
+        return lookup(p.as, Dims{static_cast<std::size_t>(std::llround(static_cast<double>(q[0]) * p.elements)), q[1], q[2]},
+                      stand_in_held);
+      }
   if (it == m.by_kind.end())
     throw Error("compute model " + m.file + " has no '" + kind +
                 "' kernels: recalibrate it for this model (scripts/smpi/calibrate.sh)");
   const std::vector<Entry>& es = it->second;
   for (const Entry& e : es)
-    if (e.d == q) return e.seconds;
+    if (e.d == q) {
+      held = true;
+      return e.seconds;
+    }
   std::size_t best_j = 3, best_n = 0;
   std::vector<std::pair<double, double>> best;
   for (std::size_t j = 0; j < 3; ++j) {
@@ -207,10 +215,8 @@ double modelled_seconds(const char* kind, std::size_t d0, std::size_t d1, std::s
   Model& m = model();
   auto it = m.cache.find(key);
   if (it == m.cache.end()) {
-    const double s = lookup(key.first, key.second);
-    const auto k = m.by_kind.find(key.first);
-    const bool held = k != m.by_kind.end() && std::any_of(k->second.begin(), k->second.end(),
-                                                          [&](const Entry& e) { return e.d == key.second; });
+    bool held = false;
+    const double s = lookup(key.first, key.second, held);
     ++m.billed.shapes;
     if (!held) ++m.billed.estimated_shapes;
     it = m.cache.emplace(std::move(key), std::make_pair(s, held)).first;
