@@ -17,6 +17,10 @@ cd "$(dirname "$0")/../.."
 [ "$(id -u)" = 0 ] || { echo "simgrid4.sh: needs root (debootstrap, chroot, bind mounts)" >&2; exit 2; }
 root=${ROOT:-/var/tmp/bptrain-trixie} sb=${SMPI_BUILD:-build-smpi-sg4} suite=${SUITE:-trixie}
 case $sb in /*|*..*) echo "simgrid4.sh: SMPI_BUILD must be a folder inside the repository: $sb" >&2; exit 2 ;; esac
+# Never build into a folder configured outside the root (build-smpi is 3.32's): the script marks its own.
+if [ -e "$sb" ] && [ ! -e "$sb/.simgrid4" ]; then
+  echo "simgrid4.sh: $sb exists and is not this script's SimGrid 4.0 build: give another SMPI_BUILD" >&2; exit 2
+fi
 pkgs=g++,cmake,make,git,pkg-config,ca-certificates,libsimgrid-dev,libopenblas-dev,libhdf5-dev,libcxxopts-dev
 pkgs=$pkgs,zlib1g-dev,libgtest-dev,libgmock-dev,libbenchmark-dev,python3,procps,bc,bsdextrautils,gnuplot-nox
 if [ ! -x "$root/usr/bin/smpicxx" ]; then
@@ -45,6 +49,7 @@ exec unshare --mount --propagation private bash -euo pipefail -c '
         echo \"simgrid4.sh: building bptrain with \$(smpicxx --version 2>&1 | head -1) in \$SMPI_BUILD\" >&2
         cmake -S . -B \$SMPI_BUILD -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER=smpicc \
           -DCMAKE_CXX_COMPILER=smpicxx >/dev/null
+        touch \$SMPI_BUILD/.simgrid4
       fi
       cmake --build \$SMPI_BUILD -j\$(nproc) --target bptrain >/dev/null
       $cmd"
