@@ -4,13 +4,15 @@
 # rank's activity list and searches that list at each later completion, so real time grows with the
 # square of the messages (784-2048-2048-10 at 16,384 ranks: 2 hours a point); SimGrid 3.34 and later
 # keep a set (docs/simulated.md, "SimGrid 4.0"). Nothing of this machine changes: a trixie root is made
-# with debootstrap under ROOT (Debian's archive only), the repository is bind-mounted into it at /src in
-# a mount namespace of its own (gone when the command ends; the environment passes through), and bptrain is built there with trixie's
-# smpicxx into SMPI_BUILD (build-smpi-sg4), which the simulation scripts then use.
+# with debootstrap under ROOT (Debian's archive only), the repository is bind-mounted into it at /src
+# in a mount namespace of its own (gone when the command ends; the environment passes through), and
+# bptrain is built there with trixie's smpicxx into SMPI_BUILD, which the simulation scripts then use.
 # Usage (as root): scripts/smpi/simgrid4.sh COMMAND [ARG...]   e.g.
-#   scripts/smpi/simgrid4.sh bash scripts/smpi/study.sh OUT   (COMMAND runs in the repository, in the root)
-# Environment: ROOT (/var/tmp/bptrain-trixie), SMPI_BUILD (build-smpi-sg4), SUITE (trixie),
-# MIRROR (http://deb.debian.org/debian). The first call takes a few minutes (debootstrap, packages, build).
+#   scripts/smpi/simgrid4.sh bash scripts/smpi/study.sh OUT
+# COMMAND runs in the repository inside the root: give it (and PLATFORM, BPT_SIM_MODEL, OUT) paths
+# inside the repository, relative ones. Environment: ROOT (/var/tmp/bptrain-trixie), SMPI_BUILD
+# (build-smpi-sg4), SUITE (trixie), MIRROR (http://deb.debian.org/debian). The first call takes a
+# few minutes (debootstrap, packages, build).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 [ $# -ge 1 ] || { echo "usage: scripts/smpi/simgrid4.sh COMMAND [ARG...]" >&2; exit 2; }
@@ -23,7 +25,12 @@ if [ -e "$sb" ] && [ ! -e "$sb/.simgrid4" ]; then
 fi
 pkgs=g++,cmake,make,git,pkg-config,ca-certificates,libsimgrid-dev,libopenblas-dev,libhdf5-dev,libcxxopts-dev
 pkgs=$pkgs,zlib1g-dev,libgtest-dev,libgmock-dev,libbenchmark-dev,python3,procps,bc,bsdextrautils,gnuplot-nox
-if [ ! -x "$root/usr/bin/smpicxx" ]; then
+case $root in /?*) ;; *) echo "simgrid4.sh: ROOT must be an absolute path other than /: $root" >&2; exit 2 ;; esac
+if [ ! -e "$root/.bptrain-trixie" ]; then
+  # Only a folder this script made (marked when debootstrap succeeded) or none is (re)made.
+  if [ -e "$root" ] && [ ! -e "$root.debootstrap.log" ]; then
+    echo "simgrid4.sh: $root exists and is not this script's: give another ROOT" >&2; exit 2
+  fi
   if ! command -v debootstrap >/dev/null; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
   fi
@@ -31,6 +38,7 @@ if [ ! -x "$root/usr/bin/smpicxx" ]; then
   rm -rf "$root"
   debootstrap --variant=minbase --include="$pkgs" "$suite" "$root" "${MIRROR:-http://deb.debian.org/debian}" \
     > "$root.debootstrap.log" 2>&1 || { echo "simgrid4.sh: debootstrap failed: $root.debootstrap.log" >&2; exit 1; }
+  touch "$root/.bptrain-trixie"
 fi
 repo=$PWD
 # Quote each argument for the shell inside the root.
