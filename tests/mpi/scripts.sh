@@ -77,4 +77,20 @@ if command -v gnuplot >/dev/null; then
 else
   bad "gnuplot is not installed (scripts/setup.sh installs gnuplot-nox)"
 fi
+# scripts/smpi/simgrid4.sh refuses before it makes or removes anything: no command, a build folder
+# outside the repository, ROOT=/, and a ROOT it did not make (which it must leave as it is).
+sg4=$repo/scripts/smpi/simgrid4.sh
+if [ "$(id -u)" = 0 ]; then
+  mkdir -p "$tmp/foreign" && touch "$tmp/foreign/keep"
+  e1=$(bash "$sg4" 2>&1); r1=$?
+  e2=$(SMPI_BUILD=/tmp/sg4 bash "$sg4" true 2>&1); r2=$?
+  e3=$(ROOT=/ bash "$sg4" true 2>&1); r3=$?
+  e4=$(ROOT=$tmp/foreign bash "$sg4" true 2>&1); r4=$?
+  if [ "$r1 $r2 $r3 $r4" = "2 2 2 2" ] && [[ $e1 == usage:* ]] && [[ $e2 == *"inside the repository"* ]] \
+     && [[ $e3 == *"other than /"* ]] && [[ $e4 == *"is not this script's"* ]] && [ -f "$tmp/foreign/keep" ]; then
+    echo "ok   simgrid4-refuses"
+  else
+    bad "simgrid4.sh: exits $r1 $r2 $r3 $r4: $e1 / $e2 / $e3 / $e4"
+  fi
+fi
 exit $fail
