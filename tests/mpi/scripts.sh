@@ -85,9 +85,9 @@ if [ "$(id -u)" = 0 ]; then
   e1=$(bash "$sg4" 2>&1); r1=$?
   e2=$(SMPI_BUILD=/tmp/sg4 bash "$sg4" true 2>&1); r2=$?
   e3=$(ROOT=/ bash "$sg4" true 2>&1); r3=$?
-  e4=$(ROOT=$tmp/foreign bash "$sg4" true 2>&1); r4=$?
+  e4=$(ROOT=$tmp/foreign SMPI_BUILD=build-sg4-test-none bash "$sg4" true 2>&1); r4=$?
   if [ "$r1 $r2 $r3 $r4" = "2 2 2 2" ] && [[ $e1 == usage:* ]] && [[ $e2 == *"inside the repository"* ]] \
-     && [[ $e3 == *"other than /"* ]] && [[ $e4 == *"is not this script's"* ]] && [ -f "$tmp/foreign/keep" ]; then
+     && [[ $e3 == *"other than /"* ]] && [[ $e4 == *"$tmp/foreign exists and is not this script's"* ]] && [ -f "$tmp/foreign/keep" ]; then
     echo "ok   simgrid4-refuses"
   else
     bad "simgrid4.sh: exits $r1 $r2 $r3 $r4: $e1 / $e2 / $e3 / $e4"
