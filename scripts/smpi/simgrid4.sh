@@ -52,7 +52,7 @@ exec unshare --mount --propagation private bash -euo pipefail -c '
   mount --bind /dev/shm "$root/dev/shm"
   SMPI_BUILD=$sb exec chroot "$root" bash -euo pipefail -c "
       cd /src
-      git config --global --add safe.directory /src
+      git config --global --get-all safe.directory | grep -qx /src || git config --global --add safe.directory /src
       if [ ! -x \$SMPI_BUILD/bptrain ]; then
         echo \"simgrid4.sh: building bptrain with \$(smpicxx --version 2>&1 | head -1) in \$SMPI_BUILD\" >&2
         cmake -S . -B \$SMPI_BUILD -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER=smpicc \
