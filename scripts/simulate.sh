@@ -81,7 +81,7 @@ fi
 
 if [ $mode = validate ]; then
   # Each model at np 1 and 2, measured with Open MPI here (--profile) and simulated on a platform that
-  # describes this machine (this-machine.xml), per phase: compute (forward and backward), optimizer,
+  # describes this machine (this-machine.xml), per phase: compute, its forward and backward, optimizer,
   # data, communication wait, and the step (the slowest rank's sum). Two simulations of each measured
   # run: with the model fitted in that very run (BPT_SIM_COMPUTE=record: the model's coverage and
   # billing, without this shared machine's drift between the calibration and now) and with the
@@ -121,7 +121,7 @@ fig = lambda path: medians(path, 5)  # past 5 warm-up steps
 model, np_, out, hidden, reps = sys.argv[1:]
 runs = [(fig(f"{out}/measured_{hidden}_{np_}_{r}.csv"), fig(f"{out}/simulated_same_{hidden}_{np_}_{r}.csv"),
          fig(f"{out}/simulated_committed_{hidden}_{np_}_{r}.csv")) for r in range(1, int(reps) + 1)]
-for phase in ("step_ms", "compute_ms", "optimizer_ms", "data_ms", "comm_wait_ms"):
+for phase in ("step_ms", "compute_ms", "forward_ms", "backward_ms", "optimizer_ms", "data_ms", "comm_wait_ms"):
     m = statistics.median(r[0][phase] for r in runs)
     cells = [f"{m:.3f}"]
     for k in (1, 2):

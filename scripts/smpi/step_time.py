@@ -10,6 +10,7 @@ import sys
 from collections import defaultdict
 
 PHASES = ("compute_ms", "comm_wait_ms", "optimizer_ms", "data_ms")
+SPLIT = ("forward_ms", "backward_ms")  # compute's two parts (profiles written since 2026-12-06)
 
 
 def total(r):
@@ -28,11 +29,13 @@ def steps(path, warm):
 
 def medians(path, warm):
     """The median step (the slowest rank's total) and each phase's median over ranks and steps, past
-    the first `warm` steps: {"step_ms": ..., "compute_ms": ..., ...}. A shared machine's slow moments
+    the first `warm` steps: {"step_ms": ..., "compute_ms": ..., ...; "forward_ms", "backward_ms" where the
+    profile has them}. A shared machine's slow moments
     are outliers here, not something a model should fit (the validations use it)."""
     by_step = steps(path, warm)
     f = {"step_ms": statistics.median(max(total(r) for r in rs) for rs in by_step.values())}
-    f.update({p: statistics.median(float(r[p]) for rs in by_step.values() for r in rs) for p in PHASES})
+    split = tuple(p for p in SPLIT if p in next(iter(by_step.values()))[0])
+    f.update({p: statistics.median(float(r[p]) for rs in by_step.values() for r in rs) for p in PHASES + split})
     return f
 
 

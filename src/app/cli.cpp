@@ -186,7 +186,7 @@ cxxopts::Options flag_table(const Config& c) {
   o.add_options("Output")
     ("metrics", "write one JSON object per epoch to this file (rank 0); an epoch cut short by --max-steps has \"partial\":true and is written again, whole, by the resumed run", cxxopts::value<std::string>()->default_value(""))
     ("eval-batch", "evaluation batch per rank", cxxopts::value<std::string>()->default_value("1024"))
-    ("profile", "write every rank's per-step times (compute, communication wait, optimizer, data) to this CSV, via rank 0", cxxopts::value<std::string>()->default_value(""))
+    ("profile", "write every rank's per-step times (compute, communication wait, optimizer, data; compute split into forward and backward) to this CSV, via rank 0", cxxopts::value<std::string>()->default_value(""))
     ("timeline", "write a Chrome trace-event JSON of every rank's steps to this file, via rank 0 (open in Perfetto or chrome://tracing; docs/timeline.md)", cxxopts::value<std::string>()->default_value(""))
     ("progress", "which lines a run shows: step (a line every tenth of an epoch, and each epoch's), epoch (each epoch's), none (neither: the start, notes and the done line); whole lines, never carriage returns, so a batch log reads as the terminal did", cxxopts::value<std::string>()->default_value("step"))
     ("quiet", "only the final summary line")

@@ -85,7 +85,7 @@ void Reporter::epoch(const EpochFigures& f) {
 
 void Reporter::step_times(std::uint64_t epoch, std::uint64_t step, const StepTimes& ms) {
   if (cfg_.profile.empty()) return;
-  const double row[] = {double(epoch), double(step), ms.compute, ms.comm, ms.optim, ms.data};
+  const double row[] = {double(epoch), double(step), ms.compute, ms.comm, ms.optim, ms.data, ms.forward};
   profile_.insert(profile_.end(), std::begin(row), std::end(row));
 }
 
@@ -97,15 +97,16 @@ void Reporter::write_profile() {
   if (!root_) return;
   std::ofstream out(cfg_.profile);
   if (!out) throw Error(cfg_.profile + ": cannot open the profile file for writing");
-  out << "rank,epoch,step,compute_ms,comm_wait_ms,optimizer_ms,data_ms\n";
+  // compute_ms = forward_ms + backward_ms (backward with the sums that overlap it).
+  out << "rank,epoch,step,compute_ms,comm_wait_ms,optimizer_ms,data_ms,forward_ms,backward_ms\n";
   const auto ranks = static_cast<std::size_t>(comm_.size());
   const std::size_t per = all.size() / ranks;
   std::vector<double> total(ranks, 0.0);
   char line[160];
   for (std::size_t r = 0; r < ranks; ++r)
-    for (std::size_t i = r * per; i < (r + 1) * per; i += 6) {
-      std::snprintf(line, sizeof line, "%zu,%.0f,%.0f,%.4f,%.4f,%.4f,%.4f\n", r, all[i] + 1, all[i + 1], all[i + 2],
-                    all[i + 3], all[i + 4], all[i + 5]);
+    for (std::size_t i = r * per; i < (r + 1) * per; i += 7) {
+      std::snprintf(line, sizeof line, "%zu,%.0f,%.0f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f\n", r, all[i] + 1, all[i + 1],
+                    all[i + 2], all[i + 3], all[i + 4], all[i + 5], all[i + 6], all[i + 2] - all[i + 6]);
       out << line;
       total[r] += all[i + 2] + all[i + 4] + all[i + 5];  // the rank's own work
     }

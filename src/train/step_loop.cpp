@@ -51,9 +51,11 @@ double peak_rss_mb() {
   return static_cast<double>(u.ru_maxrss) / 1024.0;
 }
 
-StepTimes scaled(const StepTimes& t, double by) { return {t.compute * by, t.comm * by, t.optim * by, t.data * by}; }
+StepTimes scaled(const StepTimes& t, double by) {
+  return {t.compute * by, t.forward * by, t.comm * by, t.optim * by, t.data * by};
+}
 StepTimes minus(const StepTimes& a, const StepTimes& b) {
-  return {a.compute - b.compute, a.comm - b.comm, a.optim - b.optim, a.data - b.data};
+  return {a.compute - b.compute, a.forward - b.forward, a.comm - b.comm, a.optim - b.optim, a.data - b.data};
 }
 
 }  // namespace
@@ -283,7 +285,7 @@ double Trainer::compute_gradients(std::size_t g, Tally& t) {
     const std::size_t rows = loader_->local(g).size(), k = cfg_.accumulate;
     for (std::size_t m = 0; m < k; ++m) {
       const std::size_t a = rows * m / k, b = rows * (m + 1) / k;
-      loss += forward_backward(a, b - a, st_.step, m + 1 == k, m > 0);
+      loss += forward_backward(a, b - a, st_.step, m + 1 == k, m > 0, t.times.forward);
     }
     t.loss[0] += loss;
     t.window[0] += loss;
@@ -298,7 +300,7 @@ double Trainer::compute_gradients(std::size_t g, Tally& t) {
   tree_->begin();
   for (std::size_t m = first; m < first + loader_->micro_shards_per_rank(); ++m) {
     const Range r = loader_->micro_shard(g, m);
-    const double l = forward_backward(r.begin - base, r.size(), st_.step, false, false);
+    const double l = forward_backward(r.begin - base, r.size(), st_.step, false, false, t.times.forward);
     t.loss[m - first] += l;
     t.window[m - first] += l;
     loss += l;
@@ -312,7 +314,7 @@ double Trainer::compute_gradients(std::size_t g, Tally& t) {
 }
 
 double Trainer::forward_backward(std::size_t first, std::size_t rows, std::uint64_t step, bool notify,
-                                 bool accumulate) {
+                                 bool accumulate, double& forward_s) {
   if (rows == 0) {  // nothing to compute: this micro-batch adds nothing (a first one: the gradient is zero)
     if (!accumulate) model_.zero_grad();
     return 0;
@@ -321,6 +323,7 @@ double Trainer::forward_backward(std::size_t first, std::size_t rows, std::uint6
   DropoutCtx drop{cfg_.dropout, cfg_.seed, step, loader_->ids(first), cfg_.input_dropout};
   comm_.phase(Phase::Forward);
   double tl = wall_time();
+  const double tfwd = tl;
   const std::function<void(std::size_t)> fwd_done = [&](std::size_t l) {
     mark("forward", Timeline::kCompute, tl, static_cast<int>(l));
     tl = wall_time();
@@ -338,6 +341,7 @@ double Trainer::forward_backward(std::size_t first, std::size_t rows, std::uint6
   // Overwrite, not accumulate, on a step's first micro-batch (and each --deterministic micro-shard).
   comm_.phase(Phase::Backward);
   tl = wall_time();
+  forward_s += tl - tfwd;
   return model_.backward(
       tg, 1.0f,
       [&](std::size_t l) {

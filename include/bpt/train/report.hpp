@@ -16,6 +16,7 @@ namespace bpt {
 // Seconds of one rank's steps by phase (running totals over an epoch).
 struct StepTimes {
   double compute = 0;  // forward and backward (the sums that overlap it included)
+  double forward = 0;  // of compute: the forward passes alone (backward: compute - forward)
   double comm = 0;     // waiting on the sums, the vote, the small sums and the weight gather
   double optim = 0;    // the gradient check and the optimizer step
   double data = 0;     // batch assembly

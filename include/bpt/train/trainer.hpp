@@ -85,8 +85,10 @@ class Trainer {
   double compute_gradients(std::size_t g, Tally& t);
   // One micro-batch: rows [first, first + rows) of this rank's share. notify: tell the reducer as each
   // layer's gradients are final (the step's last micro-batch); accumulate: add to the gradients
-  // instead of overwriting them (every micro-batch after the step's first).
-  double forward_backward(std::size_t first, std::size_t rows, std::uint64_t step, bool notify, bool accumulate);
+  // instead of overwriting them (every micro-batch after the step's first). Adds the forward pass's
+  // seconds to forward_s.
+  double forward_backward(std::size_t first, std::size_t rows, std::uint64_t step, bool notify, bool accumulate,
+                          double& forward_s);
   bool end_epoch(Reporter& out, Tally& t, TrainResult& res, double start);
   // The sum over ranks of parts, added up in part order (collective).
   double agreed_sum(const std::vector<double>& mine) const;  // collective: every rank's Tally parts added
