@@ -20,27 +20,10 @@ for np in 2 3; do
   "$mpiexec" -n $np "$bptrain" "${common[@]}" "${extra[@]}" --checkpoint "$dir/ck$np.h5" --timeline "$dir/t$np.json" \
     --profile "$dir/p$np.csv" >/dev/null || { echo "FAIL: np=$np run"; fail=1; continue; }
   check "$dir/t$np.json" $np on || fail=1
-  # The profile's split of compute: forward_ms + backward_ms = compute_ms on every row, both positive,
-  # and each at least the sum of the trace's per-layer events of that phase, rank and step (they lie
-  # inside it; 1 us of slack for the two files' rounding).
-  python3 - "$dir/p$np.csv" "$dir/t$np.json" <<'PY' || fail=1
-import collections, csv, json, sys
-rows = list(csv.DictReader(open(sys.argv[1])))
-ev = collections.defaultdict(float)
-for e in json.load(open(sys.argv[2]))["traceEvents"]:
-    if e.get("ph") == "X" and e["name"].split(" ")[0] in ("forward", "backward"):
-        ev[(e["pid"], e["args"]["step"], e["name"].split(" ")[0])] += e["dur"] / 1000.0
-bad = [r for r in rows if not (float(r["forward_ms"]) > 0 and float(r["backward_ms"]) > 0
-       and abs(float(r["forward_ms"]) + float(r["backward_ms"]) - float(r["compute_ms"])) <= 2e-4)]
-short = [(r, ph, ev[(int(r["rank"]), int(r["step"]), ph)]) for r in rows for ph in ("forward", "backward")
-         if float(r[ph + "_ms"]) < ev[(int(r["rank"]), int(r["step"]), ph)] - 1e-3]
-seen = sum(1 for r in rows if ev[(int(r["rank"]), int(r["step"]), "forward")] > 0)
-if bad or short or not rows or seen < len(rows) // 2:
-    sys.exit(f"FAIL: {sys.argv[1]}: rows {len(rows)}, {seen} with trace events; not forward + backward = compute: "
-             f"{bad[:1]}; under the trace's events: {short[:1]}")
-print(f"ok   np={len({r['rank'] for r in rows})} profile: forward_ms + backward_ms = compute_ms on {len(rows)} rows, "
-      f"each phase covering the trace's events")
-PY
+  # The profile's split of compute: forward_ms + backward_ms = compute_ms on every row, each covering the
+  # trace's per-layer events of its phase, rank and step.
+  python3 "$(dirname "$0")/check_profile.py" "$dir/p$np.csv" "$dir/t$np.json" &&
+    echo "ok   np=$np profile: forward_ms + backward_ms = compute_ms on every row, each phase covering the trace's events" || fail=1
 done
 "$mpiexec" -n 2 "$bptrain" "${common[@]}" --overlap off --checkpoint "$dir/off.h5" --timeline "$dir/off.json" >/dev/null ||
   { echo "FAIL: --overlap off run"; fail=1; }
