@@ -215,8 +215,11 @@ fi
 # own checkpoint and leaves no log in the repository.
 if command -v qsub >/dev/null; then
   pj=$(cd "$repo" && BPTRAIN=$bptrain BPTRAIN_ARGS="--train synthetic:2000,16,3 --hidden 32 --epochs 2 --quiet" CKPT_DIR=$tmp/pbsck \
-       qsub -V -j oe -o "$tmp/pbs.out" -l select=1:ncpus=2:mpiprocs=2:ompthreads=1,walltime=00:02:00 scripts/pbs.qsub 2>&1)
-  for _ in $(seq 1 90); do squeue -h -j "$pj" 2>/dev/null | grep -q . || break; sleep 2; done
+       qsub -V -j oe -o "$tmp/pbs.out" -l select=1:ncpus=2:mpiprocs=2:ompthreads=1,walltime=00:05:00 scripts/pbs.qsub 2>&1)
+  # Five minutes, not two: the script asks for SIGUSR1 120 s before the limit, so a 2-minute walltime
+  # is signalled at SLURM's first time-limit check (within 30 s): a slow start then checkpointed,
+  # was requeued and held (BeginTime) past the wait (CI, 2026-12-06). follow releases a requeued job.
+  [[ $pj =~ ^[0-9]+$ ]] && follow "$pj"
   pstate=$(scontrol show job "$pj" 2>/dev/null | grep -oE "JobState=[A-Z_]+ .*|ExitCode=[0-9:]+" | tr '\n' ' ')
   if grep -q "^done: 2 epochs" "$tmp/pbs.out" 2>/dev/null && [ -f "$tmp/pbsck/bptrain-$pj.h5" ] \
      && grep -q "JobState=COMPLETED" <<<"$pstate" && [ -z "$(ls "$repo" | grep -E '^pbs\.qsub\.[eo]')" ]; then
