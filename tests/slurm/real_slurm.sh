@@ -148,11 +148,13 @@ bounded() {
   [ $rc -eq 124 ] && echo "FAIL: $1 --wait: no end in 180 s; node: $(sinfo -N -h -o '%N %T %E' 2>&1)" >&2
   return $rc
 }
+# Every short job asks for 5 minutes: slurm.sbatch and pbs.qsub ask for their signal 120 s before the
+# limit, so a limit of 2 minutes or less signals at SLURM's first check and a slow start is requeued.
 sub() {  # sub NAME OUTPUT [sbatch options] -- [bptrain options]: submits and waits; prints the job id
   local name=$1 out=$2; shift 2
   local opts=(); while [ "$1" != -- ]; do opts+=("$1"); shift; done; shift
   CKPT_DIR=$tmp/ck BPTRAIN=$bptrain BPTRAIN_HOME=$repo bounded sbatch --parsable --wait --job-name="$name" --nodes=1 \
-    --ntasks-per-node=1 --cpus-per-task=1 --time=00:02:00 --output="$out" "${opts[@]}" "$repo/scripts/slurm.sbatch" "$@"
+    --ntasks-per-node=1 --cpus-per-task=1 --time=00:05:00 --output="$out" "${opts[@]}" "$repo/scripts/slurm.sbatch" "$@"
 }
 before=$(md5sum < "$final")
 j2=$(sub realslurm "$tmp/j2.out" -- "${small[@]}" --epochs 2); r2=$?
@@ -267,10 +269,10 @@ if not block:
 print(f'cd {w}')
 print(f'sbatch() {{  # one node, 2 tasks of one CPU, waits; prints the id as sbatch does and keeps it in {w}/ids\n'
       '  local opts=(); while [ $# -gt 0 ] && [[ $1 != *.sbatch ]]; do opts+=("$1"); shift; done\n'
-      '  local id; id=$(command sbatch --parsable --wait "${opts[@]}" --nodes=1 --ntasks-per-node=2 --cpus-per-task=1 --time=00:03:00 "$@")\n'
+      '  local id; id=$(command sbatch --parsable --wait "${opts[@]}" --nodes=1 --ntasks-per-node=2 --cpus-per-task=1 --time=00:05:00 "$@")\n'
       '  local rc=$?; echo "Submitted batch job $id (exit $rc)"; echo "$id" >> ids; return $rc; }')
 print(f'qsub() {{  # one node through the wrapper (its last -l counts); waits for the job to end\n'
-      '  local id; id=$(command qsub "${@:1:$#-1}" -l select=1:ncpus=2:mpiprocs=2:ompthreads=1,walltime=00:03:00 "${@: -1}") || return 1\n'
+      '  local id; id=$(command qsub "${@:1:$#-1}" -l select=1:ncpus=2:mpiprocs=2:ompthreads=1,walltime=00:05:00 "${@: -1}") || return 1\n'
       '  echo "qsub: job $id"; echo "$id" >> ids\n'
       '  for _ in $(seq 1 90); do squeue -h -j "$id" 2>/dev/null | grep -q . || return 0; sleep 2; done; return 1; }')
 print("set -e")
