@@ -55,7 +55,10 @@ elif grep -q libmpich <<<"$libs"; then META_MPI="MPICH $(mpichversion 2>/dev/nul
 elif grep -q "libmpi\.so" <<<"$libs"; then META_MPI=$(ompi_info --version 2>/dev/null | head -1)
 else META_MPI=unknown; fi
 export META_MPI
-META_COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- src include 2>/dev/null || echo "+changes")
+# The commit the binary was built from, which it carries (bptrain --version; cmake/BptCommit.cmake);
+# a binary from before that carries none: the checkout's, marked so.
+META_COMMIT=$(grep -aoE -m1 'bptrain-commit:[[:graph:]]+' "$BPTRAIN" 2>/dev/null | head -1 | cut -d: -f2- || true)
+[ -n "$META_COMMIT" ] || META_COMMIT="checkout $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- src include 2>/dev/null || echo "+changes")"
 export META_COMMIT META_DATE; META_DATE=$(date -u +%Y-%m-%dT%H:%MZ)
 header="mode,ranks,global_batch,samples_per_s,speedup,efficiency,compute_ms,comm_wait_ms,optimizer_ms,data_ms,slowest_rank,slowest_rank_ms${PLATFORM_LABEL:+,platform},reps,samples_per_s_median,samples_per_s_slowest,model,steps,threads,nodes,mpi,commit,date,status"
 # A study resumes: an existing OUT/scaling.csv of the same study (its columns, model, steps, threads per

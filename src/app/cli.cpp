@@ -12,9 +12,15 @@
 #include <vector>
 
 #include "bpt/core/error.hpp"
+#include "bpt_commit.h"  // generated at build time (cmake/BptCommit.cmake)
 
 namespace bpt {
 namespace {
+
+// The commit the binary was built from, kept whole in the binary behind a fixed mark, so that a script
+// can read it without running the binary (scripts/scaling.sh: grep -a 'bptrain-commit:').
+constexpr char kCommitMark[] = "bptrain-commit:" BPT_COMMIT;
+constexpr std::size_t kCommitAt = sizeof("bptrain-commit:") - 1;
 
 // "512,256": each a whole number in [1, INT_MAX] (BLAS takes int dimensions). A sign, a fraction or a
 // number past the range is refused here, before it can wrap or overflow a product.
@@ -190,7 +196,7 @@ cxxopts::Options flag_table(const Config& c) {
     ("timeline", "write a Chrome trace-event JSON of every rank's steps to this file, via rank 0 (open in Perfetto or chrome://tracing; docs/timeline.md)", cxxopts::value<std::string>()->default_value(""))
     ("progress", "which lines a run shows: step (a line every tenth of an epoch, and each epoch's), epoch (each epoch's), none (neither: the start, notes and the done line); whole lines, never carriage returns, so a batch log reads as the terminal did", cxxopts::value<std::string>()->default_value("step"))
     ("quiet", "only the final summary line")
-    ("version", "print the version and exit")
+    ("version", "print the version and the commit the binary was built from, and exit")
     ("h,help", "print this help and exit");
   o.add_options("Testing")
     ("fail-rank", "fault injection: this rank throws at --fail-at-step (-1: off)", cxxopts::value<std::string>()->default_value("-1"))
@@ -353,7 +359,7 @@ bool parse(int argc, char** argv, Config& c, EvalOptions& ev, bool root, FlagTex
     return false;
   }
   if (r.count("version")) {
-    if (root) std::printf("bptrain %s\n", BPT_VERSION);
+    if (root) std::printf("bptrain %s (commit %s)\n", BPT_VERSION, kCommitMark + kCommitAt);
     return false;
   }
   if (!r.unmatched().empty()) throw CollectiveError("unexpected argument '" + r.unmatched()[0] + "' (see bptrain --help)");

@@ -18,9 +18,11 @@ notx=$(cd "$repo" && for f in scripts/* scripts/smpi/* bench/*; do
 TRAIN=synthetic:3000,20,5 HIDDEN=16 STEPS=14 REPS=2 BPTRAIN=$bptrain MPIEXEC=$mpiexec bash "$scripts/scaling.sh" 1,2 "$tmp/sc" > "$tmp/log" 2>&1 \
   || { bad "scaling.sh exited non-zero"; tail -5 "$tmp/log"; }
 csv=$tmp/sc/scaling.csv
-if [ -f "$csv" ] && [ "$(wc -l < "$csv")" = 5 ] && python3 - "$csv" <<'PY'
+built=$("$mpiexec" -n 1 "$bptrain" --version 2>/dev/null | sed -nE 's/^bptrain .* \(commit (.+)\)$/\1/p')
+if [ -f "$csv" ] && [ "$(wc -l < "$csv")" = 5 ] && python3 - "$csv" "$built" <<'PY'
 import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
+assert sys.argv[2], "bptrain --version names no commit"
 assert [(r["mode"], r["ranks"]) for r in rows] == [("strong", "1"), ("strong", "2"), ("weak", "1"), ("weak", "2")]
 for r in rows:
     assert float(r["samples_per_s"]) > 0 and float(r["compute_ms"]) > 0, r
@@ -29,7 +31,8 @@ assert rows[0]["speedup"] == "1.000" and rows[2]["speedup"] == "1.000"
 for r in rows:  # what produced the row: REPS=2 figures, the model, the library, the commit, the date
     assert r["reps"] == "2" and float(r["samples_per_s_slowest"]) <= float(r["samples_per_s_median"]) <= float(r["samples_per_s"]), r
     assert r["model"] == "hidden 16" and r["steps"] == "14" and r["threads"] == "1" and r["nodes"] == "1", r
-    assert r["mpi"].startswith(("Open MPI v", "MPICH ")) and r["commit"] and r["date"].startswith("20"), r
+    assert r["mpi"].startswith(("Open MPI v", "MPICH ")) and r["date"].startswith("20"), r
+    assert r["commit"] == sys.argv[2], (r["commit"], "the binary's, as --version gives it:", sys.argv[2])
 PY
 then echo "ok   scaling-csv"; else bad "scaling.csv: $(cat "$csv" 2>/dev/null)"; fi
 # A study resumes: a point that fails is recorded as failed and the study goes on (exit 1); run again,
