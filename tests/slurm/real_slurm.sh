@@ -254,7 +254,8 @@ else
 fi
 # The README's "On a cluster" commands, run as written from a folder laid out as the repository
 # (scripts/, build/bptrain, runs/), with these changes, each said: every sbatch gets one node, 2 tasks
-# of one CPU, --wait; qsub gets a one-node -l list (the wrapper keeps the last -l); bptrain trains
+# of one CPU, 5 minutes, --wait; qsub gets a one-node -l list with a 5-minute walltime (the wrapper
+# keeps the last -l); bptrain trains
 # synthetic:2000,16,3 with --hidden 16 and --epochs N / 50 rounded up; the scaling study 1 and 2 ranks of
 # a small model; JOBID and ARRAYJOBID are the ids the previous sbatch printed.
 w=$tmp/readme
