@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # scripts/slurm.sbatch on a real one-node SLURM: Debian's munged, slurmctld and slurmd, configured and
-# started in a temporary folder, stopped at the end whatever happens. The job's time limit makes
-# SLURM send SIGUSR1 before the end, bptrain checkpoints and exits 75, the script requeues the job,
-# and the requeued job resumes and finishes. Checks: requeued at least once, finished with exit 0,
-# and the final weights and optimizer state equal bit for bit to an uninterrupted mpirun -np 2 run.
-# Then checkpoints per job, RESUME=, a sweep array, a scaling study, --export with lists, pbs.qsub through
-# the Torque wrapper, and the README's "On a cluster" commands as written (shrunk; docs/batch.md).
+# started in a temporary folder, stopped at the end whatever happens. In three parts, each a CTest test
+# with a SLURM of its own (as one test it took 130-570 s):
+#   requeue  the job's time limit makes SLURM send SIGUSR1 before the end, bptrain checkpoints and exits
+#            75, the script requeues the job, and the requeued job resumes and finishes. Checks: requeued
+#            at least once, finished with exit 0, and the final weights and optimizer state equal bit for
+#            bit to an uninterrupted mpirun -np 2 run.
+#   jobs     checkpoints per job, RESUME=, a sweep array, a scaling study, --export with lists, and
+#            pbs.qsub through the Torque wrapper (its walltime rerun included).
+#   readme   the README's "On a cluster" commands as written (shrunk; docs/batch.md).
 # Exit 77 (CTest: skipped) where the machine cannot run it, with the reason.
-# Usage: real_slurm.sh REPO BPTRAIN MPIEXEC
+# Usage: real_slurm.sh REPO BPTRAIN MPIEXEC [requeue|jobs|readme|all]   (all: the three in turn)
 set -u
-repo=$1 bptrain=$2 mpiexec=$3
+repo=$1 bptrain=$2 mpiexec=$3 part=${4:-all}
+case $part in requeue|jobs|readme|all) ;; *) echo "real_slurm.sh: no part '$part' (requeue, jobs, readme or all)"; exit 2 ;; esac
+want() { [ "$part" = all ] || [ "$part" = "$1" ]; }
 skip() { echo "SKIP: $*"; exit 77; }
 [ "$(id -u)" -eq 0 ] || skip "needs root (slurmd starts job steps as their owner)"
 for b in munged slurmctld slurmd sbatch scontrol srun sinfo; do
@@ -80,22 +85,11 @@ done
 sinfo -h -o %T | grep -q idle || skip "the node did not come up: $(sinfo 2>&1 | tail -n 2)"
 echo "one-node SLURM up ($(sinfo -V), $cpus CPUs) in $(( $(date +%s) - started )) s"
 
-# The job: about 40 s of training at np 2, sized to this machine. SLURM checks time limits every 30 s,
-# so with a 1-minute limit and --signal=USR1@55 the signal comes 5 to 35 s into each run: inside the
-# first run, and maybe again in the requeued one (a third run is fine). A fixed number of epochs would
-# be too few on a faster machine (the job ends unsignalled) and cost minutes on a slower one: 4 epochs
-# at np 2 measure this machine's epoch first (the training time bptrain's last line gives).
+# The training the requeue part sizes to this machine, and the jobs part's walltime rerun signals a
+# few seconds in (3 epochs: about 9 s at np 2 here).
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
 base=(--train synthetic:20000,64,4 --hidden 1024,1024 --batch-size 64 --seed 7 --grad-warn-steps 0 --quiet)
-t4=$("$mpiexec" -n 2 "$bptrain" "${base[@]}" --epochs 4 2>&1 | sed -nE 's/^done: .*, ([0-9.]+)s \(stopped.*/\1/p')
-[ -n "$t4" ] || { echo "FAIL the timing run"; exit 1; }
-epochs=$(python3 -c "import math; print(max(8, math.ceil(40 * 4 / max($t4, 0.01))))")
-echo "4 epochs trained in $t4 s here: the job trains $epochs"
-args=("${base[@]}" --epochs "$epochs")
-job=$(CKPT_DIR=$tmp/ck BPTRAIN=$bptrain BPTRAIN_HOME=$repo sbatch --parsable --job-name=realslurm \
-  --nodes=1 --ntasks-per-node=2 --cpus-per-task=1 --time=00:01:00 --signal=USR1@55 \
-  --output="$tmp/job.out" "$repo/scripts/slurm.sbatch" "${args[@]}") || { echo "FAIL sbatch"; exit 1; }
-echo "submitted job $job"
+rerun_epochs=3
 # Follows a job to its end, releasing it each time it is requeued (SLURM holds a requeued job back,
 # BeginTime, about two minutes) once the old job's slurmstepd processes have gone: released at once,
 # the requeued batch script itself failed to start once (FAILED, ExitCode 1:0, no output), before
@@ -117,28 +111,6 @@ follow() {
     sleep 1
   done
 }
-follow "$job"
-info=$(scontrol show job "$job")
-restarts=$(grep -oE "Restarts=[0-9]+" <<<"$info" | cut -d= -f2)
-exitcode=$(grep -oE " ExitCode=[0-9:]+" <<<"$info" | cut -d= -f2)
-echo "job $job: JobState=$state Restarts=$restarts ExitCode=$exitcode, $(( $(date +%s) - started )) s"
-echo "--- the job's output"
-cat "$tmp/job.out"
-echo "---"
-fail=0
-[ "$state" = COMPLETED ] && [ "$exitcode" = "0:0" ] || { echo "FAIL the job did not finish with exit 0"; fail=1; }
-[ "${restarts:-0}" -ge 1 ] || { echo "FAIL the job was never requeued (the time-limit signal did not fire)"; fail=1; }
-grep -q "checkpointed before the time limit and exited 75" "$tmp/job.out" && grep -q "resuming from" "$tmp/job.out" \
-  || { echo "FAIL the output lacks the checkpoint-and-requeue or the resume"; fail=1; }
-
-# The same flags, uninterrupted, outside SLURM: in the background while the short jobs below wait on
-# the scheduler (compared at the end).
-final=$tmp/ck/bptrain-$job.h5
-OMPI_MCA_mpi_yield_when_idle=1 "$mpiexec" -n 2 "$bptrain" "${args[@]}" --checkpoint "$tmp/reference.h5" >/dev/null 2>&1 &
-reference=$!
-
-# Checkpoints belong to their job: a second job of the same name starts fresh (the first one's file
-# untouched), RESUME=FILE continues another job's checkpoint, and the two tasks of an array write two.
 small=(--train synthetic:400,8,2 --hidden 8 --batch-size 50 --seed 3 --quiet)
 # Every `sbatch --wait` bounded: a job that never starts (a node drained, say) fails the test in
 # minutes, with the node's state, instead of running into CTest's timeout.
@@ -156,10 +128,56 @@ sub() {  # sub NAME OUTPUT [sbatch options] -- [bptrain options]: submits and wa
   CKPT_DIR=$tmp/ck BPTRAIN=$bptrain BPTRAIN_HOME=$repo bounded sbatch --parsable --wait --job-name="$name" --nodes=1 \
     --ntasks-per-node=1 --cpus-per-task=1 --time=00:05:00 --output="$out" "${opts[@]}" "$repo/scripts/slurm.sbatch" "$@"
 }
-before=$(md5sum < "$final")
+fail=0
+
+if want requeue; then  # part 1: a time limit, a requeue, bitwise equal
+# The job: about 40 s of training at np 2, sized to this machine. SLURM checks time limits every 30 s,
+# so with a 1-minute limit and --signal=USR1@55 the signal comes 5 to 35 s into each run: inside the
+# first run, and maybe again in the requeued one (a third run is fine). A fixed number of epochs would
+# be too few on a faster machine (the job ends unsignalled) and cost minutes on a slower one: 4 epochs
+# at np 2 measure this machine's epoch first (the training time bptrain's last line gives).
+t4=$("$mpiexec" -n 2 "$bptrain" "${base[@]}" --epochs 4 2>&1 | sed -nE 's/^done: .*, ([0-9.]+)s \(stopped.*/\1/p')
+[ -n "$t4" ] || { echo "FAIL the timing run"; exit 1; }
+epochs=$(python3 -c "import math; print(max(8, math.ceil(40 * 4 / max($t4, 0.01))))")
+echo "4 epochs trained in $t4 s here: the job trains $epochs"
+args=("${base[@]}" --epochs "$epochs")
+job=$(CKPT_DIR=$tmp/ck BPTRAIN=$bptrain BPTRAIN_HOME=$repo sbatch --parsable --job-name=realslurm \
+  --nodes=1 --ntasks-per-node=2 --cpus-per-task=1 --time=00:01:00 --signal=USR1@55 \
+  --output="$tmp/job.out" "$repo/scripts/slurm.sbatch" "${args[@]}") || { echo "FAIL sbatch"; exit 1; }
+echo "submitted job $job"
+follow "$job"
+info=$(scontrol show job "$job")
+restarts=$(grep -oE "Restarts=[0-9]+" <<<"$info" | cut -d= -f2)
+exitcode=$(grep -oE " ExitCode=[0-9:]+" <<<"$info" | cut -d= -f2)
+echo "job $job: JobState=$state Restarts=$restarts ExitCode=$exitcode, $(( $(date +%s) - started )) s"
+echo "--- the job's output"
+cat "$tmp/job.out"
+echo "---"
+[ "$state" = COMPLETED ] && [ "$exitcode" = "0:0" ] || { echo "FAIL the job did not finish with exit 0"; fail=1; }
+[ "${restarts:-0}" -ge 1 ] || { echo "FAIL the job was never requeued (the time-limit signal did not fire)"; fail=1; }
+grep -q "checkpointed before the time limit and exited 75" "$tmp/job.out" && grep -q "resuming from" "$tmp/job.out" \
+  || { echo "FAIL the output lacks the checkpoint-and-requeue or the resume"; fail=1; }
+
+# The same flags, uninterrupted, outside SLURM; the requeued job's last checkpoint against it.
+final=$tmp/ck/bptrain-$job.h5
+OMPI_MCA_mpi_yield_when_idle=1 "$mpiexec" -n 2 "$bptrain" "${args[@]}" --checkpoint "$tmp/reference.h5" >/dev/null 2>&1 \
+  || { echo "FAIL the reference run"; fail=1; }
+if h5diff -q "$final" "$tmp/reference.h5" /model /model >/dev/null && h5diff -q "$final" "$tmp/reference.h5" /optimizer /optimizer >/dev/null; then
+  echo "ok   the requeued job's final weights and optimizer state equal the uninterrupted run's bit for bit"
+else
+  echo "FAIL the requeued job's final checkpoint differs from the uninterrupted run's"; fail=1
+fi
+fi  # requeue
+
+if want jobs; then  # part 2: checkpoints per job, RESUME=, arrays, a study, --export, pbs.qsub
+# Checkpoints belong to their job: a second job of the same name starts fresh (the first one's file
+# untouched), RESUME=FILE continues another job's checkpoint, and the two tasks of an array write two.
+j1=$(sub realslurm "$tmp/j1.out" -- "${small[@]}" --epochs 1) || { echo "FAIL a first small job"; cat "$tmp/j1.out"; fail=1; }
+first=$tmp/ck/bptrain-$j1.h5
+before=$(md5sum < "$first")
 j2=$(sub realslurm "$tmp/j2.out" -- "${small[@]}" --epochs 2); r2=$?
 if [ $r2 -eq 0 ] && grep -q "a new job, starting fresh" "$tmp/j2.out" && [ -f "$tmp/ck/bptrain-$j2.h5" ] \
-   && [ "$(md5sum < "$final")" = "$before" ]; then
+   && [ "$(md5sum < "$first")" = "$before" ]; then
   echo "ok   a second job of the same name started fresh, its own checkpoint bptrain-$j2.h5, the first job's untouched"
 else
   echo "FAIL a second job of the same name: exit $r2"; cat "$tmp/j2.out"; fail=1
@@ -234,7 +252,7 @@ if command -v qsub >/dev/null; then
   # (scancel --batch) a few seconds into an 8-s training (the real time-limit path costs 40 s of
   # training and is the main job's above). The script passes it to mpirun, the ranks checkpoint and
   # exit 75, the job is requeued (qrerun, else scontrol) and resumes its own checkpoint to the end.
-  pw=$(cd "$repo" && BPTRAIN=$bptrain BPTRAIN_ARGS="${base[*]} --epochs $(( (epochs + 4) / 5 ))" CKPT_DIR=$tmp/pbsw \
+  pw=$(cd "$repo" && BPTRAIN=$bptrain BPTRAIN_ARGS="${base[*]} --epochs $rerun_epochs" CKPT_DIR=$tmp/pbsw \
        qsub -V -j oe -o "$tmp/pbsw.out" -l select=1:ncpus=2:mpiprocs=2:ompthreads=1,walltime=00:05:00 scripts/pbs.qsub 2>&1)
   for _ in $(seq 1 120); do pgrep -f -- "--checkpoint $tmp/pbsw/bptrain-$pw.h5" >/dev/null && break; sleep 0.5; done
   sleep 2
@@ -244,7 +262,7 @@ if command -v qsub >/dev/null; then
   if grep -q "JobState=COMPLETED .*ExitCode=0:0" <<<"$pwinfo" && ! grep -q "Restarts=0" <<<"$pwinfo" \
      && grep -q "SIGUSR1 (the time limit is near): passed to the ranks" "$tmp/pbsw/bptrain-$pw.log" \
      && grep -q "resuming from .*bptrain-$pw.h5" "$tmp/pbsw/bptrain-$pw.log" \
-     && grep -q "^done: $(( (epochs + 4) / 5 )) epochs" "$tmp/pbsw/bptrain-$pw.log"; then
+     && grep -q "^done: $rerun_epochs epochs" "$tmp/pbsw/bptrain-$pw.log"; then
     echo "ok   pbs.qsub's walltime rerun through the Torque wrapper: job $pw signalled, checkpointed, requeued and finished: $pwinfo"
   else
     echo "FAIL pbs.qsub's walltime rerun: qsub said '$pw'; $pwinfo"; tail -n 15 "$tmp/pbsw/bptrain-$pw.log" 2>/dev/null; fail=1
@@ -252,6 +270,9 @@ if command -v qsub >/dev/null; then
 else
   echo "SKIP pbs.qsub through the Torque wrapper: no qsub (scripts/setup.sh installs slurm-wlm-torque)"
 fi
+fi  # jobs
+
+if want readme; then  # part 3: the README's cluster commands
 # The README's "On a cluster" commands, run as written from a folder laid out as the repository
 # (scripts/, build/bptrain, runs/), with these changes, each said: every sbatch gets one node, 2 tasks
 # of one CPU, 5 minutes, --wait; qsub gets a one-node -l list with a 5-minute walltime (the wrapper
@@ -309,11 +330,6 @@ else
   echo "FAIL the README's cluster commands: exit $rrc, ids '${ids[*]}', stray files '$stray'"; tail -n 20 <<<"$rw"
   ls -la "$w/runs"; for f in "$w"/runs/*.out "$w"/runs/*.log "$w"/runs/*.csv; do [ -f "$f" ] && { echo "--- $f"; tail -n 6 "$f"; }; done; fail=1
 fi
-wait $reference || { echo "FAIL the reference run"; fail=1; }
-if h5diff -q "$final" "$tmp/reference.h5" /model /model >/dev/null && h5diff -q "$final" "$tmp/reference.h5" /optimizer /optimizer >/dev/null; then
-  echo "ok   the requeued job's final weights and optimizer state equal the uninterrupted run's bit for bit"
-else
-  echo "FAIL the requeued job's final checkpoint differs from the uninterrupted run's"; fail=1
-fi
-[ $fail -eq 0 ] && echo "ok   real SLURM: requeued $restarts time(s), exit 0, bitwise equal; $(( $(date +%s) - started )) s in all"
+fi  # readme
+[ $fail -eq 0 ] && echo "ok   real SLURM ($part): $(( $(date +%s) - started )) s in all"
 exit $fail
